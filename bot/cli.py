@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
+import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, configure_logging, load_settings
+
+log = logging.getLogger(__name__)
+
+# Exit codes a container supervisor can act on.
+EXIT_OK = 0
+EXIT_FAILURE = 1  # unexpected crash: restart
+EXIT_NOT_LOGGED_IN = 3  # run `chanwatch login` first: restarting will not help
+EXIT_TEMPFAIL = 75  # Telegram unreachable or database busy: restart later
+EXIT_CONFIG = 78  # configuration error: fix .env, restarting will not help
+STOP_TIMEOUT = 5.0
+HEALTH_MAX_AGE = 90
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chanwatch",
         description="Self-hosted Telegram channel monitor with keyword alerts.",
+        epilog="Settings come from the environment and ./.env; see README.md.",
     )
+    parser.add_argument("--env-file", default=".env", help="settings file (default: ./.env)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="run the service (needs a logged-in user session)")
     sub.add_parser("login", help="log the user account in interactively, once")
@@ -27,6 +49,104 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 0
-    print(f"chanwatch: {args.command} is not implemented yet", file=sys.stderr)
-    return 1
+        return EXIT_OK
+    if args.command == "health":
+        return cmd_health(args.env_file)
+    try:
+        settings = load_settings(env_file=args.env_file)
+    except ConfigError as exc:
+        print(f"chanwatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if args.command == "login":
+        return asyncio.run(_login(settings))
+    return asyncio.run(run_service(settings))
+
+
+async def _migrate(settings: Settings) -> int:
+    from bot.store import Database, MigrationError, apply_migrations
+
+    db = await Database.open(settings.database_path)
+    try:
+        applied = await apply_migrations(db, SystemClock())
+    except MigrationError as exc:
+        print(f"chanwatch: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        await db.close()
+    print(f"chanwatch: {len(applied)} migration(s) applied to {settings.database_path}")
+    return EXIT_OK
+
+
+async def _login(settings: Settings) -> int:
+    from bot.telegram.clients import disconnect, make_client
+
+    client = make_client(settings, settings.user_session_path, flood_sleep_threshold=60)
+    try:
+        # Interactive on purpose: Telethon asks for the phone number, the code and the
+        # two-step password on the terminal.
+        await client.start()
+        me = await client.get_me()
+        print(f"chanwatch: logged in as {me.first_name} (id {me.id});"
+              f" session saved to {settings.user_session_path}")
+    finally:
+        await disconnect(client)
+    return EXIT_OK
+
+
+async def run_service(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; return the exit code."""
+    from bot.app import App
+    from bot.store import MigrationError, StoreBusy
+    from bot.telegram.clients import NotLoggedIn
+
+    app = App(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+    except NotLoggedIn as exc:
+        print(f"chanwatch: {exc}. Run `chanwatch login` once first"
+              " (in a container: docker compose run --rm chanwatch login).", file=sys.stderr)
+        return EXIT_NOT_LOGGED_IN
+    except MigrationError as exc:
+        print(f"chanwatch: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (StoreBusy, ConnectionError, OSError) as exc:
+        print(f"chanwatch: cannot start: {exc}", file=sys.stderr)
+        return EXIT_TEMPFAIL
+    failed = asyncio.ensure_future(app.tasks.failed.wait())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({failed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    failed.cancel()
+    stopping.cancel()
+    log.info("stopping")
+    try:
+        await asyncio.wait_for(app.stop(), STOP_TIMEOUT)
+    except TimeoutError:
+        log.error("shutdown took longer than %.0fs", STOP_TIMEOUT)
+        return EXIT_FAILURE
+    return EXIT_FAILURE if app.tasks.failed.is_set() else EXIT_OK
+
+
+def cmd_health(env_file: str) -> int:
+    """Healthy when the heartbeat file is younger than HEALTH_MAX_AGE seconds."""
+    from dotenv import dotenv_values
+
+    env = {k: v for k, v in dotenv_values(env_file).items() if v} if Path(env_file).is_file() else {}
+    env.update(os.environ)
+    path = Path(env.get("DATA_DIR") or "./data") / "heartbeat"
+    try:
+        age = dt.datetime.now(dt.UTC).timestamp() - path.stat().st_mtime
+    except FileNotFoundError:
+        print(f"unhealthy: no heartbeat at {path}")
+        return EXIT_FAILURE
+    if age > HEALTH_MAX_AGE:
+        print(f"unhealthy: last heartbeat {age:.0f}s ago")
+        return EXIT_FAILURE
+    print(f"healthy: last heartbeat {age:.0f}s ago")
+    return EXIT_OK

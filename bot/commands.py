@@ -1,0 +1,206 @@
+"""Bot commands: one registration table of thin handlers over the services.
+
+Handlers take a ``CommandContext`` (plain data built by the Telegram adapter from the event)
+and return the HTML reply. Permission policy lives in bot/guard.py, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from bot.match import RuleSyntaxError
+from bot.models import ChatKind, Role
+from bot.render import esc, format_time
+from bot.services.access import AccessService
+from bot.services.rules import RuleLimitError, RulesService
+from bot.services.watch import WatchError, WatchService
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who sent a command, where, and with which arguments (identity from the event only)."""
+
+    sender_id: int
+    chat_id: int
+    chat_kind: ChatKind
+    chat_title: str | None
+    args: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Services:
+    """What command handlers may use."""
+
+    store: Store
+    access: AccessService
+    watch: WatchService
+    rules: RulesService
+    default_tz: ZoneInfo
+
+
+Handler = Callable[[CommandContext, Services], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One entry of the registration table."""
+
+    name: str
+    handler: Handler
+    access: Role
+    private_only: bool
+    usage: str
+    description: str
+
+
+async def cmd_start(ctx: CommandContext, svc: Services) -> str:
+    """Greet, and resume a chat whose alerts had stopped."""
+    revived = await svc.store.revive_chat(ctx.chat_id)
+    lines = ["👋 <b>chanwatch</b> watches Telegram channels and alerts you when a post matches"
+             " your rules."]
+    if revived:
+        lines.append("Alerts to this chat are active again.")
+    lines.append(f"You are {'an admin' if ctx.role is Role.ADMIN else 'a subscriber'}."
+                 " /help lists what you can do.")
+    return "\n".join(lines)
+
+
+async def cmd_help(ctx: CommandContext, svc: Services) -> str:
+    """List the commands the caller may use."""
+    lines = ["<b>Commands</b>"]
+    for command in COMMANDS:
+        if command.access is Role.ADMIN and ctx.role is not Role.ADMIN:
+            continue
+        note = " (admin, private chat)" if command.access is Role.ADMIN else ""
+        lines.append(f"{esc(command.usage)} — {esc(command.description)}{note}")
+    lines.append("\nRules: words match in any form (Белгород finds “над Белгородом”),"
+                 ' "quoted phrase" needs the words in a row, -word excludes.')
+    return "\n".join(lines)
+
+
+async def cmd_watch(ctx: CommandContext, svc: Services) -> str:
+    """Start watching a channel with the user account."""
+    if not ctx.args:
+        return "Usage: /watch @name or /watch https://t.me/name"
+    try:
+        channel, created = await svc.watch.watch(ctx.args, ctx.sender_id)
+    except WatchError as exc:
+        return f"⚠️ {esc(str(exc))}"
+    name = f" (@{esc(channel.username)})" if channel.username else ""
+    if not created:
+        return f"Already watching <b>{esc(channel.title)}</b>{name}."
+    return f"👁 Watching <b>{esc(channel.title)}</b>{name}. New posts are matched from now on."
+
+
+async def cmd_unwatch(ctx: CommandContext, svc: Services) -> str:
+    """Stop watching a channel; its stored posts are kept."""
+    if not ctx.args:
+        return "Usage: /unwatch @name"
+    try:
+        channel = await svc.watch.unwatch(ctx.args)
+    except WatchError as exc:
+        return f"⚠️ {esc(str(exc))}"
+    return f"Stopped watching <b>{esc(channel.title)}</b>. Its stored posts are kept."
+
+
+async def cmd_channels(ctx: CommandContext, svc: Services) -> str:
+    """List channels with post counts and last post time."""
+    stats = await svc.watch.channels()
+    if not stats:
+        return "No channels yet. Add one with /watch @name."
+    chat = await svc.store.chat(ctx.chat_id)
+    tz = ZoneInfo(chat.tz) if chat and chat.tz else svc.default_tz
+    lines = ["<b>Channels</b>"]
+    for s in stats:
+        ch = s.channel
+        name = f" @{esc(ch.username)}" if ch.username else ""
+        last = format_time(s.last_post_at, tz) if s.last_post_at else "no posts yet"
+        status = "" if ch.status == "active" else f" [{esc(ch.status)}]"
+        lines.append(f"• <b>{esc(ch.title)}</b>{name} — {s.post_count} posts, last {last}{status}")
+    return "\n".join(lines)
+
+
+async def cmd_alert(ctx: CommandContext, svc: Services) -> str:
+    """Add an alert rule to this chat."""
+    if not ctx.args:
+        return ("Usage: /alert &lt;rule&gt;, e.g. /alert Белгород беспилотник -учения"
+                ' or /alert "сбит беспилотник"')
+    try:
+        rule, query = await svc.rules.add(ctx.chat_id, ctx.args, ctx.sender_id)
+    except RuleSyntaxError as exc:
+        return (f"⚠️ Cannot understand the rule: {esc(exc.message)} (at character"
+                f" {exc.position + 1})\n<code>{esc(exc.pointer())}</code>")
+    except RuleLimitError as exc:
+        return f"⚠️ {esc(str(exc))}"
+    return (f"✅ Rule #{rule.number} saved. Understood as: <code>{esc(query.render())}</code>\n"
+            "New posts of watched channels are matched against it.")
+
+
+async def cmd_rules(ctx: CommandContext, svc: Services) -> str:
+    """List this chat's rules, numbered."""
+    rules = await svc.rules.list(ctx.chat_id)
+    if not rules:
+        return "No rules in this chat yet. Add one with /alert &lt;words&gt;."
+    lines = ["<b>Rules</b>"]
+    lines += [f"#{r.number} <code>{esc(r.expression)}</code> ({r.mode})" for r in rules]
+    return "\n".join(lines)
+
+
+async def cmd_delete(ctx: CommandContext, svc: Services) -> str:
+    """Delete one of this chat's rules by number."""
+    raw = ctx.args.strip().lstrip("#")
+    if not raw.isdigit():
+        return "Usage: /delete &lt;n&gt; — the number shown by /rules"
+    rule = await svc.rules.delete(ctx.chat_id, int(raw))
+    if rule is None:
+        return f"No rule #{int(raw)} in this chat. /rules lists them."
+    return f"🗑 Rule #{rule.number} <code>{esc(rule.expression)}</code> deleted."
+
+
+def _user_id_arg(args: str) -> int | None:
+    raw = args.strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+async def cmd_allow(ctx: CommandContext, svc: Services) -> str:
+    """Give a person subscriber rights."""
+    user_id = _user_id_arg(ctx.args)
+    if user_id is None:
+        return ("Usage: /allow &lt;numeric user id&gt; — a person sees their id when"
+                " they write to me")
+    if svc.access.is_configured_admin(user_id):
+        return f"{user_id} is an admin already (ADMIN_IDS)."
+    if not await svc.access.allow(user_id, ctx.sender_id):
+        return f"{user_id} may already use chanwatch."
+    return f"✅ {user_id} may now use chanwatch."
+
+
+async def cmd_deny(ctx: CommandContext, svc: Services) -> str:
+    """Take subscriber rights away."""
+    user_id = _user_id_arg(ctx.args)
+    if user_id is None:
+        return "Usage: /deny &lt;numeric user id&gt;"
+    if svc.access.is_configured_admin(user_id):
+        return f"{user_id} is named in ADMIN_IDS; change that setting to remove them."
+    if not await svc.access.deny(user_id):
+        return f"{user_id} had no rights to withdraw."
+    return f"{user_id} may no longer use chanwatch."
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", cmd_start, Role.MEMBER, False, "/start", "start, or resume alerts here"),
+    Command("help", cmd_help, Role.MEMBER, False, "/help", "this list"),
+    Command("alert", cmd_alert, Role.MEMBER, False, "/alert <rule>", "add an alert rule"),
+    Command("rules", cmd_rules, Role.MEMBER, False, "/rules", "list this chat's rules"),
+    Command("delete", cmd_delete, Role.MEMBER, False, "/delete <n>", "delete rule number n"),
+    Command("watch", cmd_watch, Role.ADMIN, True, "/watch @name", "watch a channel"),
+    Command("unwatch", cmd_unwatch, Role.ADMIN, True, "/unwatch @name", "stop watching"),
+    Command("channels", cmd_channels, Role.ADMIN, True, "/channels", "watched channels"),
+    Command("allow", cmd_allow, Role.ADMIN, True, "/allow <user id>", "grant access"),
+    Command("deny", cmd_deny, Role.ADMIN, True, "/deny <user id>", "withdraw access"),
+)
+COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}

@@ -1,0 +1,167 @@
+"""Settings: read once from the environment and ``.env``, validated into a frozen object."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_API_HASH_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+_BOT_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{5,}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A string that never shows itself in ``repr`` or logs."""
+
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of one chanwatch instance."""
+
+    api_id: int
+    api_hash: Secret
+    bot_token: Secret
+    admin_ids: frozenset[int]
+    data_dir: Path
+    database_path: Path
+    log_level: str
+    timezone: ZoneInfo
+
+    @property
+    def user_session_path(self) -> Path:
+        """Telethon SQLite session of the user account that reads channels."""
+        return self.data_dir / "user.session"
+
+    @property
+    def bot_session_path(self) -> Path:
+        """Telethon SQLite session of the bot account that talks to subscribers."""
+        return self.data_dir / "bot.session"
+
+    @property
+    def heartbeat_path(self) -> Path:
+        """File touched by the running service; read by ``chanwatch health``."""
+        return self.data_dir / "heartbeat"
+
+
+def _required(env: Mapping[str, str], key: str) -> str:
+    value = env.get(key, "").strip()
+    if not value:
+        raise ConfigError(key, "is required but not set (see .env.example)")
+    return value
+
+
+def _parse_api_id(env: Mapping[str, str]) -> int:
+    raw = _required(env, "TG_API_ID")
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigError("TG_API_ID", f"must be a positive integer from my.telegram.org, got {raw!r}")
+    return int(raw)
+
+
+def _parse_api_hash(env: Mapping[str, str]) -> Secret:
+    raw = _required(env, "TG_API_HASH")
+    if not _API_HASH_RE.match(raw):
+        raise ConfigError("TG_API_HASH", "must be the 32 hexadecimal characters from my.telegram.org")
+    return Secret(raw)
+
+
+def _parse_bot_token(env: Mapping[str, str]) -> Secret:
+    raw = _required(env, "TG_BOT_TOKEN")
+    if not _BOT_TOKEN_RE.match(raw):
+        raise ConfigError("TG_BOT_TOKEN", "must look like 123456:ABC-token as given by @BotFather")
+    return Secret(raw)
+
+
+def _parse_admin_ids(env: Mapping[str, str]) -> frozenset[int]:
+    raw = _required(env, "ADMIN_IDS")
+    ids: set[int] = set()
+    for part in raw.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        if not item.isdigit() or int(item) <= 0:
+            raise ConfigError(
+                "ADMIN_IDS", f"must be comma-separated numeric Telegram user ids, got {item!r}"
+            )
+        ids.add(int(item))
+    if not ids:
+        raise ConfigError("ADMIN_IDS", "must name at least one numeric Telegram user id")
+    return frozenset(ids)
+
+
+def _parse_log_level(env: Mapping[str, str]) -> str:
+    raw = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if raw not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return raw
+
+
+def _parse_timezone(env: Mapping[str, str]) -> ZoneInfo:
+    raw = env.get("TIMEZONE", "").strip() or "UTC"
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            "TIMEZONE", f"unknown time zone {raw!r} (use an IANA name such as Europe/Kyiv)"
+        ) from None
+
+
+def settings_from_mapping(env: Mapping[str, str]) -> Settings:
+    """Validate a plain mapping of settings; raise ConfigError naming the first bad key."""
+    data_dir = Path(env.get("DATA_DIR", "").strip() or "./data").expanduser()
+    db_raw = env.get("DATABASE_PATH", "").strip()
+    database_path = Path(db_raw).expanduser() if db_raw else data_dir / "chanwatch.sqlite3"
+    return Settings(
+        api_id=_parse_api_id(env),
+        api_hash=_parse_api_hash(env),
+        bot_token=_parse_bot_token(env),
+        admin_ids=_parse_admin_ids(env),
+        data_dir=data_dir,
+        database_path=database_path,
+        log_level=_parse_log_level(env),
+        timezone=_parse_timezone(env),
+    )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Merge ``.env`` (if present) under the real environment and validate the result."""
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return settings_from_mapping(merged)
+
+
+def configure_logging(level: str) -> None:
+    """Set up plain stderr logging once, at start-up (never at import)."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    # Telethon logs every reconnect attempt at INFO; keep it to warnings unless debugging.
+    if level != "DEBUG":
+        logging.getLogger("telethon").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Application services: the logic behind commands and sources, free of Telegram types."""

@@ -1,0 +1,61 @@
+"""Alert rules of subscriber chats, and the compiled index every new post is matched against."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.match import CompiledRule, Lemmatizer, RuleIndex, RuleQuery, parse_rule
+from bot.models import Rule
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+MAX_RULES_PER_CHAT = 100
+
+
+class RuleLimitError(ValueError):
+    """A chat already holds as many rules as it may."""
+
+
+class RulesService:
+    """Stores rules and keeps the compiled index in step with them (no restart needed)."""
+
+    def __init__(self, store: Store, lemmatizer: Lemmatizer) -> None:
+        self._store = store
+        self._lemmatizer = lemmatizer
+        self.index = RuleIndex.build(lemmatizer, [])
+        self.rules_by_id: dict[int, Rule] = {}
+
+    async def rebuild(self) -> None:
+        """Recompile the index from the database (at start and after every change)."""
+        rules = await self._store.alerting_rules()
+        compiled: list[CompiledRule] = []
+        for rule in rules:
+            try:
+                compiled.append(CompiledRule(rule.id, rule.chat_id, parse_rule(rule.expression)))
+            except ValueError:
+                # A rule stored by an older, more permissive parser: skip it, keep the rest.
+                log.warning("rule %d no longer parses; skipped: %r", rule.id, rule.expression)
+        self.index = RuleIndex.build(self._lemmatizer, compiled)
+        self.rules_by_id = {r.id: r for r in rules}
+
+    async def add(self, chat_id: int, expression: str, by: int) -> tuple[Rule, RuleQuery]:
+        """Parse and store a rule; raise RuleSyntaxError or RuleLimitError."""
+        query = parse_rule(expression.strip())
+        if await self._store.count_rules(chat_id) >= MAX_RULES_PER_CHAT:
+            raise RuleLimitError(
+                f"This chat already has {MAX_RULES_PER_CHAT} rules; /delete one first."
+            )
+        rule = await self._store.add_rule(chat_id, expression.strip(), by)
+        await self.rebuild()
+        return rule, query
+
+    async def list(self, chat_id: int) -> list[Rule]:
+        """A chat's rules in number order."""
+        return await self._store.rules(chat_id)
+
+    async def delete(self, chat_id: int, number: int) -> Rule | None:
+        """Delete a rule by its number in this chat."""
+        rule = await self._store.delete_rule(chat_id, number)
+        if rule is not None:
+            await self.rebuild()
+        return rule

@@ -1,0 +1,437 @@
+"""Repository: every SQL statement of chanwatch, parameterised, returning dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.clock import Clock, from_iso, to_iso
+from bot.models import (
+    AlertDraft,
+    Channel,
+    ChannelStats,
+    Chat,
+    ChatKind,
+    OutboxItem,
+    Post,
+    Role,
+    Rule,
+)
+from bot.store.db import Database
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class RuleHitRecord:
+    """A rule that matched a post, with the character spans that fired."""
+
+    rule_id: int
+    spans: Sequence[Span]
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What storing one post did."""
+
+    post_id: int
+    created: bool
+    alerts_enqueued: int
+
+
+def _opt_dt(value: str | None) -> dt.datetime | None:
+    return from_iso(value) if value else None
+
+
+def _channel(row: sqlite3.Row) -> Channel:
+    return Channel(
+        id=row["id"],
+        username=row["username"],
+        title=row["title"],
+        access_hash=row["access_hash"],
+        cursor=row["cursor"],
+        status=row["status"],
+        added_at=from_iso(row["added_at"]),
+        last_error=row["last_error"],
+    )
+
+
+def _chat(row: sqlite3.Row) -> Chat:
+    return Chat(
+        id=row["id"], kind=ChatKind(row["kind"]), title=row["title"], tz=row["tz"],
+        status=row["status"],
+    )
+
+
+def _rule(row: sqlite3.Row) -> Rule:
+    return Rule(
+        id=row["id"], chat_id=row["chat_id"], number=row["number"],
+        expression=row["expression"], mode=row["mode"], created_at=from_iso(row["created_at"]),
+    )
+
+
+def new_random_id() -> int:
+    """A random signed 64-bit id for messages.sendMessage, persisted before the first try."""
+    return secrets.randbits(64) - (1 << 63)
+
+
+class Store:
+    """The narrow interface between chanwatch and its database."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self._clock = clock
+
+    # ------------------------------------------------------------------ chats and people
+    async def upsert_chat(self, chat_id: int, kind: ChatKind, title: str | None) -> Chat:
+        """Create the subscriber chat or refresh its title; return it."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO chats (id, kind, title, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET title = excluded.title",
+                (chat_id, kind.value, title, now),
+            )
+
+        await self.db.transaction(work)
+        chat = await self.chat(chat_id)
+        assert chat is not None
+        return chat
+
+    async def chat(self, chat_id: int) -> Chat | None:
+        """Return one subscriber chat."""
+        row = await self.db.fetchone("SELECT * FROM chats WHERE id = ?", (chat_id,))
+        return _chat(row) if row else None
+
+    async def chats(self, chat_ids: Iterable[int]) -> dict[int, Chat]:
+        """Return the named subscriber chats by id."""
+        ids = sorted(set(chat_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self.db.fetchall(f"SELECT * FROM chats WHERE id IN ({marks})", ids)
+        return {row["id"]: _chat(row) for row in rows}
+
+    async def stored_role(self, user_id: int) -> Role | None:
+        """Return the role granted with /allow, if any."""
+        row = await self.db.fetchone("SELECT role FROM users WHERE id = ?", (user_id,))
+        return Role(row["role"]) if row else None
+
+    async def grant(self, user_id: int, role: Role, granted_by: int) -> bool:
+        """Grant a role; return False if the user already had exactly that role."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(
+                "INSERT INTO users (id, role, granted_by, granted_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET role = excluded.role,"
+                " granted_by = excluded.granted_by, granted_at = excluded.granted_at"
+                " WHERE users.role != excluded.role",
+                (user_id, role.value, granted_by, now),
+            )
+            return cur.rowcount > 0
+
+        return await self.db.transaction(work)
+
+    async def revoke(self, user_id: int) -> bool:
+        """Remove a granted role; return whether there was one."""
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            return cur.rowcount > 0
+
+        return await self.db.transaction(work)
+
+    # ------------------------------------------------------------------ channels
+    async def add_channel(
+        self, channel_id: int, username: str | None, title: str, access_hash: int | None,
+        added_by: int | None,
+    ) -> tuple[Channel, bool]:
+        """Watch a channel (or watch it again); return it and whether it was newly watched."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute("SELECT status FROM channels WHERE id = ?", (channel_id,))
+            row = await cur.fetchone()
+            await conn.execute(
+                "INSERT INTO channels (id, username, title, access_hash, added_by, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
+                " title = excluded.title, access_hash = excluded.access_hash,"
+                " status = 'active', last_error = NULL",
+                (channel_id, username, title, access_hash, added_by, now),
+            )
+            return row is None or row["status"] != "active"
+
+        created = await self.db.transaction(work)
+        channel = await self.channel(channel_id)
+        assert channel is not None
+        return channel, created
+
+    async def channel(self, channel_id: int) -> Channel | None:
+        """Return one channel by id."""
+        row = await self.db.fetchone("SELECT * FROM channels WHERE id = ?", (channel_id,))
+        return _channel(row) if row else None
+
+    async def channel_by_username(self, username: str) -> Channel | None:
+        """Return the channel with this username (case-insensitive)."""
+        row = await self.db.fetchone(
+            "SELECT * FROM channels WHERE lower(username) = lower(?)", (username,)
+        )
+        return _channel(row) if row else None
+
+    async def set_channel_status(
+        self, channel_id: int, status: str, error: str | None = None
+    ) -> None:
+        """Change a channel's status (active, unwatched, private, …)."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE channels SET status = ?, last_error = ? WHERE id = ?",
+                (status, error, channel_id),
+            )
+
+        await self.db.transaction(work)
+
+    async def active_channels(self) -> list[Channel]:
+        """Return the channels being watched now."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM channels WHERE status = 'active' ORDER BY id"
+        )
+        return [_channel(r) for r in rows]
+
+    async def channel_stats(self) -> list[ChannelStats]:
+        """Return every known channel with its post count and last post time."""
+        rows = await self.db.fetchall(
+            "SELECT c.*, COUNT(p.id) AS n, MAX(p.date) AS last"
+            " FROM channels c LEFT JOIN posts p ON p.channel_id = c.id"
+            " GROUP BY c.id ORDER BY c.status != 'active', lower(c.title)"
+        )
+        return [ChannelStats(_channel(r), r["n"], _opt_dt(r["last"])) for r in rows]
+
+    # ------------------------------------------------------------------ rules
+    async def add_rule(self, chat_id: int, expression: str, created_by: int) -> Rule:
+        """Store a rule for a chat under the next free per-chat number."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(
+                "INSERT INTO rules (chat_id, number, expression, created_by, created_at)"
+                " VALUES (?, (SELECT COALESCE(MAX(number), 0) + 1 FROM rules WHERE chat_id = ?),"
+                " ?, ?, ?)",
+                (chat_id, chat_id, expression, created_by, now),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        rule_id = await self.db.transaction(work)
+        row = await self.db.fetchone("SELECT * FROM rules WHERE id = ?", (rule_id,))
+        assert row is not None
+        return _rule(row)
+
+    async def rules(self, chat_id: int) -> list[Rule]:
+        """Return a chat's rules in number order."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM rules WHERE chat_id = ? AND deleted_at IS NULL ORDER BY number",
+            (chat_id,),
+        )
+        return [_rule(r) for r in rows]
+
+    async def count_rules(self, chat_id: int) -> int:
+        """Return how many live rules a chat has."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM rules WHERE chat_id = ? AND deleted_at IS NULL", (chat_id,)
+        )
+        return int(row["n"]) if row else 0
+
+    async def delete_rule(self, chat_id: int, number: int) -> Rule | None:
+        """Delete a chat's rule by its number; return it, or None if there was none."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> int | None:
+            cur = await conn.execute(
+                "UPDATE rules SET deleted_at = ? WHERE chat_id = ? AND number = ?"
+                " AND deleted_at IS NULL RETURNING id",
+                (now, chat_id, number),
+            )
+            row = await cur.fetchone()
+            return int(row["id"]) if row else None
+
+        rule_id = await self.db.transaction(work)
+        if rule_id is None:
+            return None
+        row = await self.db.fetchone("SELECT * FROM rules WHERE id = ?", (rule_id,))
+        return _rule(row) if row else None
+
+    async def alerting_rules(self) -> list[Rule]:
+        """Return the rules that may raise alerts now (live rules of active chats)."""
+        rows = await self.db.fetchall(
+            "SELECT r.* FROM rules r JOIN chats c ON c.id = r.chat_id"
+            " WHERE r.deleted_at IS NULL AND c.status = 'active' ORDER BY r.id"
+        )
+        return [_rule(r) for r in rows]
+
+    # ------------------------------------------------------------------ posts
+    async def save_post(
+        self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft]
+    ) -> SaveResult:
+        """Store a post, its matches, its alerts and the channel cursor in one transaction.
+
+        Idempotent on (channel, message id): a post seen again changes nothing and enqueues
+        nothing, so replays after a crash or a reconnect never double-alert.
+        """
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> SaveResult:
+            cur = await conn.execute(
+                "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views,"
+                " forwards, fwd_from, reply_to, grouped_id, media, permalink, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
+                (
+                    post.channel_id, post.message_id, to_iso(post.date),
+                    to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
+                    post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
+                    post.permalink, now,
+                ),
+            )
+            row = await cur.fetchone()
+            await cur.close()
+            if row is None:
+                existing = await conn.execute(
+                    "SELECT id FROM posts WHERE channel_id = ? AND message_id = ?",
+                    (post.channel_id, post.message_id),
+                )
+                old = await existing.fetchone()
+                assert old is not None
+                return SaveResult(int(old["id"]), False, 0)
+            post_id = int(row["id"])
+            await conn.executemany(
+                "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now) for h in hits],
+            )
+            enqueued = 0
+            for alert in alerts:
+                cur = await conn.execute(
+                    "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
+                    " next_attempt_at, created_at) VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                    (
+                        alert.chat_id, post_id, alert.html, new_random_id(),
+                        f"post:{post.channel_id}:{post.message_id}", now, now,
+                    ),
+                )
+                enqueued += cur.rowcount
+            await conn.execute(
+                "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
+                (post.message_id, post.channel_id),
+            )
+            return SaveResult(post_id, True, enqueued)
+
+        return await self.db.transaction(work)
+
+    # ------------------------------------------------------------------ outbox
+    async def enqueue_notice(self, chat_id: int, html: str, dedup_key: str) -> bool:
+        """Queue a bot-initiated notice once per dedup key; return whether it was new."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(
+                "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key,"
+                " next_attempt_at, created_at) VALUES (?, 'notice', ?, ?, ?, ?, ?)"
+                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                (chat_id, html, new_random_id(), dedup_key, now, now),
+            )
+            return cur.rowcount > 0
+
+        return await self.db.transaction(work)
+
+    async def due_outbox(self, now: dt.datetime, limit: int = 50) -> list[OutboxItem]:
+        """Return pending messages whose time has come, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT o.* FROM outbox o JOIN chats c ON c.id = o.chat_id"
+            " WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND c.status != 'dead'"
+            " ORDER BY o.id LIMIT ?",
+            (to_iso(now), limit),
+        )
+        return [
+            OutboxItem(r["id"], r["chat_id"], r["kind"], r["payload"], r["random_id"],
+                       r["attempts"])
+            for r in rows
+        ]
+
+    async def next_outbox_time(self) -> dt.datetime | None:
+        """Return when the earliest pending message becomes due."""
+        row = await self.db.fetchone(
+            "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'pending'"
+        )
+        return _opt_dt(row["t"]) if row else None
+
+    async def mark_sent(self, item_id: int) -> None:
+        """Record that a message was accepted by Telegram."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+                " error = NULL WHERE id = ?",
+                (now, item_id),
+            )
+
+        await self.db.transaction(work)
+
+    async def mark_retry(self, item_id: int, at: dt.datetime, error: str) -> None:
+        """Record a failed attempt and when to try again."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, error = ?"
+                " WHERE id = ?",
+                (to_iso(at), error, item_id),
+            )
+
+        await self.db.transaction(work)
+
+    async def mark_chat_dead(self, chat_id: int, item_id: int, error: str) -> None:
+        """A permanent failure: dead-letter the message and stop alerting the chat."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, error = ?"
+                " WHERE id = ?",
+                (error, item_id),
+            )
+            await conn.execute("UPDATE chats SET status = 'dead' WHERE id = ?", (chat_id,))
+
+        await self.db.transaction(work)
+
+    async def revive_chat(self, chat_id: int) -> bool:
+        """Make a dead chat active again (it wrote /start); return whether it was dead."""
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(
+                "UPDATE chats SET status = 'active' WHERE id = ? AND status = 'dead'", (chat_id,)
+            )
+            return cur.rowcount > 0
+
+        return await self.db.transaction(work)
+
+    async def mark_dead(self, item_id: int, error: str) -> None:
+        """Give up on one message without touching its chat."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, error = ?"
+                " WHERE id = ?",
+                (error, item_id),
+            )
+
+        await self.db.transaction(work)

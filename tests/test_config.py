@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings, settings_from_mapping
+
+GOOD = {
+    "TG_API_ID": "12345",
+    "TG_API_HASH": "0123456789abcdef0123456789abcdef",
+    "TG_BOT_TOKEN": "424242:TEST-token_x",
+    "ADMIN_IDS": "500, 501",
+}
+
+
+def test_defaults_and_derived_paths() -> None:
+    s = settings_from_mapping(GOOD)
+    assert s.api_id == 12345
+    assert s.admin_ids == frozenset({500, 501})
+    assert s.data_dir == Path("data")
+    assert s.database_path == Path("data/chanwatch.sqlite3")
+    assert s.user_session_path == Path("data/user.session")
+    assert s.bot_session_path == Path("data/bot.session")
+    assert s.log_level == "INFO"
+    assert s.timezone.key == "UTC"
+
+
+def test_secrets_never_show() -> None:
+    s = settings_from_mapping(GOOD)
+    assert "0123456789abcdef" not in repr(s)
+    assert "TEST-token" not in repr(s) and "TEST-token" not in str(s.bot_token)
+    assert s.bot_token.value == "424242:TEST-token_x"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("TG_API_ID", None, "TG_API_ID: is required"),
+        ("TG_API_ID", "abc", "TG_API_ID: must be a positive integer"),
+        ("TG_API_ID", "0", "TG_API_ID: must be a positive integer"),
+        ("TG_API_HASH", None, "TG_API_HASH: is required"),
+        ("TG_API_HASH", "short", "TG_API_HASH: must be the 32 hexadecimal"),
+        ("TG_BOT_TOKEN", None, "TG_BOT_TOKEN: is required"),
+        ("TG_BOT_TOKEN", "no-colon", "TG_BOT_TOKEN: must look like"),
+        ("ADMIN_IDS", None, "ADMIN_IDS: is required"),
+        ("ADMIN_IDS", "500,@bob", "ADMIN_IDS: must be comma-separated numeric"),
+        ("ADMIN_IDS", " , ", "ADMIN_IDS: must name at least one"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: must be one of"),
+        ("TIMEZONE", "Mars/Olympus", "TIMEZONE: unknown time zone"),
+    ],
+)
+def test_each_bad_key_gives_one_line_naming_it(key: str, value: str | None, message: str) -> None:
+    env = dict(GOOD)
+    if value is None:
+        env.pop(key, None)
+    else:
+        env[key] = value
+    with pytest.raises(ConfigError) as info:
+        settings_from_mapping(env)
+    text = str(info.value)
+    assert text.startswith(message)
+    assert "\n" not in text
+    assert info.value.key == key
+
+
+def test_env_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "TG_API_ID=1\nTG_API_HASH=0123456789abcdef0123456789abcdef\n"
+        "TG_BOT_TOKEN=1234:abcdef\nADMIN_IDS=7\nTIMEZONE=Europe/Kyiv\nDATA_DIR=/srv/x\n"
+    )
+    s = load_settings({"TG_API_ID": "99", "ADMIN_IDS": "8"}, env_file=env_file)
+    assert s.api_id == 99
+    assert s.admin_ids == frozenset({8})
+    assert s.timezone.key == "Europe/Kyiv"
+    assert s.database_path == Path("/srv/x/chanwatch.sqlite3")
+
+
+def test_database_path_override() -> None:
+    s = settings_from_mapping({**GOOD, "DATABASE_PATH": "/tmp/x.db", "DATA_DIR": "/d"})
+    assert s.database_path == Path("/tmp/x.db")
+    assert s.user_session_path == Path("/d/user.session")
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (Path(__file__).parent.parent / ".env.example").read_text()
+    for key in ("TG_API_ID", "TG_API_HASH", "TG_BOT_TOKEN", "ADMIN_IDS", "DATA_DIR",
+                "DATABASE_PATH", "LOG_LEVEL", "TIMEZONE"):
+        assert f"{key}=" in example, key
