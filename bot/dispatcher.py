@@ -56,11 +56,13 @@ class Dispatcher:
         """Try every message that is due now; return how many attempts were made."""
         now = self._clock.now()
         attempts = 0
+        dead: set[int] = set()
         for item in await self._store.due_outbox(now):
             until = self._paused.get(item.chat_id)
-            if until is not None and until > now:
+            if item.chat_id in dead or (until is not None and until > self._clock.now()):
                 continue
-            await self._attempt(item)
+            if not await self._attempt(item):
+                dead.add(item.chat_id)
             attempts += 1
         return attempts
 
@@ -75,7 +77,8 @@ class Dispatcher:
         except TimeoutError:
             pass
 
-    async def _attempt(self, item: OutboxItem) -> None:
+    async def _attempt(self, item: OutboxItem) -> bool:
+        """Send one message; return False if its chat can no longer receive anything."""
         try:
             await self._sender.send_html(item.chat_id, item.payload, item.random_id)
         except FloodWait as exc:
@@ -87,6 +90,7 @@ class Dispatcher:
             log.warning("chat %d cannot receive messages: %s", item.chat_id, exc)
             await self._store.mark_chat_dead(item.chat_id, item.id, str(exc))
             await self._tell_admins(item.chat_id, str(exc), item.id)
+            return False
         except MessageRejected as exc:
             log.error("message %d to chat %d rejected: %s", item.id, item.chat_id, exc)
             await self._store.mark_dead(item.id, str(exc))
@@ -95,7 +99,7 @@ class Dispatcher:
                 log.error("message %d to chat %d failed %d times, giving up: %s",
                           item.id, item.chat_id, MAX_ATTEMPTS, exc)
                 await self._store.mark_dead(item.id, f"gave up: {exc}")
-                return
+                return True
             delay = min(MAX_BACKOFF, self._base_backoff * 2 ** item.attempts)
             delay *= 0.5 + self._rng.random()  # jitter: retries from many chats spread out
             log.warning("message %d to chat %d failed (%s); retry in %.1fs",
@@ -105,6 +109,7 @@ class Dispatcher:
             )
         else:
             await self._store.mark_sent(item.id)
+        return True
 
     async def _tell_admins(self, chat_id: int, reason: str, item_id: int) -> None:
         known = await self._store.chats(self._admin_ids)

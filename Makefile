@@ -1,0 +1,34 @@
+# One command each: `make run` runs the service, `make test` runs the tests.
+# Both create .venv and install what they need on first use (Python 3.11+ as $(PYTHON)).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run login migrate test bench lint clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chanwatch needs Python 3.11 or newer (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)          ## the service (fill .env and run `make login` once first)
+	$(BIN)/chanwatch run
+
+login: $(STAMP)        ## log the user account in, once (interactive)
+	$(BIN)/chanwatch login
+
+migrate: $(STAMP)
+	$(BIN)/chanwatch migrate
+
+test: $(STAMP)         ## the whole test suite, offline
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)        ## benchmarks print their figures
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

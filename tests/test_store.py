@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.models import AlertDraft, ChatKind, Post, Role
+from bot.store import Database, MigrationError, RuleHitRecord, Store, StoreBusy, apply_migrations
+from bot.store.migrate import discover, migrations_dir
+from tests.conftest import FakeClock
+
+EXPECTED_TABLES = {"channels", "posts", "chats", "users", "rules", "matches", "outbox",
+                   "schema_migrations"}
+
+
+def make_post(message_id: int = 1, text: str = "Сбит беспилотник над Белгородом") -> Post:
+    return Post(
+        channel_id=777, message_id=message_id,
+        date=dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC), text=text,
+        permalink=f"https://t.me/kanal/{message_id}", views=10,
+    )
+
+
+async def test_migrations_apply_from_empty_and_are_a_noop_the_second_time(
+    db: Database, clock: FakeClock
+) -> None:
+    first = await apply_migrations(db, clock)
+    assert first == [m.version for m in discover(migrations_dir())]
+    assert await apply_migrations(db, clock) == []
+    rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    assert EXPECTED_TABLES <= {r["name"] for r in rows}
+    recorded = await db.fetchall("SELECT version FROM schema_migrations")
+    assert [r["version"] for r in recorded] == first
+
+
+async def test_connection_is_configured(db: Database) -> None:
+    assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+    assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+    assert (await db.fetchone("PRAGMA busy_timeout"))[0] > 0  # type: ignore[index]
+
+
+async def test_failed_migration_rolls_back_whole_file(
+    db: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    mig = tmp_path / "migs"
+    mig.mkdir()
+    (mig / "0001_ok.sql").write_text("CREATE TABLE a (x INTEGER);\n")
+    (mig / "0002_bad.sql").write_text("CREATE TABLE b (x INTEGER);\nINSERT INTO nope VALUES (1);\n")
+    with pytest.raises(MigrationError, match="0002_bad.sql failed"):
+        await apply_migrations(db, clock, mig)
+    names = {r["name"] for r in await db.fetchall("SELECT name FROM sqlite_master")}
+    assert "a" in names and "b" not in names
+    versions = [r["version"] for r in await db.fetchall("SELECT version FROM schema_migrations")]
+    assert versions == [1]
+
+
+async def test_badly_named_migration_is_refused(
+    db: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    (tmp_path / "init.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="NNNN_name.sql"):
+        await apply_migrations(db, clock, tmp_path)
+
+
+async def _rule_setup(store: Store) -> int:
+    await store.add_channel(777, "kanal", "Канал", 5, added_by=500)
+    await store.upsert_chat(500, ChatKind.PRIVATE, None)
+    rule = await store.add_rule(500, "Белгород", created_by=500)
+    return rule.id
+
+
+async def test_same_post_twice_is_one_row_and_one_alert(store: Store) -> None:
+    rule_id = await _rule_setup(store)
+    hits = [RuleHitRecord(rule_id, [(21, 31)])]
+    alerts = [AlertDraft(500, "<b>x</b>")]
+    first = await store.save_post(make_post(), hits, alerts)
+    second = await store.save_post(make_post(), hits, alerts)
+    assert first.created and first.alerts_enqueued == 1
+    assert not second.created and second.alerts_enqueued == 0
+    assert second.post_id == first.post_id
+    counts = {t: (await store.db.fetchone(f"SELECT COUNT(*) FROM {t}"))[0]  # type: ignore[index]
+              for t in ("posts", "matches", "outbox")}
+    assert counts == {"posts": 1, "matches": 1, "outbox": 1}
+    channel = await store.channel(777)
+    assert channel is not None and channel.cursor == 1
+
+
+async def test_cursor_never_goes_back(store: Store) -> None:
+    await _rule_setup(store)
+    await store.save_post(make_post(5), [], [])
+    await store.save_post(make_post(3), [], [])
+    channel = await store.channel(777)
+    assert channel is not None and channel.cursor == 5
+
+
+async def test_integrity_and_foreign_keys_after_writes(store: Store) -> None:
+    rule_id = await _rule_setup(store)
+    for i in range(1, 20):
+        await store.save_post(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])],
+                              [AlertDraft(500, f"alert {i}")])
+    await store.delete_rule(500, 1)
+    await store.grant(42, Role.MEMBER, 500)
+    assert (await store.db.fetchone("PRAGMA integrity_check"))[0] == "ok"  # type: ignore[index]
+    assert await store.db.fetchall("PRAGMA foreign_key_check") == []
+
+
+async def test_foreign_keys_are_enforced(store: Store) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.save_post(make_post(), [], [])  # channel 777 is unknown
+
+
+async def test_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    await _rule_setup(store)
+    # the alert names a chat that does not exist: the whole batch, post included, rolls back
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.save_post(make_post(9), [], [AlertDraft(999, "x")])
+    assert (await store.db.fetchone("SELECT COUNT(*) FROM posts"))[0] == 0  # type: ignore[index]
+    channel = await store.channel(777)
+    assert channel is not None and channel.cursor == 0
+
+
+async def test_rule_numbers_are_per_chat_and_never_reused(store: Store) -> None:
+    await store.upsert_chat(1, ChatKind.PRIVATE, None)
+    await store.upsert_chat(2, ChatKind.PRIVATE, None)
+    a = await store.add_rule(1, "a", 1)
+    b = await store.add_rule(1, "b", 1)
+    c = await store.add_rule(2, "c", 2)
+    assert (a.number, b.number, c.number) == (1, 2, 1)
+    assert await store.delete_rule(1, 2) is not None
+    assert await store.delete_rule(1, 2) is None
+    d = await store.add_rule(1, "d", 1)
+    assert d.number == 3
+    assert [r.number for r in await store.rules(1)] == [1, 3]
+
+
+async def test_locked_database_gives_store_busy_and_loses_nothing(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "locked.sqlite3"
+    db = await Database.open(path, busy_timeout_ms=100)
+    try:
+        await apply_migrations(db, clock)
+        store = Store(db, clock)
+        await store.add_channel(777, "kanal", "Канал", 5, added_by=1)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            with pytest.raises(StoreBusy):
+                await store.save_post(make_post(), [], [])
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        # after the other writer is gone, the same post stores normally
+        result = await store.save_post(make_post(), [], [])
+        assert result.created
+    finally:
+        await db.close()
