@@ -30,7 +30,9 @@ def session_has_key(path: Path) -> bool:
         return False
     session = SQLiteSession(str(path))
     try:
-        return session.auth_key is not None
+        # A saved but never-connected session stores an empty key (AuthKey(b"")).
+        key = session.auth_key
+        return key is not None and bool(key.key)
     finally:
         session.close()
 

@@ -1,0 +1,109 @@
+"""The ``chanwatch`` program as a process: exit codes, messages, SIGTERM, health."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from bot.sandbox import FakeTelegram
+from tests.test_e2e import ADMIN, build_world, settings_env, wait_for
+
+
+def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "ADMIN_"))}
+    env.update(settings_env(data_dir))
+    env.update(extra)
+    return env
+
+
+async def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_help_lists_every_command(tmp_path: Path) -> None:
+    code, out, _ = await run_cli(["--help"], child_env(tmp_path), tmp_path)
+    assert code == 0
+    for command in ("run", "login", "migrate", "health"):
+        assert command in out
+
+
+async def test_configuration_error_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    env = child_env(tmp_path, ADMIN_IDS="alice")
+    code, out, err = await run_cli(["run"], env, tmp_path)
+    assert code == 78
+    assert err == ("chanwatch: configuration error: ADMIN_IDS: must be comma-separated numeric"
+                   " Telegram user ids, got 'alice'\n")
+
+
+async def test_run_without_login_exits_with_a_pointer_to_login(tmp_path: Path) -> None:
+    code, _, err = await run_cli(["run"], child_env(tmp_path / "data"), tmp_path)
+    assert code == 3
+    assert "Run `chanwatch login` once first" in err
+    assert not (tmp_path / "data" / "user.session").exists()  # nothing half-created
+
+
+async def test_run_with_an_unauthorised_session_exits_3(tmp_path: Path) -> None:
+    fake = await FakeTelegram.start()
+    try:
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        unlogged = fake.world.add_account(fake.world.add_user(1000, "Nobody"), logged_in=False)
+        fake.write_session(unlogged, data_dir / "user.session")
+        code, _, err = await run_cli(["run"], child_env(data_dir), tmp_path)
+        assert code == 3 and "not logged in" in err
+    finally:
+        await fake.stop()
+
+
+async def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    env = child_env(tmp_path / "data")
+    code, out, _ = await run_cli(["migrate"], env, tmp_path)
+    assert code == 0 and "1 migration(s) applied" in out
+    code, out, _ = await run_cli(["migrate"], env, tmp_path)
+    assert code == 0 and "0 migration(s) applied" in out
+
+
+async def test_sigterm_stops_the_service_cleanly_within_5s(tmp_path: Path) -> None:
+    fake = await FakeTelegram.start()
+    proc = None
+    try:
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        world, accounts = build_world(fake, data_dir)
+        admin = world.add_user(ADMIN, "Админ")
+        env = child_env(data_dir)
+        assert (await run_cli(["health"], env, tmp_path))[0] == 1  # nothing running yet
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        await wait_for(lambda: (data_dir / "heartbeat").exists(), timeout=30)
+        code, out, _ = await run_cli(["health"], env, tmp_path)
+        assert code == 0 and out.startswith("healthy")
+        world.private_message(accounts["bot"], admin, "/rules")  # type: ignore[arg-type]
+        await wait_for(lambda: world.sent_to(ADMIN), timeout=15)
+        assert world.sent_to(ADMIN)[0].text.startswith("No rules in this chat yet.")
+
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        elapsed = time.monotonic() - started
+        assert proc.returncode == 0, err.decode()
+        assert elapsed < 5.0
+        assert b"Traceback" not in err
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await fake.stop()
+    assert fake.world.unscripted == []
