@@ -68,7 +68,9 @@ class App:
         await apply_migrations(db, self.clock)
         self.store = store = Store(db, self.clock)
 
-        lemmatizer = self._lemmatizer or await asyncio.to_thread(Lemmatizer)
+        lemmatizer = self._lemmatizer
+        if lemmatizer is None:  # loading ~40 MiB of dictionaries: keep the loop responsive
+            lemmatizer = await asyncio.to_thread(Lemmatizer)
         rules = RulesService(store, lemmatizer)
         await rules.rebuild()
         watched = WatchedChannels(store)

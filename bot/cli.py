@@ -137,7 +137,9 @@ def cmd_health(env_file: str) -> int:
     """Healthy when the heartbeat file is younger than HEALTH_MAX_AGE seconds."""
     from dotenv import dotenv_values
 
-    env = {k: v for k, v in dotenv_values(env_file).items() if v} if Path(env_file).is_file() else {}
+    env: dict[str, str] = {}
+    if Path(env_file).is_file():
+        env = {k: v for k, v in dotenv_values(env_file).items() if v}
     env.update(os.environ)
     path = Path(env.get("DATA_DIR") or "./data") / "heartbeat"
     try:

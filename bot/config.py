@@ -77,14 +77,18 @@ def _required(env: Mapping[str, str], key: str) -> str:
 def _parse_api_id(env: Mapping[str, str]) -> int:
     raw = _required(env, "TG_API_ID")
     if not raw.isdigit() or int(raw) <= 0:
-        raise ConfigError("TG_API_ID", f"must be a positive integer from my.telegram.org, got {raw!r}")
+        raise ConfigError(
+            "TG_API_ID", f"must be a positive integer from my.telegram.org, got {raw!r}"
+        )
     return int(raw)
 
 
 def _parse_api_hash(env: Mapping[str, str]) -> Secret:
     raw = _required(env, "TG_API_HASH")
     if not _API_HASH_RE.match(raw):
-        raise ConfigError("TG_API_HASH", "must be the 32 hexadecimal characters from my.telegram.org")
+        raise ConfigError(
+            "TG_API_HASH", "must be the 32 hexadecimal characters from my.telegram.org"
+        )
     return Secret(raw)
 
 

@@ -117,5 +117,7 @@ class Dispatcher:
                 " Its alerts are paused until someone there sends /start again.")
         for admin_chat in known.values():
             if admin_chat.id != chat_id and admin_chat.status == "active":
-                await self._store.enqueue_notice(admin_chat.id, text, f"chat-dead:{chat_id}:{item_id}")
+                await self._store.enqueue_notice(
+                    admin_chat.id, text, f"chat-dead:{chat_id}:{item_id}"
+                )
         self.wake()

@@ -39,7 +39,7 @@ async def test_help_lists_every_command(tmp_path: Path) -> None:
 
 async def test_configuration_error_is_one_line_naming_the_key(tmp_path: Path) -> None:
     env = child_env(tmp_path, ADMIN_IDS="alice")
-    code, out, err = await run_cli(["run"], env, tmp_path)
+    code, _, err = await run_cli(["run"], env, tmp_path)
     assert code == 78
     assert err == ("chanwatch: configuration error: ADMIN_IDS: must be comma-separated numeric"
                    " Telegram user ids, got 'alice'\n")
@@ -87,11 +87,11 @@ async def test_sigterm_stops_the_service_cleanly_within_5s(tmp_path: Path) -> No
             sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
-        await wait_for(lambda: (data_dir / "heartbeat").exists(), timeout=30)
+        await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
         code, out, _ = await run_cli(["health"], env, tmp_path)
         assert code == 0 and out.startswith("healthy")
         world.private_message(accounts["bot"], admin, "/rules")  # type: ignore[arg-type]
-        await wait_for(lambda: world.sent_to(ADMIN), timeout=15)
+        await wait_for(lambda: world.sent_to(ADMIN), within=15)
         assert world.sent_to(ADMIN)[0].text.startswith("No rules in this chat yet.")
 
         started = time.monotonic()

@@ -120,9 +120,11 @@ async def test_allow_and_deny(router: CommandRouter) -> None:
     newcomer = 800
     assert await router.handle(msg("/alert x", newcomer)) is not None  # refusal
     assert await router.handle(msg(f"/allow {newcomer}")) == f"✅ {newcomer} may now use chanwatch."
-    assert await router.handle(msg(f"/allow {newcomer}")) == f"{newcomer} may already use chanwatch."
+    again = await router.handle(msg(f"/allow {newcomer}"))
+    assert again == f"{newcomer} may already use chanwatch."
     assert (await router.handle(msg("/alert дрон", newcomer)) or "").startswith("✅ Rule #1")
-    assert await router.handle(msg(f"/deny {newcomer}")) == f"{newcomer} may no longer use chanwatch."
+    denied = await router.handle(msg(f"/deny {newcomer}"))
+    assert denied == f"{newcomer} may no longer use chanwatch."
     assert await router.handle(msg(f"/deny {ADMIN}")) == (
         f"{ADMIN} is named in ADMIN_IDS; change that setting to remove them."
     )

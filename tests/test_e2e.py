@@ -44,8 +44,8 @@ class Env:
         return [m.text for m in self.world.sent_to(user_id)]
 
 
-async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Callable[[], object], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the condition")
@@ -103,7 +103,8 @@ async def env(tmp_path: Path, lemmatizer: Lemmatizer) -> AsyncIterator[Env]:
 
 async def test_watch_alert_post_reaches_admin_as_escaped_html(env: Env) -> None:
     reply = await ask(env, env.admin, "/watch @news_test")
-    assert reply == "👁 Watching Новости <Тест> & Co (@news_test). New posts are matched from now on."
+    assert reply == (
+        "👁 Watching Новости <Тест> & Co (@news_test). New posts are matched from now on.")
     reply = await ask(env, env.admin, "/alert Белгород")
     assert reply.startswith("✅ Rule #1 saved. Understood as: белгород")
 

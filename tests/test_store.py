@@ -48,7 +48,7 @@ async def test_failed_migration_rolls_back_whole_file(
     mig.mkdir()
     (mig / "0001_ok.sql").write_text("CREATE TABLE a (x INTEGER);\n")
     (mig / "0002_bad.sql").write_text("CREATE TABLE b (x INTEGER);\nINSERT INTO nope VALUES (1);\n")
-    with pytest.raises(MigrationError, match="0002_bad.sql failed"):
+    with pytest.raises(MigrationError, match=r"0002_bad\.sql failed"):
         await apply_migrations(db, clock, mig)
     names = {r["name"] for r in await db.fetchall("SELECT name FROM sqlite_master")}
     assert "a" in names and "b" not in names
@@ -60,7 +60,7 @@ async def test_badly_named_migration_is_refused(
     db: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
     (tmp_path / "init.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="NNNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
         await apply_migrations(db, clock, tmp_path)
 
 

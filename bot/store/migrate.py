@@ -81,8 +81,10 @@ async def apply_migrations(db: Database, clock: Clock, directory: Path | None = 
             continue
         statements = migration.statements()
 
-        async def work(conn: aiosqlite.Connection, m: Migration = migration) -> None:
-            for statement in statements:
+        async def work(
+            conn: aiosqlite.Connection, m: Migration = migration, sql: list[str] = statements
+        ) -> None:
+            for statement in sql:
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

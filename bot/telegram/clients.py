@@ -37,7 +37,9 @@ def session_has_key(path: Path) -> bool:
         session.close()
 
 
-def make_client(settings: Settings, session_path: Path, *, flood_sleep_threshold: int) -> TelegramClient:
+def make_client(
+    settings: Settings, session_path: Path, *, flood_sleep_threshold: int
+) -> TelegramClient:
     """A Telethon client on a SQLite session file in DATA_DIR."""
     private_file(session_path)
     return TelegramClient(
