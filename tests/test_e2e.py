@@ -216,3 +216,25 @@ async def test_bot_commands_are_registered_with_telegram(env: Env) -> None:
 async def test_session_files_are_private(env: Env) -> None:
     for name in ("user.session", "bot.session"):
         assert (env.data_dir / name).stat().st_mode & 0o777 == 0o600
+
+
+async def test_group_chat_holds_its_own_rules_and_gets_alerts(env: Env) -> None:
+    group_id = 4242
+    await ask(env, env.admin, "/watch @news_test")
+
+    def group_says(text: str) -> None:
+        env.world.group_message(env.bot, group_id, env.admin, text, title="OSINT team")
+
+    group_says("/watch @news_test")
+    await wait_for(lambda: env.world.sent_to(group_id))
+    assert env.world.sent_to(group_id)[0].text == "/watch works only in a private chat with me."
+    group_says("/alert Шебекино")
+    await wait_for(lambda: len(env.world.sent_to(group_id)) == 2)
+    assert env.world.sent_to(group_id)[1].text.startswith("✅ Rule #1 saved.")
+    env.world.post(env.news, "Обстрел Шебекино утром")
+    await wait_for(lambda: len(env.world.sent_to(group_id)) == 3)
+    assert "<strong>Шебекино</strong>" in env.world.sent_to(group_id)[2].html
+    chat = await env.app.store.chat(-group_id)
+    assert chat is not None and chat.kind.value == "group" and chat.title == "OSINT team"
+    # the admin's private chat has no rules, so it got no alert
+    assert not any(t.startswith("🔔") for t in env.texts_to(ADMIN))
