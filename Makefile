@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run login migrate test bench lint clean
+.PHONY: demo run login migrate test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chanwatch needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+demo: $(STAMP)         ## try it offline: fake Telegram, real posts, the real service
+	$(BIN)/chanwatch demo $(DEMO_ARGS)
 
 run: $(STAMP)          ## the service (fill .env and run `make login` once first)
 	$(BIN)/chanwatch run

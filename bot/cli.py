@@ -40,7 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("login", help="log the user account in interactively, once")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("health", help="exit 0 if the running service wrote a fresh heartbeat")
+    demo = sub.add_parser(
+        "demo", help="try chanwatch offline: a fake Telegram, real posts, the real service"
+    )
+    demo.add_argument("--posts", type=_positive_int, default=80,
+                      help="how many sample posts to replay (default 80, at most 339)")
+    demo.add_argument("--speed", type=float, default=10.0,
+                      help="posts per second during the replay (default 10)")
+    demo.add_argument("--interactive", action="store_true",
+                      help="after the script, type commands as the admin yourself")
+    demo.add_argument("--data-dir", type=Path, default=None,
+                      help="keep the demo's database here (default: a new temporary folder)")
     return parser
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "health":
         return cmd_health(args.env_file)
+    if args.command == "demo":
+        from bot.sandbox.demo import DemoOptions
+        from bot.sandbox.demo import main as demo_main
+
+        # The demo needs no settings: it makes its own, pointing at the fake Telegram.
+        configure_logging("WARNING")
+        return demo_main(DemoOptions(args.posts, args.speed, args.interactive, args.data_dir))
     try:
         settings = load_settings(env_file=args.env_file)
     except ConfigError as exc:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.models import Post, Rule
 
 Span = tuple[int, int]
-SNIPPET_CHARS = 700
+SNIPPET_CHARS = 500
 _CONTEXT_BEFORE = 200
 
 

@@ -1,0 +1,317 @@
+"""``chanwatch demo``: the real service against the loopback fake Telegram, as a chat transcript.
+
+One process, no network, no credentials: the fake Telegram serves a user account, the bot and
+three channels seeded with real posts; chanwatch's own composition root runs against it with a
+temporary data directory; a scripted admin watches the channels and sets rules while the
+channels replay their posts, and every message of the bot is printed as it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.app import App
+from bot.config import settings_from_mapping
+from bot.match import Lemmatizer
+from bot.sandbox.server import FakeTelegram
+from bot.sandbox.world import Account, FakeChannel, SentMessage, World
+
+SAMPLE = Path(__file__).resolve().parent / "data" / "demo_posts.jsonl"
+ADMIN_ID = 1001
+BOT_TOKEN = "1000001:DEMO-token"
+SCRIPT = (
+    "/start",
+    "/watch @rian_ru",
+    "/watch https://t.me/bbcrussian",
+    "/watch @mash",
+    "/watch @no_such_channel",
+    "/alert Белгород",
+    '/alert "Белгородская область"',
+    "/alert беспилотник -Севастополь",
+    '/alert дрон "open quote',
+    "/rules",
+)
+AFTER = ("/channels",)
+
+_TAGS = [
+    (re.compile(r"<(?:strong|b)>(.*?)</(?:strong|b)>", re.S), "\x1b[1m\\1\x1b[22m"),
+    (re.compile(r"<code>(.*?)</code>", re.S), "\x1b[36m\\1\x1b[39m"),
+    (re.compile(r'<a href="[^"]*">(.*?)</a>', re.S), "\x1b[4m\\1\x1b[24m"),
+    (re.compile(r"<(?:em|i)>(.*?)</(?:em|i)>", re.S), "\x1b[3m\\1\x1b[23m"),
+]
+_PLAIN = [
+    (re.compile(r"<(?:strong|b)>(.*?)</(?:strong|b)>", re.S), r"*\1*"),
+    (re.compile(r"<[^>]+>"), ""),
+]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``chanwatch demo`` was asked for."""
+
+    posts: int = 80
+    speed: float = 10.0  # posts per second
+    interactive: bool = False
+    data_dir: Path | None = None
+    color: bool = False
+
+
+@dataclass
+class DemoResult:
+    """What happened, for the caller (and the tests)."""
+
+    data_dir: Path
+    posts_replayed: int = 0
+    alerts: list[SentMessage] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
+    unscripted: list[Any] = field(default_factory=list)
+
+
+def load_sample(limit: int | None = None) -> list[dict[str, Any]]:
+    """The bundled real posts, oldest first."""
+    rows = []
+    with SAMPLE.open(encoding="utf-8") as fh:
+        for line in fh:
+            rows.append(json.loads(line))
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
+
+
+def to_terminal(message_html: str, color: bool) -> str:
+    """Render the bot's HTML for a terminal: ANSI styles, or *bold* markers when not a tty."""
+    out = message_html
+    for pattern, repl in _TAGS if color else _PLAIN:
+        out = pattern.sub(repl, out)
+    if color:
+        out = re.sub(r"<[^>]+>", "", out)
+    return html.unescape(out)
+
+
+class Transcript:
+    """Prints the conversation: what the admin types, what the bot answers, what channels post."""
+
+    def __init__(self, world: World, result: DemoResult, color: bool,
+                 emit: Callable[[str], None]) -> None:
+        self._world = world
+        self._result = result
+        self._color = color
+        self._emit = emit
+        self._seen = 0
+
+    def line(self, text: str) -> None:
+        self._result.transcript.append(text)
+        self._emit(text)
+
+    def admin(self, text: str) -> None:
+        self.line(f"\n👤 admin › {text}")
+
+    def channel_post(self, channel: str, text: str) -> None:
+        short = " ".join(text.split())
+        short = short if len(short) <= 90 else short[:89] + "…"
+        self.line(f"   📣 @{channel}: {short}")
+
+    def flush(self) -> None:
+        """Print every bot message sent since the last call."""
+        sent = self._world.sent
+        while self._seen < len(sent):
+            message = sent[self._seen]
+            self._seen += 1
+            body = to_terminal(message.html, self._color)
+            if body.startswith("🔔"):
+                self._result.alerts.append(message)
+            indent = "\n".join("   " + ln for ln in body.splitlines())
+            self.line(f"🤖 bot ›\n{indent}")
+
+
+async def _wait(predicate: Callable[[], bool], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+class Demo:
+    """Sets up the stand-in world and the real service, then plays the script."""
+
+    def __init__(self, options: DemoOptions, emit: Callable[[str], None],
+                 lemmatizer: Lemmatizer | None = None) -> None:
+        self.options = options
+        self._emit = emit
+        self._lemmatizer = lemmatizer
+        data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="chanwatch-demo-"))
+        self.result = DemoResult(data_dir=data_dir)
+        self.fake: FakeTelegram
+        self.app: App
+        self.bot: Account
+        self.channels: dict[str, FakeChannel] = {}
+
+    async def run(self) -> DemoResult:
+        """Play the whole demo; always stops the service and the stand-in."""
+        self.fake = await FakeTelegram.start()
+        try:
+            self._build_world()
+            self.transcript = Transcript(self.fake.world, self.result, self.options.color,
+                                         self._emit)
+            self.app = App(self._settings(), lemmatizer=self._lemmatizer)
+            await self.app.start()
+            try:
+                await self._play()
+            finally:
+                self.transcript.flush()
+                await self.app.stop()
+        finally:
+            self.result.unscripted = list(self.fake.world.unscripted)
+            await self.fake.stop()
+        return self.result
+
+    def _build_world(self) -> None:
+        world = self.fake.world
+        monitor = world.add_user(1000, "Monitor account")
+        bot_user = world.add_user(1000001, "chanwatch demo bot", "chanwatch_demo_bot", bot=True)
+        self.admin = world.add_user(ADMIN_ID, "Analyst", "analyst")
+        user_acc = world.add_account(monitor)
+        self.bot = world.add_account(bot_user, bot_token=BOT_TOKEN)
+        for row in load_sample():
+            if row["channel"] not in self.channels:
+                ident = 2_000_000 + len(self.channels)
+                self.channels[row["channel"]] = world.add_channel(ident, row["title"],
+                                                                  row["channel"])
+        data = self.result.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        # A fresh auth key per run: sessions from an earlier demo in the same folder are replaced.
+        for name, account in (("user", user_acc), ("bot", self.bot)):
+            session = data / f"{name}.session"
+            session.unlink(missing_ok=True)
+            self.fake.write_session(account, session)
+
+    def _settings(self) -> Any:
+        return settings_from_mapping({
+            "TG_API_ID": "1", "TG_API_HASH": "0" * 32, "TG_BOT_TOKEN": BOT_TOKEN,
+            "ADMIN_IDS": str(ADMIN_ID), "DATA_DIR": str(self.result.data_dir),
+            "TIMEZONE": "Europe/Moscow", "LOG_LEVEL": "WARNING",
+        })
+
+    async def say(self, text: str) -> None:
+        """Type a command as the admin and wait for the bot's answer."""
+        self.transcript.admin(text)
+        before = len(self.fake.world.sent)
+        self.fake.world.private_message(self.bot, self.admin, text)
+        await _wait(lambda: len(self.fake.world.sent) > before, 15)
+        self.transcript.flush()
+
+    async def _play(self) -> None:
+        t = self.transcript
+        t.line(f"chanwatch demo — data in {self.result.data_dir}")
+        t.line("A fake Telegram runs on 127.0.0.1; the real chanwatch service is connected to it.")
+        for command in SCRIPT:
+            await self.say(command)
+        await self.replay(self.options.posts, self.options.speed)
+        for command in AFTER:
+            await self.say(command)
+        if self.options.interactive:
+            await self.interactive()
+        t.line(f"\nDemo finished: {self.result.posts_replayed} posts replayed, "
+               f"{len(self.result.alerts)} alerts sent.")
+        t.line(f"Its database is {self.result.data_dir / 'chanwatch.sqlite3'}")
+
+    async def replay(self, count: int, speed: float) -> None:
+        """Publish ``count`` sample posts, ``speed`` per second, printing alerts as they come."""
+        rows = load_sample(count)
+        self.transcript.line(f"\n⏩ replaying {len(rows)} real posts at {speed:g} posts/s")
+        interval = 1.0 / speed if speed > 0 else 0.0
+        for row in rows:
+            self.fake.world.post(self.channels[row["channel"]], row["text"])
+            self.transcript.channel_post(row["channel"], row["text"])
+            self.result.posts_replayed += 1
+            self.transcript.flush()
+            await asyncio.sleep(interval)
+        await self._settle(len(rows))
+
+    async def _settle(self, expected_posts: int) -> None:
+        store = self.app.store
+
+        async def done() -> bool:
+            posts = await store.db.fetchone("SELECT COUNT(*) FROM posts")
+            pending = await store.db.fetchone(
+                "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            return bool(posts and pending and posts[0] >= expected_posts and pending[0] == 0)
+
+        for _ in range(600):  # at most 30 s: ingestion and sending are done by then
+            if await done():
+                break
+            await asyncio.sleep(0.05)
+        self.transcript.flush()
+
+    async def interactive(self) -> None:
+        """Let the person type as the admin; ``post @channel text`` publishes a post."""
+        t = self.transcript
+        t.line("\nYour turn. Type bot commands as the admin (/help),"
+               " `post @rian_ru some text` to publish a post, or `quit`.")
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, _read_line)
+            if line is None or line.strip() in ("quit", "exit"):
+                return
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("post "):
+                await self._manual_post(line)
+            else:
+                await self.say(line)
+
+    async def _manual_post(self, line: str) -> None:
+        parts = line.split(maxsplit=2)
+        name = parts[1].lstrip("@") if len(parts) > 1 else ""
+        if name not in self.channels or len(parts) < 3:
+            self.transcript.line(f"   usage: post @channel text (channels: "
+                                 f"{', '.join('@' + c for c in self.channels)})")
+            return
+        self.fake.world.post(self.channels[name], parts[2])
+        self.transcript.channel_post(name, parts[2])
+        self.result.posts_replayed += 1
+        await asyncio.sleep(0.5)
+        await self._settle(0)
+
+
+def _read_line() -> str | None:
+    try:
+        return input("you › ")
+    except EOFError:
+        return None
+
+
+async def run_demo(options: DemoOptions, emit: Callable[[str], None] | None = None,
+                   lemmatizer: Lemmatizer | None = None) -> DemoResult:
+    """Run the demo and return what happened."""
+    return await Demo(options, emit or (lambda s: print(s, flush=True)), lemmatizer).run()
+
+
+def main(options: DemoOptions) -> int:
+    """Entry point for ``chanwatch demo``; Ctrl-C ends it cleanly."""
+    data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="chanwatch-demo-"))
+    options = DemoOptions(options.posts, options.speed, options.interactive, data_dir,
+                          color=sys.stdout.isatty())
+    try:
+        result = asyncio.run(run_demo(options))
+    except KeyboardInterrupt:
+        print(f"\nDemo interrupted. Its database is {data_dir / 'chanwatch.sqlite3'}")
+        return 130
+    if result.unscripted:
+        print(f"the Telegram stand-in got requests it was not scripted for: {result.unscripted}",
+              file=sys.stderr)
+        return 1
+    return 0

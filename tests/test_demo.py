@@ -1,0 +1,84 @@
+"""``chanwatch demo`` runs to completion, offline, and shows the expected alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from pathlib import Path
+
+from bot.match import Lemmatizer
+from bot.sandbox.demo import DemoOptions, load_sample, run_demo, to_terminal
+
+# Read by hand from the bundled sample: among its first 80 posts these five match the demo's
+# rules (Белгород · "Белгородская область" · беспилотник -Севастополь). Posts 29 and 35 mention
+# drones over Sevastopol and must stay silent; post 47 only has the adjective "беспилотный".
+EXPECTED = [2, 59, 69, 71, 77]
+
+
+async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
+    tmp_path: Path, lemmatizer: Lemmatizer
+) -> None:
+    lines: list[str] = []
+    result = await run_demo(DemoOptions(posts=80, speed=0, data_dir=tmp_path / "demo"),
+                            emit=lines.append, lemmatizer=lemmatizer)
+    assert result.unscripted == []
+    assert result.posts_replayed == 80
+    sample = load_sample(80)
+    alerted = [a.text for a in result.alerts]
+    assert len(alerted) == len(EXPECTED)
+    for index, text in zip(EXPECTED, alerted, strict=True):
+        first_words = " ".join(sample[index]["text"].split()[:4]).replace("**", "")
+        assert first_words[:20] in text.replace("**", "").replace("\n", " "), (index, text)
+    transcript = "\n".join(lines)
+    assert "⚠️ @no_such_channel does not exist." in transcript
+    assert "Cannot understand the rule: expected a closing \" for this quote" in transcript
+    assert "Rules #1 Белгород, #2 \"Белгородская область\", #3 беспилотник -Севастополь" in (
+        transcript)
+    assert "*Белгородской области*" in transcript  # highlights survive into the transcript
+    assert f"Its database is {tmp_path / 'demo' / 'chanwatch.sqlite3'}" in transcript
+
+    db = sqlite3.connect(tmp_path / "demo" / "chanwatch.sqlite3")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80
+        statuses = db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY 1").fetchall()
+        assert statuses == [("sent", len(EXPECTED))]
+    finally:
+        db.close()
+
+
+async def test_demo_command_runs_from_the_cli(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "demo", "--posts", "5", "--speed", "100",
+        "--data-dir", str(tmp_path / "d"), cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "👤 admin › /watch @rian_ru" in text
+    assert "Demo finished: 5 posts replayed" in text
+    assert (tmp_path / "d" / "chanwatch.sqlite3").is_file()
+
+
+def test_terminal_rendering() -> None:
+    html = '🔔 <strong>Канал</strong> &amp; <code>x&lt;y</code> <a href="https://t.me/a/1">link</a>'
+    assert to_terminal(html, color=False) == "🔔 *Канал* & x<y link"
+    colored = to_terminal(html, color=True)
+    assert "\x1b[1mКанал\x1b[22m" in colored and "\x1b[36mx<y\x1b[39m" in colored
+
+
+async def test_interactive_demo_takes_commands_and_posts_from_stdin(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "demo", "--posts", "1", "--speed", "100", "--interactive",
+        "--data-dir", str(tmp_path / "d"), cwd=tmp_path, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    typed = "/alert Шебекино\npost @mash Обстрел Шебекино ночью\npost @nowhere x\nquit\n"
+    out, err = await asyncio.wait_for(proc.communicate(typed.encode()), 60)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "✅ Rule #4 saved. Understood as: шебекино" in text
+    assert "Обстрел *Шебекино* ночью" in text
+    assert "usage: post @channel text" in text
+    assert "Demo finished: 2 posts replayed, 1 alerts sent." in text
