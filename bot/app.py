@@ -15,9 +15,11 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.guard import CommandRouter
 from bot.match import Lemmatizer
-from bot.models import Post
+from bot.models import Channel, Post
 from bot.services.access import AccessService
 from bot.services.ingest import IngestService
+from bot.services.notify import AdminNotifier
+from bot.services.reconcile import Backfiller, DeletionChecker, Reconciler
 from bot.services.rules import RulesService
 from bot.services.watch import WatchedChannels, WatchService
 from bot.store import Database, Store, apply_migrations
@@ -28,7 +30,6 @@ from bot.telegram.user import UserGateway
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
-USER_FLOOD_SLEEP = 60  # the user account may sleep through short waits inside history calls
 
 
 class App:
@@ -63,7 +64,9 @@ class App:
         if not session_has_key(s.user_session_path):
             raise NotLoggedIn(f"no user session at {s.user_session_path}")
 
-        db = await Database.open(s.database_path)
+        db = await Database.open(
+            s.database_path, busy_timeout_ms=int(s.db_busy_timeout.total_seconds() * 1000)
+        )
         self._stack.push_async_callback(db.close)
         await apply_migrations(db, self.clock)
         self.store = store = Store(db, self.clock)
@@ -76,36 +79,97 @@ class App:
         watched = WatchedChannels(store)
         await watched.refresh()
 
-        user_client = make_client(s, s.user_session_path, flood_sleep_threshold=USER_FLOOD_SLEEP)
-        # Flood waits must never be slept inside the bot client: that would stall every chat.
-        bot_client = make_client(s, s.bot_session_path, flood_sleep_threshold=0)
+        # Flood waits are never slept inside Telethon: the user gateway waits them out itself
+        # and resumes where it stopped; the bot's dispatcher pauses only the flooded chat.
+        user_client = make_client(s, s.user_session_path, flood_sleep_threshold=0,
+                                  sequential_updates=True)
+        bot_client = make_client(s, s.bot_session_path, flood_sleep_threshold=0,
+                                 raise_last_call_error=True, request_retries=2)
         self._stack.push_async_callback(disconnect, bot_client)
         self._stack.push_async_callback(disconnect, user_client)
 
-        self.user = UserGateway(user_client, watched, self._on_post)
-        watch = WatchService(store, self.user, on_change=watched.refresh)
-        services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone)
+        self.user = UserGateway(user_client, watched, self._on_post, self._on_edit,
+                                self._on_delete)
+        watch = WatchService(store, self.user, on_change=watched.refresh,
+                             on_watched=self._on_watched)
+        services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
+                            s.backfill_posts)
         self.bot = BotGateway(bot_client, CommandRouter(services, self.clock))
         self.dispatcher = Dispatcher(store, self.bot, self.clock, s.admin_ids)
-        self.ingest = IngestService(store, rules, s.timezone, on_enqueued=self.dispatcher.wake)
+        admins = AdminNotifier(store, s.admin_ids, self.dispatcher.wake)
+        self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,
+                                    on_enqueued=self.dispatcher.wake)
+        self.reconciler = Reconciler(store, self.user, self.ingest, admins, self.clock)
+        self.backfiller = Backfiller(store, self.user, self.ingest, admins)
+        self.deletion_checker = DeletionChecker(store, self.user, self.ingest, self.clock,
+                                                s.deletion_check_window)
 
         await self.user.start()
         await self.bot.start(s.bot_token.value)
+        user_client.on_reconnect = self._on_reconnect
 
         self._stack.push_async_callback(self.tasks.close)
         self.tasks.spawn("dispatcher", self.dispatcher.run())
+        self.tasks.spawn("reconcile:start", self.run_reconcile("start"))
         scheduler = AsyncIOScheduler(timezone=dt.UTC)
-        scheduler.add_job(
-            self.run_heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
-            replace_existing=True, coalesce=True, max_instances=1,
-            next_run_time=self.clock.now(),
+        jobs = (
+            (self.run_heartbeat, "heartbeat", dt.timedelta(seconds=HEARTBEAT_SECONDS),
+             self.clock.now()),
+            (self.run_scheduled_reconcile, "reconcile", s.reconcile_interval, None),
+            (self.run_deletion_check, "deletion-check", s.deletion_check_interval, None),
         )
+        for func, job_id, every, first in jobs:
+            scheduler.add_job(func, "interval", seconds=every.total_seconds(), id=job_id,
+                              replace_existing=True, coalesce=True, max_instances=1,
+                              next_run_time=first)
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
         log.info("chanwatch started: %d channels, %d rules", len(watched), len(rules.rules_by_id))
 
     async def _on_post(self, post: Post) -> None:
         await self.ingest.ingest(post)
+
+    async def _on_edit(self, post: Post) -> None:
+        await self.ingest.apply_edit(post)
+
+    async def _on_delete(self, channel_id: int, message_ids: list[int]) -> None:
+        await self.ingest.apply_deletions(channel_id, message_ids)
+
+    async def _on_reconnect(self) -> None:
+        log.info("user client reconnected; catching up")
+        self.tasks.spawn("reconcile:reconnect", self.run_reconcile("reconnect"))
+
+    async def _on_watched(self, channel: Channel, chat_id: int, top_id: int,
+                          since: dt.date | None) -> None:
+        limit = None if since else self.settings.backfill_posts
+        if not since and not limit:
+            return
+        start = (dt.datetime.combine(since, dt.time(), tzinfo=self.settings.timezone)
+                 if since else None)
+        self.tasks.spawn(f"backfill:{channel.id}",
+                         self.backfiller.run(channel, chat_id, limit, start, top_id))
+
+    async def run_reconcile(self, reason: str) -> None:
+        """Catch up every channel (at start, after reconnects, on the schedule)."""
+        try:
+            await self.reconciler.run(reason)
+        except Exception:
+            # A failed run is retried by the next trigger; the cursor never moved past a gap.
+            log.exception("reconcile (%s) failed", reason)
+
+    async def run_scheduled_reconcile(self) -> None:
+        """The periodic reconcile job."""
+        await self.run_reconcile("schedule")
+
+    async def run_deletion_check(self) -> None:
+        """Re-read recent posts for deletions and edits Telegram did not push."""
+        try:
+            deleted, edited = await self.deletion_checker.run()
+        except Exception:
+            log.exception("deletion check failed")
+            return
+        if deleted or edited:
+            log.info("deletion check: %d deleted, %d edited", deleted, edited)
 
     async def run_heartbeat(self) -> None:
         """Touch the heartbeat file while both clients are connected (read by the health check)."""
@@ -116,4 +180,5 @@ class App:
     async def stop(self) -> None:
         """Stop tasks, disconnect clients, let the current write finish, close the database."""
         await self._stack.aclose()
+
 

@@ -15,7 +15,7 @@ from bot.models import ChatKind, Role
 from bot.render import esc, format_time
 from bot.services.access import AccessService
 from bot.services.rules import RuleLimitError, RulesService
-from bot.services.watch import WatchError, WatchService
+from bot.services.watch import WatchError, WatchService, parse_watch_args
 from bot.store import Store
 
 
@@ -40,6 +40,7 @@ class Services:
     watch: WatchService
     rules: RulesService
     default_tz: ZoneInfo
+    backfill_posts: int = 200
 
 
 Handler = Callable[[CommandContext, Services], Awaitable[str]]
@@ -83,17 +84,21 @@ async def cmd_help(ctx: CommandContext, svc: Services) -> str:
 
 
 async def cmd_watch(ctx: CommandContext, svc: Services) -> str:
-    """Start watching a channel with the user account."""
+    """Start watching a channel with the user account, and backfill its recent posts."""
     if not ctx.args:
-        return "Usage: /watch @name or /watch https://t.me/name"
+        return "Usage: /watch @name or /watch https://t.me/name [since 2026-11-01]"
     try:
-        channel, created = await svc.watch.watch(ctx.args, ctx.sender_id)
+        target, since = parse_watch_args(ctx.args)
+        channel, created = await svc.watch.watch(target, ctx.sender_id, ctx.chat_id, since)
     except WatchError as exc:
         return f"⚠️ {esc(str(exc))}"
     name = f" (@{esc(channel.username)})" if channel.username else ""
     if not created:
         return f"Already watching <b>{esc(channel.title)}</b>{name}."
-    return f"👁 Watching <b>{esc(channel.title)}</b>{name}. New posts are matched from now on."
+    earlier = (f"posts since {since.isoformat()}" if since
+               else f"the last {svc.backfill_posts} posts")
+    return (f"👁 Watching <b>{esc(channel.title)}</b>{name}. New posts are matched from now on;"
+            f" {earlier} are being stored without alerts.")
 
 
 async def cmd_unwatch(ctx: CommandContext, svc: Services) -> str:
@@ -146,7 +151,8 @@ async def cmd_rules(ctx: CommandContext, svc: Services) -> str:
     if not rules:
         return "No rules in this chat yet. Add one with /alert &lt;words&gt;."
     lines = ["<b>Rules</b>"]
-    lines += [f"#{r.number} <code>{esc(r.expression)}</code> ({r.mode})" for r in rules]
+    lines += [f"#{r.number} <code>{esc(r.expression)}</code> ({r.mode}"
+              f"{', deletions' if r.notify_deleted else ''})" for r in rules]
     return "\n".join(lines)
 
 
@@ -159,6 +165,21 @@ async def cmd_delete(ctx: CommandContext, svc: Services) -> str:
     if rule is None:
         return f"No rule #{int(raw)} in this chat. /rules lists them."
     return f"🗑 Rule #{rule.number} <code>{esc(rule.expression)}</code> deleted."
+
+
+async def cmd_ondelete(ctx: CommandContext, svc: Services) -> str:
+    """Ask to be told when a post a rule alerted on is deleted."""
+    parts = ctx.args.replace("#", "").split()
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1].lower() not in ("on", "off"):
+        return "Usage: /ondelete &lt;n&gt; on|off — tell this chat when an alerted post is deleted"
+    on = parts[1].lower() == "on"
+    rule = await svc.store.set_notify_deleted(ctx.chat_id, int(parts[0]), on)
+    if rule is None:
+        return f"No rule #{int(parts[0])} in this chat. /rules lists them."
+    if on:
+        return (f"🗑 Rule #{rule.number}: you will be told when a post it alerted on is deleted"
+                " (the text stays stored).")
+    return f"Rule #{rule.number}: no more deletion notices."
 
 
 def _user_id_arg(args: str) -> int | None:
@@ -197,7 +218,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("alert", cmd_alert, Role.MEMBER, False, "/alert <rule>", "add an alert rule"),
     Command("rules", cmd_rules, Role.MEMBER, False, "/rules", "list this chat's rules"),
     Command("delete", cmd_delete, Role.MEMBER, False, "/delete <n>", "delete rule number n"),
-    Command("watch", cmd_watch, Role.ADMIN, True, "/watch @name", "watch a channel"),
+    Command("ondelete", cmd_ondelete, Role.MEMBER, False, "/ondelete <n> on|off",
+            "be told when a post rule n alerted on is deleted"),
+    Command("watch", cmd_watch, Role.ADMIN, True, "/watch @name [since YYYY-MM-DD]",
+            "watch a channel"),
     Command("unwatch", cmd_unwatch, Role.ADMIN, True, "/unwatch @name", "stop watching"),
     Command("channels", cmd_channels, Role.ADMIN, True, "/channels", "watched channels"),
     Command("allow", cmd_allow, Role.ADMIN, True, "/allow <user id>", "grant access"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -15,6 +16,8 @@ from dotenv import dotenv_values
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _API_HASH_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 _BOT_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{5,}$")
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigError(ValueError):
@@ -50,6 +53,11 @@ class Settings:
     database_path: Path
     log_level: str
     timezone: ZoneInfo
+    reconcile_interval: dt.timedelta = dt.timedelta(minutes=5)
+    backfill_posts: int = 200
+    deletion_check_interval: dt.timedelta = dt.timedelta(minutes=30)
+    deletion_check_window: dt.timedelta = dt.timedelta(hours=48)
+    db_busy_timeout: dt.timedelta = dt.timedelta(seconds=5)
 
     @property
     def user_session_path(self) -> Path:
@@ -133,6 +141,34 @@ def _parse_timezone(env: Mapping[str, str]) -> ZoneInfo:
         ) from None
 
 
+def parse_duration(raw: str) -> dt.timedelta:
+    """``30s``, ``5m``, ``2h``, ``1d`` or a plain number of seconds; ValueError otherwise."""
+    match = _DURATION_RE.match(raw.strip().lower())
+    if not match:
+        raise ValueError(f"{raw!r} is not a duration such as 30s, 5m, 2h or 1d")
+    return dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _duration(
+    env: Mapping[str, str], key: str, default: str, minimum: dt.timedelta
+) -> dt.timedelta:
+    raw = env.get(key, "").strip() or default
+    try:
+        value = parse_duration(raw)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
+    if value < minimum:
+        raise ConfigError(key, f"must be at least {minimum.total_seconds():g}s, got {raw!r}")
+    return value
+
+
+def _count(env: Mapping[str, str], key: str, default: int, maximum: int) -> int:
+    raw = env.get(key, "").strip() or str(default)
+    if not raw.isdigit() or int(raw) > maximum:
+        raise ConfigError(key, f"must be a whole number from 0 to {maximum}, got {raw!r}")
+    return int(raw)
+
+
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     """Validate a plain mapping of settings; raise ConfigError naming the first bad key."""
     data_dir = Path(env.get("DATA_DIR", "").strip() or "./data").expanduser()
@@ -147,6 +183,13 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         database_path=database_path,
         log_level=_parse_log_level(env),
         timezone=_parse_timezone(env),
+        reconcile_interval=_duration(env, "RECONCILE_INTERVAL", "5m", dt.timedelta(seconds=10)),
+        backfill_posts=_count(env, "BACKFILL_POSTS", 200, 10_000),
+        deletion_check_interval=_duration(
+            env, "DELETION_CHECK_INTERVAL", "30m", dt.timedelta(seconds=10)
+        ),
+        deletion_check_window=_duration(env, "DELETION_CHECK_WINDOW", "48h", dt.timedelta(0)),
+        db_busy_timeout=_duration(env, "DB_BUSY_TIMEOUT", "5s", dt.timedelta(0)),
     )
 
 

@@ -16,6 +16,7 @@ from bot.services.ports import (
     MessageSender,
     PermanentSendError,
 )
+from bot.services.notify import AdminNotifier
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class Dispatcher:
         self._store = store
         self._sender = sender
         self._clock = clock
-        self._admin_ids = admin_ids
+        self._admins = AdminNotifier(store, admin_ids, self.wake)
         self._rng = rng or random.Random()
         self._base_backoff = base_backoff
         self._paused: dict[int, dt.datetime] = {}
@@ -112,12 +113,6 @@ class Dispatcher:
         return True
 
     async def _tell_admins(self, chat_id: int, reason: str, item_id: int) -> None:
-        known = await self._store.chats(self._admin_ids)
         text = (f"⚠️ Chat <code>{chat_id}</code> can no longer receive alerts ({esc(reason)})."
                 " Its alerts are paused until someone there sends /start again.")
-        for admin_chat in known.values():
-            if admin_chat.id != chat_id and admin_chat.status == "active":
-                await self._store.enqueue_notice(
-                    admin_chat.id, text, f"chat-dead:{chat_id}:{item_id}"
-                )
-        self.wake()
+        await self._admins.tell(text, f"chat-dead:{chat_id}:{item_id}", skip_chat=chat_id)

@@ -77,6 +77,7 @@ class Rule:
     expression: str
     mode: str
     created_at: dt.datetime
+    notify_deleted: bool = False
 
 
 class Role(str, Enum):

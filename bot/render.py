@@ -62,15 +62,44 @@ def format_time(moment: dt.datetime, tz: ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz.key}"
 
 
+def human_delay(delay: dt.timedelta) -> str:
+    """A delay as people say it: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    seconds = int(delay.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
 def render_alert(
-    *, channel_title: str, post: Post, spans: Sequence[Span], rules: Sequence[Rule], tz: ZoneInfo
+    *, channel_title: str, post: Post, spans: Sequence[Span], rules: Sequence[Rule], tz: ZoneInfo,
+    note: str | None = None,
 ) -> str:
-    """The alert a chat receives for one post, naming every rule of the chat that fired."""
+    """The alert a chat receives for one post, naming every rule of the chat that fired.
+
+    ``note`` (already HTML) says why the alert is unusual: found late, or made by an edit.
+    """
     lines = [
         f"🔔 <b>{esc(channel_title)}</b> · {esc(format_time(post.date, tz))}",
+        *([note] if note else []),
         highlight(post.text, spans) if post.text else f"<i>[{esc(post.media or 'no text')}]</i>",
         f'<a href="{esc(post.permalink)}">{esc(post.permalink)}</a>',
     ]
     names = ", ".join(f"#{r.number} <code>{esc(r.expression)}</code>" for r in rules)
     lines.append(("Rule " if len(rules) == 1 else "Rules ") + names)
     return "\n".join(lines)
+
+
+def render_deleted(*, channel_title: str, text: str, permalink: str,
+                   rule_numbers: Sequence[int]) -> str:
+    """The notice that a post a rule alerted on was deleted (its text is kept)."""
+    rules = ", ".join(f"#{n}" for n in rule_numbers)
+    snippet = highlight(text, [], limit=300) if text else "<i>[no text]</i>"
+    return (f"🗑 <b>{esc(channel_title)}</b> deleted a post that rule {rules} alerted on:\n"
+            f"{snippet}\n<s>{esc(permalink)}</s>")

@@ -19,7 +19,7 @@ from bot.app import App
 from bot.config import settings_from_mapping
 from bot.match import Lemmatizer
 from bot.sandbox import FakeTelegram, World
-from bot.sandbox.world import Account, FakeChannel
+from bot.sandbox.world import Account, FakeChannel, SentMessage
 
 ADMIN, STRANGER, MEMBER = 500, 700, 600
 BOT_TOKEN = "424242:TEST-TOKEN"
@@ -43,6 +43,14 @@ class Env:
     def texts_to(self, user_id: int) -> list[str]:
         return [m.text for m in self.world.sent_to(user_id)]
 
+    def alerts_to(self, user_id: int) -> list[SentMessage]:
+        return [m for m in self.world.sent_to(user_id) if m.text.startswith("🔔")]
+
+    def notices_to(self, user_id: int) -> list[str]:
+        """What the bot said on its own initiative (not replies, not alerts)."""
+        return [m.text for m in self.world.sent_to(user_id)
+                if m.reply_to is None and not m.text.startswith("🔔")]
+
 
 async def wait_for(predicate: Callable[[], object], within: float = 10.0) -> None:
     deadline = time.monotonic() + within
@@ -53,11 +61,16 @@ async def wait_for(predicate: Callable[[], object], within: float = 10.0) -> Non
 
 
 async def ask(env: Env, user: types.User, text: str) -> str:
-    """Send a command as ``user`` and return the bot's next message to them."""
-    before = len(env.world.sent_to(user.id))
-    env.say(user, text)
-    await wait_for(lambda: len(env.world.sent_to(user.id)) > before)
-    return env.world.sent_to(user.id)[before].text
+    """Send a command as ``user`` and return the bot's reply to it."""
+    message = env.world.private_message(env.bot, user, text)
+
+    def reply() -> SentMessage | None:
+        return next((m for m in env.world.sent_to(user.id) if m.reply_to == message.id), None)
+
+    await wait_for(reply)
+    answer = reply()
+    assert answer is not None
+    return answer.text
 
 
 def build_world(fake: FakeTelegram, data_dir: Path) -> tuple[World, dict[str, object]]:
@@ -104,15 +117,16 @@ async def env(tmp_path: Path, lemmatizer: Lemmatizer) -> AsyncIterator[Env]:
 async def test_watch_alert_post_reaches_admin_as_escaped_html(env: Env) -> None:
     reply = await ask(env, env.admin, "/watch @news_test")
     assert reply == (
-        "👁 Watching Новости <Тест> & Co (@news_test). New posts are matched from now on.")
+        "👁 Watching Новости <Тест> & Co (@news_test). New posts are matched from now on;"
+        " the last 200 posts are being stored without alerts.")
     reply = await ask(env, env.admin, "/alert Белгород")
     assert reply.startswith("✅ Rule #1 saved. Understood as: белгород")
 
     hit = env.world.post(env.news, "Сбит беспилотник над Белгородом")
     env.world.post(env.news, "Курс рубля и погода на выходные")
-    await wait_for(lambda: len(env.texts_to(ADMIN)) == 3)
+    await wait_for(lambda: env.alerts_to(ADMIN))
     await asyncio.sleep(0.3)  # give a wrong second alert the chance to show up
-    alerts = env.world.sent_to(ADMIN)[2:]
+    alerts = env.alerts_to(ADMIN)
     assert len(alerts) == 1
     alert = alerts[0]
     link = f"https://t.me/news_test/{hit.id}"
@@ -124,11 +138,15 @@ async def test_watch_alert_post_reaches_admin_as_escaped_html(env: Env) -> None:
     assert alert.text.splitlines()[0].startswith("🔔 Новости <Тест> & Co · ")
     assert alert.text.splitlines()[0].endswith(("EET", "EEST"))  # the admin's TIMEZONE
     assert alert.no_webpage and alert.random_id != 0
-    rows = await env.app.store.db.fetchall("SELECT status, random_id FROM outbox")
+    rows = await env.app.store.db.fetchall(
+        "SELECT status, random_id FROM outbox WHERE kind = 'alert'")
     assert [(r["status"], r["random_id"]) for r in rows] == [("sent", alert.random_id)]
-    posts = await env.app.store.db.fetchall("SELECT message_id, permalink FROM posts ORDER BY 1")
-    assert [(r["message_id"], r["permalink"]) for r in posts] == [
-        (hit.id, link), (hit.id + 1, f"https://t.me/news_test/{hit.id + 1}")]
+    posts = await env.app.store.db.fetchall(
+        "SELECT message_id, permalink, source FROM posts ORDER BY 1")
+    # the post from before /watch (it mentions Белгород too) is backfilled without an alert
+    assert [tuple(r) for r in posts] == [
+        (1, "https://t.me/news_test/1", "backfill"), (hit.id, link, "live"),
+        (hit.id + 1, f"https://t.me/news_test/{hit.id + 1}", "live")]
     channel = await env.app.store.channel(env.news.id)
     assert channel is not None and channel.cursor == hit.id + 1
 
@@ -138,8 +156,8 @@ async def test_html_in_posts_arrives_escaped(env: Env) -> None:
     await ask(env, env.admin, "/alert Белгород")
     text = 'Белгород: <a href="https://evil.example/x">жми</a> & <b>жирный</b>'
     env.world.post(env.news, text)
-    await wait_for(lambda: len(env.texts_to(ADMIN)) == 3)
-    alert = env.world.sent_to(ADMIN)[2]
+    await wait_for(lambda: env.alerts_to(ADMIN))
+    alert = env.alerts_to(ADMIN)[0]
     assert text[len("Белгород"):] in alert.text  # shown literally, as the channel wrote it
     urls = [getattr(e, "url", None) for e in alert.entities]
     assert "https://evil.example/x" not in urls
@@ -152,9 +170,9 @@ async def test_one_alert_per_chat_however_many_rules_match(env: Env) -> None:
     await ask(env, env.admin, "/alert Белгород")
     await ask(env, env.admin, "/alert беспилотник")
     env.world.post(env.news, "Беспилотник над Белгородом")
-    await wait_for(lambda: len(env.texts_to(ADMIN)) == 4)
+    await wait_for(lambda: env.alerts_to(ADMIN))
     await asyncio.sleep(0.3)
-    alerts = env.world.sent_to(ADMIN)[3:]
+    alerts = env.alerts_to(ADMIN)
     assert len(alerts) == 1
     assert alerts[0].html.splitlines()[-1] == (
         "Rules #1 <code>Белгород</code>, #2 <code>беспилотник</code>")
@@ -194,17 +212,17 @@ async def test_channels_lists_counts_and_unwatch_keeps_posts(env: Env) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         row = await env.app.store.db.fetchone("SELECT COUNT(*) FROM posts")
-        if row and row[0] == 2:
+        if row and row[0] == 3:
             break
         await asyncio.sleep(0.05)
     listing = await ask(env, env.admin, "/channels")
-    assert listing.startswith("Channels\n• Новости <Тест> & Co @news_test — 2 posts, last ")
+    assert listing.startswith("Channels\n• Новости <Тест> & Co @news_test — 3 posts, last ")
     assert await ask(env, env.admin, "/unwatch @news_test") == (
         "Stopped watching Новости <Тест> & Co. Its stored posts are kept.")
     env.world.post(env.news, "после отписки")
     await asyncio.sleep(0.3)
     row = await env.app.store.db.fetchone("SELECT COUNT(*) FROM posts")
-    assert row is not None and row[0] == 2
+    assert row is not None and row[0] == 3
     assert "[unwatched]" in await ask(env, env.admin, "/channels")
 
 

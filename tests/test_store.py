@@ -87,12 +87,29 @@ async def test_same_post_twice_is_one_row_and_one_alert(store: Store) -> None:
     assert channel is not None and channel.cursor == 1
 
 
-async def test_cursor_never_goes_back(store: Store) -> None:
-    await _rule_setup(store)
-    await store.save_post(make_post(5), [], [])
-    await store.save_post(make_post(3), [], [])
+async def cursor(store: Store) -> int:
     channel = await store.channel(777)
-    assert channel is not None and channel.cursor == 5
+    assert channel is not None
+    return channel.cursor
+
+
+async def test_live_posts_move_the_cursor_only_without_gaps(store: Store) -> None:
+    await _rule_setup(store)
+    await store.save_post(make_post(1), [], [])
+    await store.save_post(make_post(2), [], [])
+    assert await cursor(store) == 2
+    # post 3 failed to store: live post 4 must not hide it from the reconciler
+    await store.save_post(make_post(4), [], [])
+    assert await cursor(store) == 2
+    # the reconciler fetches everything above the cursor in order and moves it on
+    await store.save_post(make_post(3), [], [], source="reconcile")
+    await store.save_post(make_post(4), [], [], source="reconcile")
+    assert await cursor(store) == 4
+    await store.save_post(make_post(2), [], [], source="reconcile")
+    assert await cursor(store) == 4  # never back
+    rows = await store.db.fetchall("SELECT message_id, source FROM posts ORDER BY 1")
+    assert [(r[0], r[1]) for r in rows] == [(1, "live"), (2, "live"), (3, "reconcile"),
+                                            (4, "live")]
 
 
 async def test_integrity_and_foreign_keys_after_writes(store: Store) -> None:

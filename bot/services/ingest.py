@@ -2,46 +2,94 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.match import MatchHit
 from bot.models import AlertDraft, Post, Rule
-from bot.render import Span, render_alert
+from bot.render import Span, esc, human_delay, render_alert, render_deleted
+from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import RuleHitRecord, SaveResult, Store
 
 log = logging.getLogger(__name__)
+LATE_AFTER = dt.timedelta(minutes=1)  # a reconciled post older than this is marked late
 
 
 class IngestService:
     """Turns a ``Post`` from any source into stored rows and queued alerts."""
 
     def __init__(
-        self, store: Store, rules: RulesService, default_tz: ZoneInfo,
-        on_enqueued: Callable[[], None] | None = None,
+        self, store: Store, rules: RulesService, default_tz: ZoneInfo, clock: Clock,
+        notifier: AdminNotifier, on_enqueued: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._rules = rules
         self._default_tz = default_tz
+        self._clock = clock
+        self._notifier = notifier
         self._on_enqueued = on_enqueued
 
-    async def ingest(self, post: Post) -> SaveResult:
-        """Store one post; alert each chat whose rules match it, once per chat."""
+    async def ingest(self, post: Post, *, source: str = "live") -> SaveResult:
+        """Store one post; alert each chat whose rules match it, once per chat.
+
+        ``source`` is live, reconcile (alerts say how late they are) or backfill (matches are
+        recorded for search and digests, but nothing is sent).
+        """
         hits = self._rules.index.match(post.text)
         records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
         alerts: list[AlertDraft] = []
-        if hits:
-            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id))
-        result = await self._store.save_post(post, records, alerts)
+        if hits and source != "backfill":
+            note = None
+            delay = self._clock.now() - post.date
+            if source == "reconcile" and delay > LATE_AFTER:
+                note = f"⏱ <i>{esc(human_delay(delay))} late: found when catching up</i>"
+            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id), note)
+        result = await self._store.save_post(post, records, alerts, source=source)
         if result.alerts_enqueued and self._on_enqueued:
             self._on_enqueued()
         return result
 
+    async def apply_edit(self, post: Post) -> bool:
+        """Record an edit; alert chats the new text matches for the first time. True if new."""
+        edit = await self._store.record_edit(post)
+        if edit is None or not edit.changed:
+            return False
+        hits = [h for h in self._rules.index.match(post.text)
+                if h.chat_id not in edit.alerted_chats]
+        if hits:
+            records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
+            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
+                                        "✏️ <i>edited: the new text matches</i>")
+            if await self._store.add_alerts(post, edit.post_id, records, alerts):
+                if self._on_enqueued:
+                    self._on_enqueued()
+        return True
+
+    async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:
+        """Flag deleted posts and tell the chats whose rules asked; return how many were new."""
+        deleted = await self._store.mark_deleted(channel_id, message_ids)
+        if not deleted:
+            return 0
+        channel = await self._store.channel(channel_id)
+        title = channel.title if channel else str(channel_id)
+        for post in deleted:
+            by_chat: dict[int, list[int]] = defaultdict(list)
+            for chat_id, number in post.notify:
+                by_chat[chat_id].append(number)
+            for chat_id, numbers in by_chat.items():
+                html = render_deleted(channel_title=title, text=post.text,
+                                      permalink=post.permalink, rule_numbers=numbers)
+                await self._notifier.tell_chat(
+                    chat_id, html, f"deleted:{channel_id}:{post.message_id}")
+        return len(deleted)
+
     async def _drafts(
-        self, post: Post, by_chat: dict[int, tuple[list[Rule], list[Span]]]
+        self, post: Post, by_chat: dict[int, tuple[list[Rule], list[Span]]], note: str | None
     ) -> list[AlertDraft]:
         channel = await self._store.channel(post.channel_id)
         title = channel.title if channel else str(post.channel_id)
@@ -50,7 +98,8 @@ class IngestService:
         for chat_id, (rules, spans) in sorted(by_chat.items()):
             chat = chats.get(chat_id)
             tz = ZoneInfo(chat.tz) if chat and chat.tz else self._default_tz
-            html = render_alert(channel_title=title, post=post, spans=spans, rules=rules, tz=tz)
+            html = render_alert(channel_title=title, post=post, spans=spans, rules=rules, tz=tz,
+                                note=note)
             drafts.append(AlertDraft(chat_id, html))
         return drafts
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from bot.models import Channel, Post
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,10 @@ class ChannelDirectory(Protocol):
         """Leave a channel that is no longer watched (best effort)."""
         ...
 
+    async def top_id(self, channel: ResolvedChannel) -> int:
+        """The id of the channel's newest message (0 for an empty channel)."""
+        ...
+
 
 class FloodWait(Exception):
     """Telegram asked to wait this many seconds before the next message to this chat."""
@@ -62,3 +70,49 @@ class MessageSender(Protocol):
 
 class MessageRejected(Exception):
     """Telegram refused this particular message (too long, bad markup); the chat is fine."""
+
+
+@dataclass(frozen=True)
+class ChannelTop:
+    """A watched channel's newest message id and current identity, as Telegram reports them."""
+
+    channel_id: int
+    top_id: int
+    username: str | None
+    title: str
+
+
+@dataclass(frozen=True)
+class ChannelTrouble:
+    """A watched channel that cannot be read any more."""
+
+    channel_id: int
+    status: str  # private | deleted | error
+    reason: str
+
+
+class HistorySource(Protocol):
+    """What the reconciler, backfill and deletion check read from Telegram.
+
+    Implementations wait out flood waits themselves and resume where they stopped.
+    """
+
+    async def tops(
+        self, channels: Sequence[Channel]
+    ) -> tuple[list[ChannelTop], list[ChannelTrouble]]:
+        """Each channel's newest message id, in as few requests as possible."""
+        ...
+
+    def fetch_after(self, channel: Channel, min_id: int) -> AsyncIterator[Post]:
+        """Every post with an id above ``min_id``, oldest first, however many there are."""
+        ...
+
+    async def fetch_recent(
+        self, channel: Channel, limit: int | None, since: dt.datetime | None, max_id: int
+    ) -> list[Post]:
+        """Up to ``limit`` posts (or all since ``since``) with ids up to ``max_id``, newest first."""
+        ...
+
+    async def fetch_ids(self, channel: Channel, ids: Sequence[int]) -> dict[int, Post | None]:
+        """The posts with these ids as they are now; None for deleted ones."""
+        ...

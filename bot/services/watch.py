@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -38,19 +39,46 @@ def parse_channel_target(text: str) -> str:
     return name
 
 
+def parse_watch_args(text: str) -> tuple[str, dt.date | None]:
+    """``@name`` or ``@name since 2026-11-01`` → (target, since date)."""
+    parts = text.split()
+    if len(parts) >= 2 and parts[1].lower() == "since":
+        if len(parts) != 3:
+            raise WatchError("Usage: /watch @name since 2026-11-01")
+        try:
+            since = dt.date.fromisoformat(parts[2])
+        except ValueError:
+            raise WatchError(f"{parts[2]!r} is not a date like 2026-11-01.") from None
+        return parts[0], since
+    if len(parts) > 1:
+        raise WatchError("Usage: /watch @name or /watch @name since 2026-11-01")
+    return text, None
+
+
+OnWatched = Callable[[Channel, int, int, "dt.date | None"], Awaitable[None]]
+
+
 class WatchService:
     """Resolves, joins and records channels; unwatching keeps their stored posts."""
 
     def __init__(
         self, store: Store, directory: ChannelDirectory,
         on_change: Callable[[], Awaitable[None]] | None = None,
+        on_watched: OnWatched | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
         self._on_change = on_change
+        self._on_watched = on_watched
 
-    async def watch(self, target: str, by: int) -> tuple[Channel, bool]:
-        """Start watching; return the channel and whether it was newly added."""
+    async def watch(
+        self, target: str, by: int, chat_id: int | None = None, since: dt.date | None = None
+    ) -> tuple[Channel, bool]:
+        """Start watching; return the channel and whether it was newly added.
+
+        Posts up to the channel's newest one at this moment are backfilled without alerts
+        (``on_watched``); everything after it is new and alerts.
+        """
         username = parse_channel_target(target)
         known = await self._store.channel_by_username(username)
         if known is not None and known.status == "active":
@@ -58,14 +86,18 @@ class WatchService:
         try:
             resolved = await self._directory.resolve_channel(username)
             await self._directory.join(resolved)
+            top = await self._directory.top_id(resolved)
         except ChannelLookupError as exc:
             raise WatchError(str(exc)) from exc
         channel, created = await self._store.add_channel(
             resolved.id, resolved.username, resolved.title, resolved.access_hash, by
         )
-        log.info("watching channel %s (%d) for user %d", resolved.username, resolved.id, by)
+        await self._store.set_cursor(channel.id, top)
+        log.info("watching channel %s (%d) from message %d", resolved.username, resolved.id, top)
         if self._on_change:
             await self._on_change()
+        if self._on_watched and chat_id is not None:
+            await self._on_watched(channel, chat_id, top, since)
         return channel, created
 
     async def unwatch(self, target: str) -> Channel:

@@ -2,14 +2,17 @@
 
 from bot.store.db import Database, StoreBusy
 from bot.store.migrate import MigrationError, apply_migrations
-from bot.store.repo import RuleHitRecord, SaveResult, Store
+from bot.store.repo import DeletedPost, EditResult, RuleHitRecord, SaveResult, Store, alert_key
 
 __all__ = [
     "Database",
+    "DeletedPost",
+    "EditResult",
     "MigrationError",
     "RuleHitRecord",
     "SaveResult",
     "Store",
     "StoreBusy",
+    "alert_key",
     "apply_migrations",
 ]

@@ -45,6 +45,34 @@ class SaveResult:
     alerts_enqueued: int
 
 
+@dataclass(frozen=True)
+class EditResult:
+    """What recording an edit did."""
+
+    post_id: int
+    changed: bool
+    alerted_chats: frozenset[int]
+
+
+@dataclass(frozen=True)
+class DeletedPost:
+    """A post just marked deleted, with the chats that asked to hear about it."""
+
+    post_id: int
+    channel_id: int
+    message_id: int
+    text: str
+    permalink: str
+    notify: tuple[tuple[int, int], ...]  # (chat id, rule number)
+
+
+def alert_key(post: Post) -> str:
+    """One alert per chat per post; an album (one grouped_id) counts as one post."""
+    if post.grouped_id:
+        return f"album:{post.channel_id}:{post.grouped_id}"
+    return f"post:{post.channel_id}:{post.message_id}"
+
+
 def _opt_dt(value: str | None) -> dt.datetime | None:
     return from_iso(value) if value else None
 
@@ -73,6 +101,7 @@ def _rule(row: sqlite3.Row) -> Rule:
     return Rule(
         id=row["id"], chat_id=row["chat_id"], number=row["number"],
         expression=row["expression"], mode=row["mode"], created_at=from_iso(row["created_at"]),
+        notify_deleted=bool(row["notify_deleted"]),
     )
 
 
@@ -189,16 +218,17 @@ class Store:
 
     async def set_channel_status(
         self, channel_id: int, status: str, error: str | None = None
-    ) -> None:
-        """Change a channel's status (active, unwatched, private, …)."""
+    ) -> bool:
+        """Change a channel's status (active, unwatched, private, …); True if it changed."""
 
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE channels SET status = ?, last_error = ? WHERE id = ?",
-                (status, error, channel_id),
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(
+                "UPDATE channels SET status = ?, last_error = ? WHERE id = ? AND status != ?",
+                (status, error, channel_id, status),
             )
+            return cur.rowcount > 0
 
-        await self.db.transaction(work)
+        return await self.db.transaction(work)
 
     async def active_channels(self) -> list[Channel]:
         """Return the channels being watched now."""
@@ -280,26 +310,31 @@ class Store:
 
     # ------------------------------------------------------------------ posts
     async def save_post(
-        self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft]
+        self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
+        *, source: str = "live",
     ) -> SaveResult:
         """Store a post, its matches, its alerts and the channel cursor in one transaction.
 
         Idempotent on (channel, message id): a post seen again changes nothing and enqueues
         nothing, so replays after a crash or a reconnect never double-alert.
+
+        The cursor means "every post up to here is stored". A live post moves it only when it
+        is the very next id; anything else (a gap, an earlier live post that failed) leaves it
+        for the reconciler, which fetches everything above the cursor in order.
         """
         now = to_iso(self._clock.now())
 
         async def work(conn: aiosqlite.Connection) -> SaveResult:
             cur = await conn.execute(
                 "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views,"
-                " forwards, fwd_from, reply_to, grouped_id, media, permalink, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " forwards, fwd_from, reply_to, grouped_id, media, permalink, received_at,"
+                " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
                 (
                     post.channel_id, post.message_id, to_iso(post.date),
                     to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
                     post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
-                    post.permalink, now,
+                    post.permalink, now, source,
                 ),
             )
             row = await cur.fetchone()
@@ -311,32 +346,159 @@ class Store:
                 )
                 old = await existing.fetchone()
                 assert old is not None
+                if source != "live":  # fetched in order: everything up to here is stored
+                    await conn.execute(
+                        "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
+                        (post.message_id, post.channel_id),
+                    )
                 return SaveResult(int(old["id"]), False, 0)
             post_id = int(row["id"])
-            await conn.executemany(
-                "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now) for h in hits],
-            )
-            enqueued = 0
-            for alert in alerts:
-                cur = await conn.execute(
-                    "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
-                    " next_attempt_at, created_at) VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
-                    (
-                        alert.chat_id, post_id, alert.html, new_random_id(),
-                        f"post:{post.channel_id}:{post.message_id}", now, now,
-                    ),
+            enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now)
+            if source == "live":
+                await conn.execute(
+                    "UPDATE channels SET cursor = ? WHERE id = ? AND cursor = ?",
+                    (post.message_id, post.channel_id, post.message_id - 1),
                 )
-                enqueued += cur.rowcount
-            await conn.execute(
-                "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
-                (post.message_id, post.channel_id),
-            )
+            else:
+                await conn.execute(
+                    "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
+                    (post.message_id, post.channel_id),
+                )
             return SaveResult(post_id, True, enqueued)
 
         return await self.db.transaction(work)
+
+    async def set_cursor(self, channel_id: int, cursor: int) -> None:
+        """Move a channel's cursor forward (never back)."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?", (cursor, channel_id)
+            )
+
+        await self.db.transaction(work)
+
+    async def record_edit(self, post: Post) -> EditResult | None:
+        """Keep the old text as a version and store the new one; None if the post is unknown."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> EditResult | None:
+            cur = await conn.execute(
+                "SELECT id, text, edit_date FROM posts WHERE channel_id = ? AND message_id = ?",
+                (post.channel_id, post.message_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            post_id = int(row["id"])
+            cur = await conn.execute(
+                "SELECT DISTINCT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?",
+                (alert_key(post),),
+            )
+            alerted = frozenset(int(r["chat_id"]) for r in await cur.fetchall())
+            if row["text"] == post.text:
+                return EditResult(post_id, False, alerted)
+            await conn.execute(
+                "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
+                " VALUES (?, ?, ?, ?)",
+                (post_id, row["text"], row["edit_date"], now),
+            )
+            await conn.execute(
+                "UPDATE posts SET text = ?, edit_date = ?, views = COALESCE(?, views)"
+                " WHERE id = ?",
+                (post.text, to_iso(post.edit_date or self._clock.now()), post.views, post_id),
+            )
+            return EditResult(post_id, True, alerted)
+
+        return await self.db.transaction(work)
+
+    async def add_alerts(
+        self, post: Post, post_id: int, hits: Sequence[RuleHitRecord],
+        alerts: Sequence[AlertDraft],
+    ) -> int:
+        """Record matches and queue alerts for an already stored post (after an edit)."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> int:
+            return await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now)
+
+        return await self.db.transaction(work)
+
+    async def mark_deleted(self, channel_id: int, message_ids: Sequence[int]) -> list[DeletedPost]:
+        """Flag posts deleted (their text and versions stay); return the newly flagged ones."""
+        now = to_iso(self._clock.now())
+        if not message_ids:
+            return []
+
+        async def work(conn: aiosqlite.Connection) -> list[DeletedPost]:
+            out: list[DeletedPost] = []
+            for message_id in message_ids:
+                cur = await conn.execute(
+                    "UPDATE posts SET deleted_at = ? WHERE channel_id = ? AND message_id = ?"
+                    " AND deleted_at IS NULL RETURNING id, text, permalink, grouped_id",
+                    (now, channel_id, message_id),
+                )
+                row = await cur.fetchone()
+                await cur.close()
+                if row is None:
+                    continue
+                key = (f"album:{channel_id}:{row['grouped_id']}" if row["grouped_id"]
+                       else f"post:{channel_id}:{message_id}")
+                cur = await conn.execute(
+                    "SELECT DISTINCT r.chat_id, r.number FROM matches m"
+                    " JOIN rules r ON r.id = m.rule_id"
+                    " JOIN outbox o ON o.chat_id = r.chat_id AND o.dedup_key = ?"
+                    "   AND o.kind = 'alert' AND o.status = 'sent'"
+                    " WHERE m.post_id = ? AND r.notify_deleted = 1 AND r.deleted_at IS NULL"
+                    " ORDER BY r.chat_id, r.number",
+                    (key, row["id"]),
+                )
+                notify = tuple((int(r["chat_id"]), int(r["number"]))
+                               for r in await cur.fetchall())
+                out.append(DeletedPost(int(row["id"]), channel_id, message_id, row["text"],
+                                       row["permalink"], notify))
+            return out
+
+        return await self.db.transaction(work)
+
+    async def recent_message_ids(self, channel_id: int, since: dt.datetime) -> list[int]:
+        """Ids of a channel's stored, not deleted posts published since ``since``."""
+        rows = await self.db.fetchall(
+            "SELECT message_id FROM posts WHERE channel_id = ? AND date >= ?"
+            " AND deleted_at IS NULL ORDER BY message_id",
+            (channel_id, to_iso(since)),
+        )
+        return [int(r["message_id"]) for r in rows]
+
+    async def update_channel_identity(self, channel_id: int, username: str | None,
+                                      title: str) -> None:
+        """Follow a renamed channel (new username or title)."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE channels SET username = ?, title = ? WHERE id = ?",
+                (username, title, channel_id),
+            )
+
+        await self.db.transaction(work)
+
+    async def set_notify_deleted(self, chat_id: int, number: int, on: bool) -> Rule | None:
+        """Ask (or stop asking) to be told when posts a rule alerted on are deleted."""
+
+        async def work(conn: aiosqlite.Connection) -> int | None:
+            cur = await conn.execute(
+                "UPDATE rules SET notify_deleted = ? WHERE chat_id = ? AND number = ?"
+                " AND deleted_at IS NULL RETURNING id",
+                (1 if on else 0, chat_id, number),
+            )
+            row = await cur.fetchone()
+            return int(row["id"]) if row else None
+
+        rule_id = await self.db.transaction(work)
+        if rule_id is None:
+            return None
+        row = await self.db.fetchone("SELECT * FROM rules WHERE id = ?", (rule_id,))
+        return _rule(row) if row else None
 
     # ------------------------------------------------------------------ outbox
     async def enqueue_notice(self, chat_id: int, html: str, dedup_key: str) -> bool:
@@ -435,3 +597,24 @@ class Store:
             )
 
         await self.db.transaction(work)
+
+
+async def _insert_matches_and_alerts(
+    conn: aiosqlite.Connection, post: Post, post_id: int, hits: Sequence[RuleHitRecord],
+    alerts: Sequence[AlertDraft], now: str,
+) -> int:
+    await conn.executemany(
+        "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now) for h in hits],
+    )
+    enqueued = 0
+    for alert in alerts:
+        cur = await conn.execute(
+            "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
+            " next_attempt_at, created_at) VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+            (alert.chat_id, post_id, alert.html, new_random_id(), alert_key(post), now, now),
+        )
+        enqueued += cur.rowcount
+    return enqueued

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from telethon import TelegramClient
 from telethon.sessions import SQLiteSession
@@ -14,6 +16,23 @@ from bot.config import Settings
 
 class NotLoggedIn(RuntimeError):
     """The user account has no authorised session; ``chanwatch login`` must run first."""
+
+
+class ChanwatchClient(TelegramClient):  # type: ignore[misc]
+    """TelegramClient that tells chanwatch when it has reconnected by itself.
+
+    Telethon 1.45 reconnects automatically but does not catch up afterwards (its catch-up code
+    after the reconnect is unreachable), so chanwatch runs its reconciler instead. The hook is
+    Telethon's private ``_handle_auto_reconnect``; tests/test_telegram_convert.py keeps a
+    tripwire on it.
+    """
+
+    on_reconnect: Callable[[], Awaitable[None]] | None = None
+
+    async def _handle_auto_reconnect(self) -> None:
+        await super()._handle_auto_reconnect()
+        if self.on_reconnect is not None:
+            await self.on_reconnect()
 
 
 def private_file(path: Path) -> None:
@@ -38,11 +57,11 @@ def session_has_key(path: Path) -> bool:
 
 
 def make_client(
-    settings: Settings, session_path: Path, *, flood_sleep_threshold: int
-) -> TelegramClient:
+    settings: Settings, session_path: Path, *, flood_sleep_threshold: int, **options: Any
+) -> ChanwatchClient:
     """A Telethon client on a SQLite session file in DATA_DIR."""
     private_file(session_path)
-    return TelegramClient(
+    return ChanwatchClient(
         str(session_path),
         settings.api_id,
         settings.api_hash.value,
@@ -50,6 +69,7 @@ def make_client(
         device_model="chanwatch",
         app_version=__version__,
         receive_updates=True,
+        **options,
     )
 
 

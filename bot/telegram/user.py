@@ -1,33 +1,45 @@
-"""The user account: receives channel posts live and resolves / joins channels."""
+"""The user account: receives channel posts, edits and deletions live; reads history."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from telethon import TelegramClient, errors, events
 from telethon.tl import functions, types
 
-from bot.models import Post
-from bot.services.ports import ChannelLookupError, ResolvedChannel
+from bot.models import Channel, Post
+from bot.services.ports import ChannelLookupError, ChannelTop, ChannelTrouble, ResolvedChannel
 from bot.services.watch import WatchedChannels
 from bot.telegram.clients import NotLoggedIn
 from bot.telegram.convert import message_to_post
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+PEER_DIALOGS_BATCH = 100  # messages.getPeerDialogs takes up to 100 peers
+FLOOD_MARGIN = 1.0  # seconds added to every flood wait
 
 
 class UserGateway:
-    """Wraps the user client; implements ``ChannelDirectory`` for the watch service."""
+    """Wraps the user client; implements ``ChannelDirectory`` and ``HistorySource``."""
 
     def __init__(
         self, client: TelegramClient, watched: WatchedChannels,
         on_post: Callable[[Post], Awaitable[Any]],
+        on_edit: Callable[[Post], Awaitable[Any]] | None = None,
+        on_delete: Callable[[int, list[int]], Awaitable[Any]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = client
         self._watched = watched
         self._on_post = on_post
+        self._on_edit = on_edit
+        self._on_delete = on_delete
+        self._sleep = sleep
+        self.flood_waits = 0
 
     async def start(self) -> None:
         """Connect, insist on an authorised session, and start receiving posts."""
@@ -38,20 +50,61 @@ class UserGateway:
         if getattr(me, "bot", False):
             raise NotLoggedIn("user.session belongs to a bot; log in with a user account")
         self.client.add_event_handler(self.on_new_message, events.NewMessage(incoming=True))
+        self.client.add_event_handler(self.on_edited, events.MessageEdited(incoming=True))
+        self.client.add_event_handler(self.on_deleted, events.MessageDeleted())
+
+    def _watched_post(self, message: Any) -> Post | None:
+        peer = message.peer_id
+        if not isinstance(peer, types.PeerChannel) or peer.channel_id not in self._watched:
+            return None
+        return message_to_post(message, self._watched.username(peer.channel_id))
 
     async def on_new_message(self, event: Any) -> None:
         """Live handler: convert a watched channel's message and hand it to ingestion."""
-        peer = event.message.peer_id
-        if not isinstance(peer, types.PeerChannel) or peer.channel_id not in self._watched:
+        post = self._watched_post(event.message)
+        if post is None:
             return
-        post = message_to_post(event.message, self._watched.username(peer.channel_id))
         try:
             await self._on_post(post)
         except Exception:
-            # Logged once here; Telethon would only log it again and move on.
-            log.exception("failed to process post %d of channel %d", post.message_id,
-                          post.channel_id)
+            # Logged once here; the post is not lost: the cursor stays below it, so the
+            # next reconcile fetches it again.
+            log.exception("failed to process post %d of channel %d; the reconciler will"
+                          " fetch it again", post.message_id, post.channel_id)
 
+    async def on_edited(self, event: Any) -> None:
+        """Live handler for edits of watched channels' posts."""
+        post = self._watched_post(event.message)
+        if post is None or self._on_edit is None:
+            return
+        try:
+            await self._on_edit(post)
+        except Exception:
+            log.exception("failed to record the edit of post %d of channel %d",
+                          post.message_id, post.channel_id)
+
+    async def on_deleted(self, event: Any) -> None:
+        """Live handler for deletions (Telegram names the channel for channel deletions)."""
+        channel_id = getattr(event.original_update, "channel_id", None)
+        if channel_id is None or channel_id not in self._watched or self._on_delete is None:
+            return
+        try:
+            await self._on_delete(channel_id, list(event.deleted_ids))
+        except Exception:
+            log.exception("failed to record deletions in channel %d", channel_id)
+
+    # ---------------------------------------------------------------- flood waits
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run a request, waiting out flood waits (only this account's reads pause)."""
+        while True:
+            try:
+                return await make()
+            except errors.FloodWaitError as exc:
+                self.flood_waits += 1
+                log.warning("flood wait %ds on the user account; waiting", exc.seconds)
+                await self._sleep(exc.seconds + FLOOD_MARGIN)
+
+    # ---------------------------------------------------------------- ChannelDirectory
     async def resolve_channel(self, username: str) -> ResolvedChannel:
         """Resolve a username (one request; results are cached by Telethon's session)."""
         try:
@@ -100,3 +153,118 @@ class UserGateway:
         """Leave a channel that is no longer watched."""
         target = types.InputChannel(channel_id, access_hash or 0)
         await self.client(functions.channels.LeaveChannelRequest(target))
+
+    async def top_id(self, channel: ResolvedChannel) -> int:
+        """The newest message id of a channel (0 if it has none)."""
+        peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
+        newest = await self._call(lambda: self.client.get_messages(peer, limit=1))
+        return int(newest[0].id) if newest else 0
+
+    # ---------------------------------------------------------------- HistorySource
+    async def tops(
+        self, channels: Sequence[Channel]
+    ) -> tuple[list[ChannelTop], list[ChannelTrouble]]:
+        """Newest ids via messages.getPeerDialogs, 100 channels per request."""
+        tops: list[ChannelTop] = []
+        troubles: list[ChannelTrouble] = []
+        for start in range(0, len(channels), PEER_DIALOGS_BATCH):
+            await self._tops_batch(list(channels[start:start + PEER_DIALOGS_BATCH]), tops,
+                                   troubles)
+        return tops, troubles
+
+    async def _tops_batch(self, batch: list[Channel], tops: list[ChannelTop],
+                          troubles: list[ChannelTrouble]) -> None:
+        request = functions.messages.GetPeerDialogsRequest(peers=[
+            types.InputDialogPeer(types.InputPeerChannel(c.id, c.access_hash or 0))
+            for c in batch
+        ])
+        try:
+            result = await self._call(lambda: self.client(request))
+        except (errors.ChannelPrivateError, errors.ChannelInvalidError,
+                errors.PeerIdInvalidError, errors.ChannelBannedError) as exc:
+            if len(batch) > 1:
+                # One bad channel fails the whole request: ask one by one to find it.
+                for channel in batch:
+                    await self._tops_batch([channel], tops, troubles)
+                return
+            troubles.append(ChannelTrouble(batch[0].id, _trouble_status(exc), type(exc).__name__))
+            return
+        chats = {c.id: c for c in result.chats}
+        seen = set()
+        for dialog in result.dialogs:
+            channel_id = getattr(dialog.peer, "channel_id", None)
+            entity = chats.get(channel_id)
+            if channel_id is None:
+                continue
+            seen.add(channel_id)
+            if isinstance(entity, types.ChannelForbidden) or entity is None:
+                troubles.append(ChannelTrouble(channel_id, "private", "ChannelForbidden"))
+                continue
+            tops.append(ChannelTop(channel_id, dialog.top_message, entity.username, entity.title))
+        for channel in batch:
+            if channel.id not in seen:
+                troubles.append(ChannelTrouble(channel.id, "error", "not among the dialogs"))
+
+    async def fetch_after(self, channel: Channel, min_id: int) -> AsyncIterator[Post]:
+        """Every post above ``min_id`` in order; a flood wait pauses and resumes, not restarts."""
+        peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
+        last = min_id
+        while True:
+            try:
+                # wait_time paces long catch-ups (getHistory floods after ~10 rapid calls).
+                async for message in self.client.iter_messages(
+                    peer, min_id=last, reverse=True, wait_time=0.5
+                ):
+                    last = max(last, message.id)
+                    if isinstance(message, types.Message):  # skip service messages
+                        yield message_to_post(message, channel.username)
+                return
+            except errors.FloodWaitError as exc:
+                self.flood_waits += 1
+                log.warning("flood wait %ds while catching up channel %d at %d; waiting",
+                            exc.seconds, channel.id, last)
+                await self._sleep(exc.seconds + FLOOD_MARGIN)
+
+    async def fetch_recent(
+        self, channel: Channel, limit: int | None, since: dt.datetime | None, max_id: int
+    ) -> list[Post]:
+        """Newest first: up to ``limit`` posts, or all posts since ``since``, ids ≤ max_id."""
+        peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
+        posts: list[Post] = []
+        offset = max_id + 1
+        while True:
+            try:
+                async for message in self.client.iter_messages(
+                    peer, offset_id=offset, limit=None if since else limit
+                ):
+                    offset = message.id
+                    if not isinstance(message, types.Message):
+                        continue
+                    post = message_to_post(message, channel.username)
+                    if since is not None and post.date < since:
+                        return posts
+                    posts.append(post)
+                    if limit is not None and since is None and len(posts) >= limit:
+                        return posts
+                return posts
+            except errors.FloodWaitError as exc:
+                self.flood_waits += 1
+                await self._sleep(exc.seconds + FLOOD_MARGIN)
+
+    async def fetch_ids(self, channel: Channel, ids: Sequence[int]) -> dict[int, Post | None]:
+        """Current versions of these posts; None for the ones that are gone."""
+        peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
+        messages = await self._call(lambda: self.client.get_messages(peer, ids=list(ids)))
+        out: dict[int, Post | None] = dict.fromkeys(ids)
+        for message in messages:
+            if isinstance(message, types.Message):
+                out[message.id] = message_to_post(message, channel.username)
+        return out
+
+
+def _trouble_status(exc: Exception) -> str:
+    if isinstance(exc, errors.ChannelPrivateError | errors.ChannelBannedError):
+        return "private"
+    if isinstance(exc, errors.ChannelInvalidError | errors.PeerIdInvalidError):
+        return "deleted"
+    return "error"
