@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -99,7 +101,8 @@ class App:
         admins = AdminNotifier(store, s.admin_ids, self.dispatcher.wake)
         self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,
                                     on_enqueued=self.dispatcher.wake)
-        self.reconciler = Reconciler(store, self.user, self.ingest, admins, self.clock)
+        self.reconciler = Reconciler(store, self.user, self.ingest, admins, self.clock,
+                                     on_change=watched.refresh)
         self.backfiller = Backfiller(store, self.user, self.ingest, admins)
         self.deletion_checker = DeletionChecker(store, self.user, self.ingest, self.clock,
                                                 s.deletion_check_window)
@@ -111,6 +114,8 @@ class App:
         self._stack.push_async_callback(self.tasks.close)
         self.tasks.spawn("dispatcher", self.dispatcher.run())
         self.tasks.spawn("reconcile:start", self.run_reconcile("start"))
+        # The scheduler only decides when; each run is a task owned (and awaited at shutdown)
+        # by the app, and a run still going on when the next is due is not started twice.
         scheduler = AsyncIOScheduler(timezone=dt.UTC)
         jobs = (
             (self.run_heartbeat, "heartbeat", dt.timedelta(seconds=HEARTBEAT_SECONDS),
@@ -119,12 +124,18 @@ class App:
             (self.run_deletion_check, "deletion-check", s.deletion_check_interval, None),
         )
         for func, job_id, every, first in jobs:
-            scheduler.add_job(func, "interval", seconds=every.total_seconds(), id=job_id,
-                              replace_existing=True, coalesce=True, max_instances=1,
-                              next_run_time=first)
+            scheduler.add_job(self._start_job, "interval", args=(f"job:{job_id}", func),
+                              seconds=every.total_seconds(), id=job_id, replace_existing=True,
+                              coalesce=True, max_instances=1, next_run_time=first)
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
         log.info("chanwatch started: %d channels, %d rules", len(watched), len(rules.rules_by_id))
+
+    async def _start_job(
+        self, name: str, func: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> None:
+        # Runs in the event loop (a coroutine job), so the owned task can be created here.
+        self.tasks.spawn_once(name, func)
 
     async def _on_post(self, post: Post) -> None:
         await self.ingest.ingest(post)
@@ -174,8 +185,8 @@ class App:
     async def run_heartbeat(self) -> None:
         """Touch the heartbeat file while both clients are connected (read by the health check)."""
         if self.user.client.is_connected() and self.bot.client.is_connected():
-            path = self.settings.heartbeat_path
-            await asyncio.to_thread(path.write_text, to_iso(self.clock.now()) + "\n")
+            # A few bytes: written inline, so shutdown never has a thread to wait for.
+            self.settings.heartbeat_path.write_text(to_iso(self.clock.now()) + "\n")
 
     async def stop(self) -> None:
         """Stop tasks, disconnect clients, let the current write finish, close the database."""

@@ -10,13 +10,13 @@ import random
 from bot.clock import Clock
 from bot.models import OutboxItem
 from bot.render import esc
+from bot.services.notify import AdminNotifier
 from bot.services.ports import (
     FloodWait,
     MessageRejected,
     MessageSender,
     PermanentSendError,
 )
-from bot.services.notify import AdminNotifier
 from bot.store import Store
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,14 @@ class TaskOwner:
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
+
+    def spawn_once(
+        self, name: str, factory: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> asyncio.Task[Any] | None:
+        """Start ``factory()`` unless a task of that name is still running (scheduled jobs)."""
+        if any(t.get_name() == name and not t.done() for t in self._tasks):
+            return None
+        return self.spawn(name, factory())
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from bot.match import Lemmatizer
 from bot.store import Database, Store, apply_migrations
+from tests.harness import env  # noqa: F401  (the end-to-end fixture)
 
 
 class FakeClock:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.sandbox import FakeTelegram
 from bot.store.migrate import discover, migrations_dir
-from tests.test_e2e import ADMIN, build_world, settings_env, wait_for
+from tests.harness import ADMIN, build_world, settings_env, wait_for
 
 
 def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -92,7 +92,7 @@ async def test_sigterm_stops_the_service_cleanly_within_5s(tmp_path: Path) -> No
         await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
         code, out, _ = await run_cli(["health"], env, tmp_path)
         assert code == 0 and out.startswith("healthy")
-        world.private_message(accounts["bot"], admin, "/rules")  # type: ignore[arg-type]
+        world.private_message(accounts["bot"], admin, "/rules")
         await wait_for(lambda: world.sent_to(ADMIN), within=15)
         assert world.sent_to(ADMIN)[0].text.startswith("No rules in this chat yet.")
 

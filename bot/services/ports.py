@@ -110,7 +110,7 @@ class HistorySource(Protocol):
     async def fetch_recent(
         self, channel: Channel, limit: int | None, since: dt.datetime | None, max_id: int
     ) -> list[Post]:
-        """Up to ``limit`` posts (or all since ``since``) with ids up to ``max_id``, newest first."""
+        """Up to ``limit`` posts (or all since ``since``), ids up to ``max_id``, newest first."""
         ...
 
     async def fetch_ids(self, channel: Channel, ids: Sequence[int]) -> dict[int, Post | None]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 
 from bot.clock import Clock
 from bot.models import Channel
@@ -48,14 +49,16 @@ class Reconciler:
     """Catches up every watched channel; runs are serialised, a trigger during a run queues one."""
 
     def __init__(self, store: Store, source: HistorySource, ingest: IngestService,
-                 admins: AdminNotifier, clock: Clock) -> None:
+                 admins: AdminNotifier, clock: Clock,
+                 on_change: Callable[[], Awaitable[None]] | None = None) -> None:
         self._store = store
         self._source = source
         self._ingest = ingest
         self._admins = admins
         self._clock = clock
+        self._on_change = on_change  # channels renamed or no longer readable
         self._lock = asyncio.Lock()
-        self.runs = 0
+        self.reports: list[ReconcileReport] = []  # recent runs, newest last (for tests, /health)
 
     async def run(self, reason: str) -> ReconcileReport:
         """Fetch every post above every active channel's cursor and store it (late alerts)."""
@@ -70,12 +73,20 @@ class Reconciler:
             for trouble in troubles:
                 await self._channel_trouble(trouble)
             by_id = {c.id: c for c in channels}
+            renamed = False
+            for top in tops:
+                channel = by_id.get(top.channel_id)
+                if channel is not None and (top.username, top.title) != (channel.username,
+                                                                        channel.title):
+                    await self._renamed(channel, top.username, top.title)
+                    by_id[channel.id] = replace(channel, username=top.username, title=top.title)
+                    renamed = True
+            if (renamed or troubles) and self._on_change:
+                await self._on_change()
             for top in tops:
                 channel = by_id.get(top.channel_id)
                 if channel is None:
                     continue
-                if top.username != channel.username or top.title != channel.title:
-                    await self._renamed(channel, top.username, top.title)
                 if top.top_id <= channel.cursor:
                     continue
                 report.changed += 1
@@ -83,7 +94,7 @@ class Reconciler:
                     report.fetched += 1
                     if (await self._ingest.ingest(post, source="reconcile")).created:
                         report.stored += 1
-            self.runs += 1
+            self.reports = [*self.reports[-19:], report]
             if report.stored or troubles:
                 log.info("reconcile (%s): %d channels, %d changed, %d posts stored late,"
                          " %d in trouble", reason, report.channels, report.changed,

@@ -40,6 +40,8 @@ class UserGateway:
         self._on_delete = on_delete
         self._sleep = sleep
         self.flood_waits = 0
+        # Pause between history pages of long fetches: getHistory floods after ~10 rapid calls.
+        self.history_pause = 0.5
 
     async def start(self) -> None:
         """Connect, insist on an authorised session, and start receiving posts."""
@@ -211,9 +213,8 @@ class UserGateway:
         last = min_id
         while True:
             try:
-                # wait_time paces long catch-ups (getHistory floods after ~10 rapid calls).
                 async for message in self.client.iter_messages(
-                    peer, min_id=last, reverse=True, wait_time=0.5
+                    peer, min_id=last, reverse=True, wait_time=self.history_pause
                 ):
                     last = max(last, message.id)
                     if isinstance(message, types.Message):  # skip service messages
@@ -235,7 +236,8 @@ class UserGateway:
         while True:
             try:
                 async for message in self.client.iter_messages(
-                    peer, offset_id=offset, limit=None if since else limit
+                    peer, offset_id=offset, limit=None if since else limit,
+                    wait_time=self.history_pause,
                 ):
                     offset = message.id
                     if not isinstance(message, types.Message):
