@@ -240,7 +240,7 @@ async def test_backfill_stores_recent_posts_without_alerts(env: Env) -> None:
     assert len(rows) == 200 and all(s == "backfill" for _, s in rows)
     assert [m for m, _ in rows] == list(range(62, 262))  # the newest 200 of 261
     assert env.alerts_to(ADMIN) == []
-    assert "200 earlier posts stored" in [n for n in env.notices_to(ADMIN) if "done" in n][0]
+    assert "200 earlier posts stored" in next(n for n in env.notices_to(ADMIN) if "done" in n)
     matches = await env.count("SELECT COUNT(*) FROM matches")
     assert matches == 200  # they count for search and digests
 

@@ -295,6 +295,12 @@ def _record(acc: Account, peer: TLObject, req: Any, text: str, msg_id: int) -> S
 @_serves(fn.messages.SendMessageRequest)
 def _send_message(world: World, acc: Account, req: Any) -> Result:
     peer = world.peer(acc, req.peer)
+    if req.random_id:
+        key = (acc.user.id, req.random_id)
+        if key in world.random_ids:
+            world.duplicate_sends += 1
+            raise RpcFailure(500, "RANDOM_ID_DUPLICATE")
+        world.random_ids.add(key)
     if not req.message.strip():
         raise RpcFailure(400, "MESSAGE_EMPTY")
     if len(req.message) > _MESSAGE_LENGTH_MAX:

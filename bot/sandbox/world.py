@@ -158,6 +158,10 @@ class World:
         self.bot_commands: list[tl.BotCommand] = []
         self.unscripted: list[TLObject] = []
         self.rpc_errors: dict[type, list[tl.RpcError] | tl.RpcError] = {}
+        # Like Telegram, a random_id is accepted once per account: a resend after a crash
+        # answers RANDOM_ID_DUPLICATE instead of delivering the message twice.
+        self.random_ids: set[tuple[int, int]] = set()
+        self.duplicate_sends = 0
 
     # ------------------------------------------------------------------ scripting API
     def add_user(self, user_id: int, first_name: str, username: str | None = None, *,

@@ -103,8 +103,10 @@ class HistorySource(Protocol):
         """Each channel's newest message id, in as few requests as possible."""
         ...
 
-    def fetch_after(self, channel: Channel, min_id: int) -> AsyncIterator[Post]:
-        """Every post with an id above ``min_id``, oldest first, however many there are."""
+    def fetch_after(
+        self, channel: Channel, min_id: int, top_id: int | None = None
+    ) -> AsyncIterator[Post]:
+        """Every post above ``min_id`` (up to ``top_id`` if known), oldest first, however many."""
         ...
 
     async def fetch_recent(

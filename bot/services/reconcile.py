@@ -90,7 +90,7 @@ class Reconciler:
                 if top.top_id <= channel.cursor:
                     continue
                 report.changed += 1
-                async for post in self._source.fetch_after(channel, channel.cursor):
+                async for post in self._source.fetch_after(channel, channel.cursor, top.top_id):
                     report.fetched += 1
                     if (await self._ingest.ingest(post, source="reconcile")).created:
                         report.stored += 1

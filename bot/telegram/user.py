@@ -207,14 +207,21 @@ class UserGateway:
             if channel.id not in seen:
                 troubles.append(ChannelTrouble(channel.id, "error", "not among the dialogs"))
 
-    async def fetch_after(self, channel: Channel, min_id: int) -> AsyncIterator[Post]:
-        """Every post above ``min_id`` in order; a flood wait pauses and resumes, not restarts."""
+    async def fetch_after(
+        self, channel: Channel, min_id: int, top_id: int | None = None
+    ) -> AsyncIterator[Post]:
+        """Every post above ``min_id`` in order; a flood wait pauses and resumes, not restarts.
+
+        With ``top_id`` known there are at most ``top_id - min_id`` posts to fetch: telling
+        Telethon so saves the request that would only confirm the end.
+        """
         peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
         last = min_id
         while True:
             try:
                 async for message in self.client.iter_messages(
-                    peer, min_id=last, reverse=True, wait_time=self.history_pause
+                    peer, min_id=last, reverse=True, wait_time=self.history_pause,
+                    limit=None if top_id is None else max(0, top_id - last),
                 ):
                     last = max(last, message.id)
                     if isinstance(message, types.Message):  # skip service messages

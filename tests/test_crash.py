@@ -1,0 +1,123 @@
+"""Crash safety: ``chanwatch run`` is SIGKILLed at random moments while the channel posts.
+
+After every restart the database must be intact, and at the end every post the fake channel
+holds is stored exactly once and every matching post was delivered exactly once: a message sent
+but not yet marked sent when the process died is re-sent with its persisted random_id, which
+Telegram (and the fake) refuses as RANDOM_ID_DUPLICATE instead of delivering it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import random
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from bot.sandbox import FakeTelegram
+from tests.harness import ADMIN, build_world, settings_env, wait_for
+
+KILLS = 20
+
+
+def child_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "ADMIN_"))}
+    env.update(settings_env(data_dir))
+    env.update({"RECONCILE_INTERVAL": "10s", "LOG_LEVEL": "WARNING"})
+    return env
+
+
+async def spawn(data_dir: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=child_env(data_dir), cwd=data_dir,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def db_state(path: Path) -> tuple[str, list[int], int]:
+    db = sqlite3.connect(path)
+    try:
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        ids = [r[0] for r in db.execute("SELECT message_id FROM posts ORDER BY 1")]
+        pending = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+        return integrity, ids, pending
+    finally:
+        db.close()
+
+
+async def test_random_kills_lose_nothing_and_alert_once(tmp_path: Path) -> None:
+    rng = random.Random(20261125)
+    fake = await FakeTelegram.start()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    db_path = data_dir / "chanwatch.sqlite3"
+    proc = None
+    try:
+        world, accounts = build_world(fake, data_dir)
+        admin = world.add_user(ADMIN, "Админ")
+        news = world.add_channel(1234567, "Новости", "news_test")
+        proc = await spawn(data_dir)
+        await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)  # it is up
+        for command in ("/watch @news_test", "/alert Белгород"):
+            before = len(world.sent_to(ADMIN))
+            world.private_message(accounts["bot"], admin, command)
+            await wait_for(lambda b=before: len(world.sent_to(ADMIN)) > b, within=30)
+
+        posted = 0
+
+        async def keep_posting() -> None:
+            nonlocal posted
+            while True:
+                text = f"#{posted} Белгород" if posted % 3 == 0 else f"#{posted} погода"
+                world.post(news, text)
+                posted += 1
+                await asyncio.sleep(rng.uniform(0.01, 0.06))
+
+        poster = asyncio.create_task(keep_posting())
+        integrity_failures = 0
+        try:
+            for _ in range(KILLS):
+                await asyncio.sleep(rng.uniform(0.3, 1.8))
+                proc.send_signal(signal.SIGKILL)
+                await proc.wait()
+                integrity, _, _ = await asyncio.to_thread(db_state, db_path)
+                integrity_failures += integrity != "ok"
+                proc = await spawn(data_dir)
+        finally:
+            poster.cancel()
+            await asyncio.gather(poster, return_exceptions=True)
+
+        expected = sorted(news.messages)
+
+        async def settled() -> bool:
+            _, ids, pending = await asyncio.to_thread(db_state, db_path)
+            return ids == expected and pending == 0
+
+        for _ in range(600):
+            if await settled():
+                break
+            await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+        integrity, ids, pending = db_state(db_path)
+        assert integrity_failures == 0 and integrity == "ok"
+        assert ids == expected, f"missing {sorted(set(expected) - set(ids))[:10]}"
+        assert pending == 0
+        alerts = [m.text for m in world.sent_to(ADMIN) if m.text.startswith("🔔")]
+        per_post = collections.Counter(line for a in alerts for line in a.splitlines()
+                                       if line.startswith("https://t.me/"))
+        matching = [i for i in expected if news.messages[i].message.split()[0][1:].isdigit()
+                    and int(news.messages[i].message.split()[0][1:]) % 3 == 0]
+        assert sorted(per_post) == sorted(f"https://t.me/news_test/{i}" for i in matching)
+        assert set(per_post.values()) == {1}, [k for k, v in per_post.items() if v > 1]
+        print(f"\ncrash test: {KILLS} kills, {posted} posts, {len(alerts)} alerts delivered once"
+              f" each, {world.duplicate_sends} resends refused as RANDOM_ID_DUPLICATE")
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await fake.stop()
