@@ -26,8 +26,11 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     assert result.posts_replayed == 80
     sample = load_sample(80)
     alerted = [a.text for a in result.alerts]
-    assert len(alerted) == len(EXPECTED)
-    for index, text in zip(EXPECTED, alerted, strict=True):
+    # the replay's alerts, then the post caught up after the outage, then the edit-made match
+    assert len(alerted) == len(EXPECTED) + 2
+    assert "⏱ 4 min late: found when catching up" in alerted[-2]
+    assert "✏️ edited: the new text matches" in alerted[-1]
+    for index, text in zip(EXPECTED, alerted[:len(EXPECTED)], strict=True):
         first_words = " ".join(sample[index]["text"].split()[:4]).replace("**", "")
         assert first_words[:20] in text.replace("**", "").replace("\n", " "), (index, text)
     transcript = "\n".join(lines)
@@ -37,13 +40,16 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
         transcript)
     assert "*Белгородской области*" in transcript  # highlights survive into the transcript
     assert f"Its database is {tmp_path / 'demo' / 'chanwatch.sqlite3'}" in transcript
+    assert "deleted a post that rule #2 alerted on" in transcript
+    assert transcript.count("📚 Backfill of") == 3
 
     db = sqlite3.connect(tmp_path / "demo" / "chanwatch.sqlite3")
     try:
-        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80
+        # 80 replayed, 30 backfilled history posts, 2 published during the outage
+        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2
         statuses = db.execute(
             "SELECT status, COUNT(*) FROM outbox WHERE kind = 'alert' GROUP BY 1").fetchall()
-        assert statuses == [("sent", len(EXPECTED))]
+        assert statuses == [("sent", len(EXPECTED) + 2)]
     finally:
         db.close()
 
@@ -82,4 +88,4 @@ async def test_interactive_demo_takes_commands_and_posts_from_stdin(tmp_path: Pa
     assert "✅ Rule #4 saved. Understood as: шебекино" in text
     assert "Обстрел *Шебекино* ночью" in text
     assert "usage: post @channel text" in text
-    assert "Demo finished: 2 posts replayed, 1 alerts sent." in text
+    assert "Demo finished: 2 posts replayed, 2 alerts sent." in text  # + the outage post

@@ -9,7 +9,9 @@ channels replay their posts, and every message of the bot is printed as it is se
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import html
+import logging
 import json
 import re
 import sys
@@ -39,8 +41,10 @@ SCRIPT = (
     '/alert "Белгородская область"',
     "/alert беспилотник -Севастополь",
     '/alert дрон "open quote',
+    "/ondelete 2 on",
     "/rules",
 )
+HISTORY = 30  # posts from the end of the sample that the channels "had" before /watch
 AFTER = ("/channels",)
 
 _TAGS = [
@@ -157,6 +161,7 @@ class Demo:
         self.app: App
         self.bot: Account
         self.channels: dict[str, FakeChannel] = {}
+        self.published: list[tuple[str, Any]] = []  # (channel, message) in replay order
 
     async def run(self) -> DemoResult:
         """Play the whole demo; always stops the service and the stand-in."""
@@ -184,11 +189,16 @@ class Demo:
         self.admin = world.add_user(ADMIN_ID, "Analyst", "analyst")
         user_acc = world.add_account(monitor)
         self.bot = world.add_account(bot_user, bot_token=BOT_TOKEN)
-        for row in load_sample():
+        sample = load_sample()
+        for row in sample:
             if row["channel"] not in self.channels:
                 ident = 2_000_000 + len(self.channels)
                 self.channels[row["channel"]] = world.add_channel(ident, row["title"],
                                                                   row["channel"])
+        # Earlier history, so that /watch has something to backfill (never replayed later).
+        if self.options.posts <= len(sample) - HISTORY:
+            for row in sample[-HISTORY:]:
+                world.post(self.channels[row["channel"]], row["text"], deliver=False)
         data = self.result.data_dir
         data.mkdir(parents=True, exist_ok=True)
         # A fresh auth key per run: sessions from an earlier demo in the same folder are replaced.
@@ -219,6 +229,7 @@ class Demo:
         for command in SCRIPT:
             await self.say(command)
         await self.replay(self.options.posts, self.options.speed)
+        await self.never_miss_scene()
         for command in AFTER:
             await self.say(command)
         if self.options.interactive:
@@ -232,13 +243,58 @@ class Demo:
         rows = load_sample(count)
         self.transcript.line(f"\n⏩ replaying {len(rows)} real posts at {speed:g} posts/s")
         interval = 1.0 / speed if speed > 0 else 0.0
+        before = await self._stored()
         for row in rows:
-            self.fake.world.post(self.channels[row["channel"]], row["text"])
+            message = self.fake.world.post(self.channels[row["channel"]], row["text"])
+            self.published.append((row["channel"], message))
             self.transcript.channel_post(row["channel"], row["text"])
             self.result.posts_replayed += 1
             self.transcript.flush()
             await asyncio.sleep(interval)
-        await self._settle(len(rows))
+        await self._settle(before + len(rows))
+
+    async def never_miss_scene(self) -> None:
+        """A dropped connection, an edit and a deletion: nothing slips through."""
+        t, world = self.transcript, self.fake.world
+        mash = self.channels["mash"]
+        t.line("\n⚡ The connection to Telegram drops; @mash posts twice meanwhile"
+               " (demo texts)")
+        before = await self._stored()
+        self.fake.drop_connections()
+        meanwhile = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4)
+        for text in ("Беспилотник сбит над Белгородом, обломки упали во дворе (демо)",
+                     "Погода: в Москве снег (демо)"):
+            world.post(mash, text, date=meanwhile)
+            t.channel_post("mash", text)
+        await self._settle(before + 2)
+        plain = next((m for ch, m in self.published
+                      if ch == "bbcrussian" and "елгород" not in m.message), None)
+        if plain is not None:
+            t.line("\n✏️ @bbcrussian edits an earlier post so that it mentions Belgorod (demo)")
+            world.edit(self.channels["bbcrussian"], plain.id,
+                       plain.message + "\n\nОбновлено: взрывы слышны и в Белгороде.")
+            await self._settle_alerts(len(self.result.alerts) + 1)
+        alerted = next((m for ch, m in self.published
+                        if ch == "rian_ru" and "Белгородской области" in m.message), None)
+        if alerted is not None:
+            t.line(f"\n🗑 @rian_ru deletes post {alerted.id}, which rule #2 alerted on")
+            world.delete(self.channels["rian_ru"], [alerted.id])
+            for _ in range(200):
+                if any("deleted a post" in line for line in self.result.transcript):
+                    break
+                await asyncio.sleep(0.05)
+                t.flush()
+
+    async def _stored(self) -> int:
+        row = await self.app.store.db.fetchone("SELECT COUNT(*) FROM posts")
+        return int(row[0]) if row else 0
+
+    async def _settle_alerts(self, count: int) -> None:
+        for _ in range(200):
+            self.transcript.flush()
+            if len(self.result.alerts) >= count:
+                return
+            await asyncio.sleep(0.05)
 
     async def _settle(self, expected_posts: int) -> None:
         store = self.app.store
@@ -280,11 +336,11 @@ class Demo:
             self.transcript.line(f"   usage: post @channel text (channels: "
                                  f"{', '.join('@' + c for c in self.channels)})")
             return
+        before = await self._stored()
         self.fake.world.post(self.channels[name], parts[2])
         self.transcript.channel_post(name, parts[2])
         self.result.posts_replayed += 1
-        await asyncio.sleep(0.5)
-        await self._settle(0)
+        await self._settle(before + 1)
 
 
 def _read_line() -> str | None:
@@ -305,6 +361,8 @@ def main(options: DemoOptions) -> int:
     data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="chanwatch-demo-"))
     options = DemoOptions(options.posts, options.speed, options.interactive, data_dir,
                           color=sys.stdout.isatty())
+    # The demo drops the connection on purpose: Telethon's reconnect warnings are noise here.
+    logging.getLogger("telethon").setLevel(logging.ERROR)
     try:
         result = asyncio.run(run_demo(options))
     except KeyboardInterrupt:
