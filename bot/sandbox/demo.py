@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
-import logging
 import json
+import logging
 import re
 import sys
 import tempfile
