@@ -23,6 +23,7 @@ class Post:
     grouped_id: int | None = None
     media: str | None = None  # photo, video, document, audio, voice, sticker, poll, ...
     edit_date: dt.datetime | None = None
+    channel_username: str | None = None  # for channel: filters; not stored with the post
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class FakeClock:
 
 @pytest.fixture(scope="session")
 def lemmatizer() -> Lemmatizer:
-    return Lemmatizer()
+    return Lemmatizer.shared()
 
 
 @pytest.fixture

@@ -2,14 +2,14 @@
 
 from bot.match.index import CompiledRule, MatchHit, RuleIndex
 from bot.match.lemmas import Lemmatizer
-from bot.match.rules import RuleQuery, RuleSyntaxError, parse_rule
+from bot.match.query import Node, RuleSyntaxError, parse_rule
 
 __all__ = [
     "CompiledRule",
     "Lemmatizer",
     "MatchHit",
+    "Node",
     "RuleIndex",
-    "RuleQuery",
     "RuleSyntaxError",
     "parse_rule",
 ]

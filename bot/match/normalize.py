@@ -10,6 +10,16 @@ from dataclasses import dataclass
 # Ростов-на-Дону, Куп'янськ, 2024-го.
 _TOKEN_RE = re.compile(r"\w+(?:['’ʼ`‘-]\w+)*")
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "‘": "'", "ʹ": "'"})
+# Latin letters that look like Cyrillic ones (after casefolding). A word that mixes scripts is
+# almost always a Cyrillic word typed with a few Latin keys (or disguised on purpose).
+_LOOKALIKES = str.maketrans({
+    "a": "а", "b": "в", "c": "с", "e": "е", "h": "н", "i": "і", "k": "к", "m": "м",
+    "o": "о", "p": "р", "t": "т", "x": "х", "y": "у",
+})
+_CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
+_LATIN_RE = re.compile(r"[a-z]")
+_UK_ONLY = set("іїєґ")
+_RU_ONLY = set("ыэъё")
 
 
 @dataclass(frozen=True)
@@ -19,18 +29,47 @@ class Token:
     norm: str
     start: int
     end: int
+    proper: bool = False  # starts with a capital letter (and is not all capitals)
+
+
+def repair_mixed_script(word: str) -> str:
+    """Turn Latin look-alike letters inside a Cyrillic word into Cyrillic ones."""
+    if _CYRILLIC_RE.search(word) and _LATIN_RE.search(word):
+        repaired = word.translate(_LOOKALIKES)
+        # "і" is Ukrainian; in a word without other Ukrainian letters an "i" stands for "и"
+        # only in transliteration, so keep "і": pymorphy's Russian dictionary ignores it.
+        return repaired
+    return word
 
 
 def normalize_word(word: str) -> str:
-    """NFKC, casefold, ё→е and one apostrophe: the form every comparison uses."""
+    """NFKC, casefold, ё→е, one apostrophe, mixed scripts repaired: the comparison form."""
     text = unicodedata.normalize("NFKC", word).casefold()
-    return text.replace("ё", "е").translate(_APOSTROPHES)
+    text = text.replace("ё", "е").translate(_APOSTROPHES)
+    return repair_mixed_script(text)
 
 
 def tokenize(text: str) -> list[Token]:
     """Split text into word tokens with character spans into ``text``."""
-    return [
-        Token(normalize_word(m.group()), m.start(), m.end())
-        for m in _TOKEN_RE.finditer(text)
-        if m.group().strip("_")
-    ]
+    out = []
+    for m in _TOKEN_RE.finditer(text):
+        raw = m.group()
+        if not raw.strip("_"):
+            continue
+        proper = raw[0].isupper() and not raw.isupper()
+        out.append(Token(normalize_word(raw), m.start(), m.end(), proper))
+    return out
+
+
+def detect_lang(text: str) -> str | None:
+    """ru or uk for Cyrillic text (by letters only one of them has), en for Latin, else None."""
+    low = text.casefold()
+    uk = sum(ch in _UK_ONLY for ch in low)
+    ru = sum(ch in _RU_ONLY for ch in low)
+    if uk or ru:
+        return "uk" if uk > ru else "ru"
+    if _CYRILLIC_RE.search(low):
+        return "ru"
+    if _LATIN_RE.search(low):
+        return "en"
+    return None

@@ -40,7 +40,7 @@ class IngestService:
         ``source`` is live, reconcile (alerts say how late they are) or backfill (matches are
         recorded for search and digests, but nothing is sent).
         """
-        hits = self._rules.index.match(post.text)
+        hits = self._rules.index.match(post.text, post.channel_username)
         records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
         alerts: list[AlertDraft] = []
         if hits and source != "backfill":
@@ -59,7 +59,7 @@ class IngestService:
         edit = await self._store.record_edit(post)
         if edit is None or not edit.changed:
             return False
-        hits = [h for h in self._rules.index.match(post.text)
+        hits = [h for h in self._rules.index.match(post.text, post.channel_username)
                 if h.chat_id not in edit.alerted_chats]
         if hits:
             records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]

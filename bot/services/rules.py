@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.match import CompiledRule, Lemmatizer, RuleIndex, RuleQuery, parse_rule
+from bot.match import CompiledRule, Lemmatizer, Node, RuleIndex, parse_rule
 from bot.models import Rule
 from bot.store import Store
 
@@ -38,7 +38,7 @@ class RulesService:
         self.index = RuleIndex.build(self._lemmatizer, compiled)
         self.rules_by_id = {r.id: r for r in rules}
 
-    async def add(self, chat_id: int, expression: str, by: int) -> tuple[Rule, RuleQuery]:
+    async def add(self, chat_id: int, expression: str, by: int) -> tuple[Rule, Node]:
         """Parse and store a rule; raise RuleSyntaxError or RuleLimitError."""
         query = parse_rule(expression.strip())
         if await self._store.count_rules(chat_id) >= MAX_RULES_PER_CHAT:

@@ -73,4 +73,5 @@ def message_to_post(message: Any, username: str | None) -> Post:
         grouped_id=message.grouped_id,
         media=media_kind(message),
         edit_date=_aware(message.edit_date),
+        channel_username=username,
     )
