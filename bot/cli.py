@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 from pathlib import Path
 
 from bot.clock import SystemClock
@@ -40,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("login", help="log the user account in interactively, once")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("health", help="exit 0 if the running service wrote a fresh heartbeat")
+    match = sub.add_parser(
+        "match", help="filter JSON lines {\"id\", \"text\"} from stdin through a rule"
+    )
+    match.add_argument("rule", help='a rule, e.g. \'дрон* AND (Шебекино OR Shebekino)\'')
     demo = sub.add_parser(
         "demo", help="try chanwatch offline: a fake Telegram, real posts, the real service"
     )
@@ -70,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "health":
         return cmd_health(args.env_file)
+    if args.command == "match":
+        return cmd_match(args.rule, sys.stdin, sys.stdout)
     if args.command == "demo":
         from bot.sandbox.demo import DemoOptions
         from bot.sandbox.demo import main as demo_main
@@ -177,3 +185,40 @@ def cmd_health(env_file: str) -> int:
         return EXIT_FAILURE
     print(f"healthy: last heartbeat {age:.0f}s ago")
     return EXIT_OK
+
+
+def cmd_match(rule: str, lines: TextIO, out: TextIO) -> int:
+    """Read JSON lines with id and text (and optional channel); print the matching ones.
+
+    Output: one JSON line {"id": …, "spans": [[start, end], …]} per matching post; spans are
+    character offsets into its text. A malformed rule or input line is reported on stderr.
+    """
+    from bot.match import CompiledRule, Lemmatizer, RuleIndex, RuleSyntaxError, parse_rule
+
+    try:
+        query = parse_rule(rule)
+    except RuleSyntaxError as exc:
+        print(f"chanwatch: cannot understand the rule: {exc.message}\n{exc.pointer()}",
+              file=sys.stderr)
+        return 2
+    index = RuleIndex.build(Lemmatizer(), [CompiledRule(0, 0, query)])
+    bad = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text = item["text"]
+            if not isinstance(text, str):
+                raise TypeError("text must be a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            bad += 1
+            print(f"chanwatch: line {number} skipped: {exc}", file=sys.stderr)
+            continue
+        channel = item.get("channel")
+        hits = index.match(text, channel if isinstance(channel, str) else None)
+        if hits:
+            spans = [list(span) for span in hits[0].spans]
+            out.write(json.dumps({"id": item.get("id"), "spans": spans}, ensure_ascii=False)
+                      + "\n")
+    return 1 if bad else 0

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.match import RuleSyntaxError
 from bot.models import ChatKind, Role
-from bot.render import esc, format_time
+from bot.render import esc, format_time, highlight
 from bot.services.access import AccessService
 from bot.services.rules import RuleLimitError, RulesService
 from bot.services.watch import WatchError, WatchService, parse_watch_args
@@ -79,7 +79,9 @@ async def cmd_help(ctx: CommandContext, svc: Services) -> str:
         note = " (admin, private chat)" if command.access is Role.ADMIN else ""
         lines.append(f"{esc(command.usage)} — {esc(command.description)}{note}")
     lines.append("\nRules: words match in any form (Белгород finds “над Белгородом”),"
-                 ' "quoted phrase" needs the words in a row, -word excludes.')
+                 ' "quoted phrase" needs the words in a row, =word this form only, word* a'
+                 " prefix, OR, NOT or -word, (parentheses), NEAR/5(a b), channel:@name,"
+                 " lang:ru|uk. Example: дрон* AND (Шебекино OR Shebekino) NOT учения")
     return "\n".join(lines)
 
 
@@ -129,6 +131,12 @@ async def cmd_channels(ctx: CommandContext, svc: Services) -> str:
     return "\n".join(lines)
 
 
+def syntax_error_reply(exc: RuleSyntaxError) -> str:
+    """Where a rule went wrong and what was expected, with a caret under the spot."""
+    return (f"⚠️ Cannot understand the rule at character {exc.position + 1}:"
+            f" {esc(exc.message)}\n<code>{esc(exc.pointer())}</code>")
+
+
 async def cmd_alert(ctx: CommandContext, svc: Services) -> str:
     """Add an alert rule to this chat."""
     if not ctx.args:
@@ -137,12 +145,33 @@ async def cmd_alert(ctx: CommandContext, svc: Services) -> str:
     try:
         rule, query = await svc.rules.add(ctx.chat_id, ctx.args, ctx.sender_id)
     except RuleSyntaxError as exc:
-        return (f"⚠️ Cannot understand the rule: {esc(exc.message)} (at character"
-                f" {exc.position + 1})\n<code>{esc(exc.pointer())}</code>")
+        return syntax_error_reply(exc)
     except RuleLimitError as exc:
         return f"⚠️ {esc(str(exc))}"
     return (f"✅ Rule #{rule.number} saved. Understood as: <code>{esc(query.render())}</code>\n"
             "New posts of watched channels are matched against it.")
+
+
+async def cmd_test(ctx: CommandContext, svc: Services) -> str:
+    """Show how a rule is understood and which recent stored posts it would have matched."""
+    if not ctx.args:
+        return "Usage: /test &lt;rule&gt; — try a rule on the posts stored so far"
+    try:
+        query, found, scanned = await svc.rules.test(ctx.args)
+    except RuleSyntaxError as exc:
+        return syntax_error_reply(exc)
+    head = f"Understood as: <code>{esc(query.render())}</code>"
+    if not found:
+        return f"{head}\nNone of the last {scanned} stored posts would have matched."
+    chat = await svc.store.chat(ctx.chat_id)
+    tz = ZoneInfo(chat.tz) if chat and chat.tz else svc.default_tz
+    lines = [head, f"{len(found)} of the last {scanned} stored posts would have matched"
+                   f"{' (newest first)' if len(found) > 1 else ''}:"]
+    for post, title, hit in found:
+        lines.append(f"\n<b>{esc(title)}</b> · {esc(format_time(post.date, tz))}\n"
+                     f"{highlight(post.text, hit.spans, limit=200)}\n"
+                     f'<a href="{esc(post.permalink)}">{esc(post.permalink)}</a>')
+    return "\n".join(lines)
 
 
 async def cmd_rules(ctx: CommandContext, svc: Services) -> str:
@@ -217,6 +246,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", cmd_help, Role.MEMBER, False, "/help", "this list"),
     Command("alert", cmd_alert, Role.MEMBER, False, "/alert <rule>", "add an alert rule"),
     Command("rules", cmd_rules, Role.MEMBER, False, "/rules", "list this chat's rules"),
+    Command("test", cmd_test, Role.MEMBER, False, "/test <rule>",
+            "try a rule on the posts stored so far"),
     Command("delete", cmd_delete, Role.MEMBER, False, "/delete <n>", "delete rule number n"),
     Command("ondelete", cmd_ondelete, Role.MEMBER, False, "/ondelete <n> on|off",
             "be told when a post rule n alerted on is deleted"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -109,3 +110,37 @@ async def test_sigterm_stops_the_service_cleanly_within_5s(tmp_path: Path) -> No
             await proc.wait()
         await fake.stop()
     assert fake.world.unscripted == []
+
+
+async def test_match_filters_json_lines(tmp_path: Path) -> None:
+    lines = [
+        {"id": 1, "text": "Дроны атаковали Шебекино"},
+        {"id": 2, "text": "Учения с дронами у Шебекино"},
+        {"id": "x", "text": "Дрон над Shebekino", "channel": "rybar"},
+        {"id": 4, "text": "Погода"},
+    ]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "match", "дрон* AND (Шебекино OR Shebekino) NOT учения",
+        cwd=tmp_path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    assert proc.returncode == 0
+    assert [json.loads(x) for x in out.decode().splitlines()] == [
+        {"id": 1, "spans": [[0, 5], [16, 24]]},
+        {"id": "x", "spans": [[0, 4], [9, 18]]},
+    ]
+
+
+async def test_match_reports_a_malformed_rule_and_bad_lines(tmp_path: Path) -> None:
+    code, _, err = await run_cli(["match", "(дрон"], child_env(tmp_path), tmp_path)
+    assert code == 2 and "expected ')' to close the '(' at character 1" in err
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "match", "дрон", cwd=tmp_path,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    typed = 'not json\n{"id":1,"text":"дрон"}\n'.encode()
+    out, err_bytes = await asyncio.wait_for(proc.communicate(typed), 60)
+    assert proc.returncode == 1
+    assert out.decode() == '{"id": 1, "spans": [[0, 4]]}\n'
+    assert "line 1 skipped" in err_bytes.decode()

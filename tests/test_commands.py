@@ -110,8 +110,8 @@ async def test_alert_rules_delete_cycle(router: CommandRouter, store: Store) -> 
 async def test_malformed_rule_is_explained(router: CommandRouter, store: Store) -> None:
     reply = await router.handle(msg('/alert дрон "Шебекино', MEMBER))
     assert reply is not None
-    assert reply.startswith("⚠️ Cannot understand the rule: expected a closing &quot; for this quote"
-                            " (at character 6)")
+    assert reply.startswith("⚠️ Cannot understand the rule at character 6: expected a closing"
+                            " &quot; for this quote\n")
     assert "<code>дрон &quot;Шебекино\n     ^</code>" in reply
     assert await store.rules(MEMBER) == []
 
@@ -151,3 +151,29 @@ def test_channel_targets(target: str, username: str) -> None:
 def test_bad_channel_targets(target: str, message: str) -> None:
     with pytest.raises(WatchError, match=message):
         parse_channel_target(target)
+
+
+async def test_test_command_shows_understanding_and_recent_matches(
+    router: CommandRouter, store: Store
+) -> None:
+    import datetime as dt
+
+    from bot.models import Post
+
+    await store.add_channel(777, "kanal", "Канал", 5, added_by=ADMIN)
+    texts = ["Дроны атаковали Шебекино", "Учения с дронами у Шебекино", "Погода"]
+    for i, text in enumerate(texts, start=1):
+        await store.save_post(Post(777, i, dt.datetime(2026, 11, 25, 10, i, tzinfo=dt.UTC),
+                                   text, f"https://t.me/kanal/{i}"), [], [])
+    reply = await router.handle(msg("/test дрон* AND (Шебекино OR Shebekino) NOT учения",
+                                    MEMBER))
+    assert reply is not None
+    assert reply.startswith("Understood as: <code>дрон* AND (шебекино OR shebekino) AND NOT"
+                            " учения</code>\n1 of the last 3 stored posts would have matched:")
+    assert "<b>Дроны</b> атаковали <b>Шебекино</b>" in reply
+    assert "https://t.me/kanal/1" in reply and "kanal/2" not in reply
+    assert "None of the last 3 stored posts" in (await router.handle(msg("/test Курск",
+                                                                          MEMBER)) or "")
+    bad = await router.handle(msg("/test (дрон", MEMBER))
+    assert bad is not None
+    assert "at character 6: expected &#x27;)&#x27; to close the &#x27;(&#x27;" in bad

@@ -35,7 +35,8 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
         assert first_words[:20] in text.replace("**", "").replace("\n", " "), (index, text)
     transcript = "\n".join(lines)
     assert "⚠️ @no_such_channel does not exist." in transcript
-    assert "Cannot understand the rule: expected a closing \" for this quote" in transcript
+    assert "Cannot understand the rule at character 6: expected a closing \" for this quote" in (
+        transcript)
     assert "Rules #1 Белгород, #2 \"Белгородская область\", #3 беспилотник -Севастополь" in (
         transcript)
     assert "*Белгородской области*" in transcript  # highlights survive into the transcript

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from bot.match import CompiledRule, Lemmatizer, Node, RuleIndex, parse_rule
-from bot.models import Rule
+from bot.match import CompiledRule, Lemmatizer, MatchHit, Node, RuleIndex, parse_rule
+from bot.models import Post, Rule
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 MAX_RULES_PER_CHAT = 100
+TEST_SCAN = 2000  # /test looks at this many of the newest stored posts
+TEST_SHOW = 5
 
 
 class RuleLimitError(ValueError):
@@ -48,6 +50,20 @@ class RulesService:
         rule = await self._store.add_rule(chat_id, expression.strip(), by)
         await self.rebuild()
         return rule, query
+
+    async def test(
+        self, expression: str, scan: int = TEST_SCAN, show: int = TEST_SHOW
+    ) -> tuple[Node, list[tuple[Post, str, MatchHit]], int]:
+        """Which of the last ``scan`` stored posts a rule would have matched (newest first)."""
+        query = parse_rule(expression)
+        index = RuleIndex.build(self._lemmatizer, [CompiledRule(0, 0, query)])
+        found: list[tuple[Post, str, MatchHit]] = []
+        posts = await self._store.recent_posts(scan)
+        for post, title in posts:
+            hits = index.match(post.text, post.channel_username)
+            if hits:
+                found.append((post, title, hits[0]))
+        return query, found[:show], len(posts)
 
     async def list(self, chat_id: int) -> list[Rule]:
         """A chat's rules in number order."""

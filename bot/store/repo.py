@@ -461,6 +461,20 @@ class Store:
 
         return await self.db.transaction(work)
 
+    async def recent_posts(self, limit: int) -> list[tuple[Post, str]]:
+        """The newest stored posts (deleted ones included) with their channel's title."""
+        rows = await self.db.fetchall(
+            "SELECT p.*, c.username, c.title FROM posts p JOIN channels c ON c.id = p.channel_id"
+            " ORDER BY p.date DESC, p.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(Post(
+            channel_id=r["channel_id"], message_id=r["message_id"], date=from_iso(r["date"]),
+            text=r["text"], permalink=r["permalink"], views=r["views"], forwards=r["forwards"],
+            fwd_from=r["fwd_from"], reply_to=r["reply_to"], grouped_id=r["grouped_id"],
+            media=r["media"], edit_date=_opt_dt(r["edit_date"]), channel_username=r["username"],
+        ), r["title"]) for r in rows]
+
     async def recent_message_ids(self, channel_id: int, since: dt.datetime) -> list[int]:
         """Ids of a channel's stored, not deleted posts published since ``since``."""
         rows = await self.db.fetchall(
