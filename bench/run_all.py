@@ -9,6 +9,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
-    for script in ("reconcile_requests.py", "ingest.py"):
+    quick = sys.argv[1:2] == ["--quick"]
+    for script in ("reconcile_requests.py", "ingest.py", "match.py"):
         print(f"# {script}", flush=True)
-        subprocess.run([sys.executable, str(HERE / script)], check=True)
+        extra = ["--quick"] if quick and script == "match.py" else []
+        subprocess.run([sys.executable, str(HERE / script), *extra], check=True)

@@ -11,8 +11,8 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 from pathlib import Path
+from typing import TextIO
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, configure_logging, load_settings

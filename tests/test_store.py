@@ -174,3 +174,23 @@ async def test_locked_database_gives_store_busy_and_loses_nothing(
         assert result.created
     finally:
         await db.close()
+
+
+async def test_batch_save_is_idempotent_and_moves_the_cursor(store: Store) -> None:
+    rule_id = await _rule_setup(store)
+    await store.save_post(make_post(2), [], [])
+    items = [(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])], [AlertDraft(500, f"a{i}")])
+             for i in (1, 2, 3, 3)]
+    results = await store.save_posts(items, source="reconcile")
+    assert [(r.created, r.alerts_enqueued) for r in results] == [
+        (True, 1), (False, 0), (True, 1), (False, 0)]
+    assert results[2].post_id == results[3].post_id
+    assert await cursor(store) == 3
+    again = await store.save_posts(items, source="reconcile")
+    assert not any(r.created for r in again)
+    assert await store.db.fetchall("SELECT message_id FROM posts ORDER BY 1") is not None
+    counts = [(await store.db.fetchone(f"SELECT COUNT(*) FROM {t}"))[0]  # type: ignore[index]
+              for t in ("posts", "matches", "outbox")]
+    assert counts == [3, 2, 2]
+    with pytest.raises(ValueError, match="one by one"):
+        await store.save_posts(items, source="live")

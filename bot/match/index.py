@@ -30,6 +30,7 @@ from bot.match.query import (
 )
 
 Span = tuple[int, int]
+_MEMBER_BITS = 6  # a leaf has at most 64 members (NEAR groups are limited by MAX_TERMS)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ class RuleIndex:
     _prefix: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
     _prefix_lengths: set[int] = field(default_factory=set)
     _unindexed: list[int] = field(default_factory=list)  # rules evaluated for every post
+    _single: dict[int, bool] = field(default_factory=dict)  # rule is one word or phrase
+    _labels: list[str] = field(default_factory=list)  # leaf -> how it is shown in explain
+    # (token form, proper) -> (slot, following phrase words) of every index entry it hits;
+    # the same words recur post after post, so each is looked up in the index once
+    _entry_cache: dict[tuple[str, bool], tuple[tuple[int, tuple[frozenset[str], ...]], ...]] = (
+        field(default_factory=dict))
 
     @classmethod
     def build(cls, lemmatizer: Lemmatizer, rules: Iterable[CompiledRule]) -> RuleIndex:
@@ -100,6 +107,7 @@ class RuleIndex:
             leaf = len(self._leaf_nodes)
             self._leaf_nodes.append(node)
             self._leaf_rule.append(rule_index)
+            self._labels.append(node.render())
             self._leaf_ids[(rule_index, id(node))] = leaf
             if isinstance(node, Word):
                 self._post_word(node.text, node.mode, _Entry(leaf, 0))
@@ -114,6 +122,7 @@ class RuleIndex:
                 indexed = True
         if not indexed:
             self._unindexed.append(rule_index)
+        self._single[rule_index] = isinstance(rule.query, Word | Phrase)
 
     def _post_word(self, text: str, mode: str, entry: _Entry) -> None:
         if mode == "exact":
@@ -131,20 +140,47 @@ class RuleIndex:
         if not self.rules:
             return []
         tokens = tokenize(text)
-        post = _Post(tokens, [self.lemmatizer.keys(t.norm, t.proper) for t in tokens],
+        keys_of = self.lemmatizer.keys
+        post = _Post(tokens, [keys_of(t.norm, t.proper) for t in tokens],
                      channel.lower() if channel else None, None)
-        # leaf -> member -> token positions (for phrases: positions of the first word)
-        found: dict[int, dict[int, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+        # slot (leaf << 6 | member) -> (first, last) token positions of each occurrence
+        found: dict[int, list[tuple[int, int]]] = {}
+        cache = self._entry_cache
+        keys = post.keys
         for pos, token in enumerate(tokens):
-            for entry in self._entries_for(token, post.keys[pos]):
-                end = self._phrase_end(post, pos, entry)
-                if end is not None:
-                    found[entry.leaf][entry.member].append((pos, end))
-        candidates = {self._leaf_rule[leaf] for leaf in found}
+            entries = cache.get((token.norm, token.proper))
+            if entries is None:
+                if len(cache) > 300_000:
+                    cache.clear()
+                entries = cache[(token.norm, token.proper)] = tuple(
+                    ((e.leaf << _MEMBER_BITS) | e.member, tuple(k for _, k in e.rest))
+                    for e in self._entries_for(token, keys[pos]))
+            for slot, rest in entries:
+                end = pos
+                if rest:
+                    end = pos + len(rest)
+                    if end >= len(tokens) or not all(
+                            keys[pos + 1 + k] & want for k, want in enumerate(rest)):
+                        continue
+                occurrences = found.get(slot)
+                if occurrences is None:
+                    found[slot] = [(pos, end)]
+                else:
+                    occurrences.append((pos, end))
+        leaf_rule = self._leaf_rule
+        candidates = {leaf_rule[slot >> _MEMBER_BITS] for slot in found}
         candidates.update(self._unindexed)
         hits = []
         for rule_index in sorted(candidates):
             rule = self.rules[rule_index]
+            if self._single[rule_index]:
+                # one word or phrase: the hit is its occurrences, no tree to evaluate
+                leaf = self._leaf_ids[(rule_index, id(rule.query))]
+                occurrences = found[leaf << _MEMBER_BITS]
+                single = {(tokens[a].start, tokens[b].end) for a, b in occurrences}
+                hits.append(MatchHit(rule.rule_id, rule.chat_id, tuple(sorted(single)),
+                                     (self._labels[leaf],)))
+                continue
             ok, spans, fired = self._eval(rule_index, rule.query, post, found)
             if ok:
                 hits.append(MatchHit(rule.rule_id, rule.chat_id, tuple(sorted(set(spans))),
@@ -166,19 +202,8 @@ class RuleIndex:
                     entries.extend(self._prefix.get(token.norm[:length], ()))
         return entries
 
-    @staticmethod
-    def _phrase_end(post: _Post, pos: int, entry: _Entry) -> int | None:
-        end = pos + len(entry.rest)
-        if end >= len(post.tokens):
-            return None
-        for k, (_, want) in enumerate(entry.rest):
-            if not post.keys[pos + 1 + k] & want:
-                return None
-        return end
-
     def _eval(
-        self, rule_index: int, node: Node, post: _Post,
-        found: dict[int, dict[int, list[tuple[int, int]]]],
+        self, rule_index: int, node: Node, post: _Post, found: dict[int, list[tuple[int, int]]],
     ) -> tuple[bool, list[Span], list[str]]:
         if isinstance(node, And):
             spans: list[Span] = []
@@ -209,15 +234,16 @@ class RuleIndex:
                 post.lang = detect_lang(" ".join(t.norm for t in post.tokens)) or ""
             return post.lang == node.lang, [], []
         leaf = self._leaf_ids[(rule_index, id(node))]
-        members = found.get(leaf)
-        if not members:
-            return False, [], []
         tokens = post.tokens
         if isinstance(node, Near):
+            members = {m: found.get((leaf << _MEMBER_BITS) | m, []) for m in range(len(node.items))}
             spans = _near_spans(node, members, tokens)
-            return bool(spans), spans, [node.render()] if spans else []
-        spans = [(tokens[a].start, tokens[b].end) for a, b in members[0]]
-        return True, spans, [node.render()]
+            return bool(spans), spans, [self._labels[leaf]] if spans else []
+        occurrences = found.get(leaf << _MEMBER_BITS)
+        if not occurrences:
+            return False, [], []
+        spans = [(tokens[a].start, tokens[b].end) for a, b in occurrences]
+        return True, spans, [self._labels[leaf]]
 
 
 def _near_spans(node: Near, members: dict[int, list[tuple[int, int]]],

@@ -44,15 +44,34 @@ class IngestService:
         records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
         alerts: list[AlertDraft] = []
         if hits and source != "backfill":
-            note = None
-            delay = self._clock.now() - post.date
-            if source == "reconcile" and delay > LATE_AFTER:
-                note = f"⏱ <i>{esc(human_delay(delay))} late: found when catching up</i>"
-            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id), note)
+            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
+                                        self._late_note(post, source))
         result = await self._store.save_post(post, records, alerts, source=source)
         if result.alerts_enqueued and self._on_enqueued:
             self._on_enqueued()
         return result
+
+    async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
+        """``ingest`` for a batch of posts in order, stored in one transaction."""
+        items = []
+        for post in posts:
+            hits = self._rules.index.match(post.text, post.channel_username)
+            records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
+            alerts: list[AlertDraft] = []
+            if hits and source != "backfill":
+                alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
+                                            self._late_note(post, source))
+            items.append((post, records, alerts))
+        results = await self._store.save_posts(items, source=source)
+        if any(r.alerts_enqueued for r in results) and self._on_enqueued:
+            self._on_enqueued()
+        return results
+
+    def _late_note(self, post: Post, source: str) -> str | None:
+        delay = self._clock.now() - post.date
+        if source == "reconcile" and delay > LATE_AFTER:
+            return f"⏱ <i>{esc(human_delay(delay))} late: found when catching up</i>"
+        return None
 
     async def apply_edit(self, post: Post) -> bool:
         """Record an edit; alert chats the new text matches for the first time. True if new."""

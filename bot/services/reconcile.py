@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from bot.clock import Clock
-from bot.models import Channel
+from bot.models import Channel, Post
 from bot.render import esc
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
@@ -22,7 +22,8 @@ from bot.services.ports import ChannelTrouble, HistorySource
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-BACKFILL_PROGRESS_EVERY = 500
+BACKFILL_PROGRESS_EVERY = 500  # a multiple of BATCH
+BATCH = 100  # posts stored per transaction during backfill and catch-up
 CHECK_BATCH = 100  # channels.getMessages takes up to 100 ids
 
 
@@ -90,16 +91,26 @@ class Reconciler:
                 if top.top_id <= channel.cursor:
                     continue
                 report.changed += 1
+                batch: list[Post] = []
                 async for post in self._source.fetch_after(channel, channel.cursor, top.top_id):
                     report.fetched += 1
-                    if (await self._ingest.ingest(post, source="reconcile")).created:
-                        report.stored += 1
+                    batch.append(post)
+                    if len(batch) >= BATCH:
+                        report.stored += await self._store_batch(batch)
+                        batch = []
+                report.stored += await self._store_batch(batch)
             self.reports = [*self.reports[-19:], report]
             if report.stored or troubles:
                 log.info("reconcile (%s): %d channels, %d changed, %d posts stored late,"
                          " %d in trouble", reason, report.channels, report.changed,
                          report.stored, len(troubles))
             return report
+
+    async def _store_batch(self, batch: list[Post]) -> int:
+        if not batch:
+            return 0
+        results = await self._ingest.ingest_many(batch, source="reconcile")
+        return sum(r.created for r in results)
 
     async def _channel_trouble(self, trouble: ChannelTrouble) -> None:
         channel = await self._store.channel(trouble.channel_id)
@@ -146,9 +157,11 @@ class Backfiller:
         posts = await self._source.fetch_recent(channel, limit, since, top_id)
         posts.reverse()  # oldest first, like everything else that reaches the store
         stored = 0
-        for done, post in enumerate(posts, start=1):
-            if (await self._ingest.ingest(post, source="backfill")).created:
-                stored += 1
+        for start in range(0, len(posts), BATCH):
+            batch = posts[start:start + BATCH]
+            results = await self._ingest.ingest_many(batch, source="backfill")
+            stored += sum(r.created for r in results)
+            done = start + len(batch)
             if done % BACKFILL_PROGRESS_EVERY == 0 and done < len(posts):
                 await self._admins.tell_chat(
                     chat_id, f"📚 Backfill of <b>{esc(channel.title)}</b>: {done}/{len(posts)}",

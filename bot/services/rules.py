@@ -21,9 +21,11 @@ class RuleLimitError(ValueError):
 class RulesService:
     """Stores rules and keeps the compiled index in step with them (no restart needed)."""
 
-    def __init__(self, store: Store, lemmatizer: Lemmatizer) -> None:
+    def __init__(self, store: Store, lemmatizer: Lemmatizer,
+                 max_rules: int = MAX_RULES_PER_CHAT) -> None:
         self._store = store
         self._lemmatizer = lemmatizer
+        self._max_rules = max_rules
         self.index = RuleIndex.build(lemmatizer, [])
         self.rules_by_id: dict[int, Rule] = {}
 
@@ -43,9 +45,9 @@ class RulesService:
     async def add(self, chat_id: int, expression: str, by: int) -> tuple[Rule, Node]:
         """Parse and store a rule; raise RuleSyntaxError or RuleLimitError."""
         query = parse_rule(expression.strip())
-        if await self._store.count_rules(chat_id) >= MAX_RULES_PER_CHAT:
+        if await self._store.count_rules(chat_id) >= self._max_rules:
             raise RuleLimitError(
-                f"This chat already has {MAX_RULES_PER_CHAT} rules; /delete one first."
+                f"This chat already has {self._max_rules} rules; /delete one first."
             )
         rule = await self._store.add_rule(chat_id, expression.strip(), by)
         await self.rebuild()

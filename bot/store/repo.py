@@ -325,46 +325,25 @@ class Store:
         now = to_iso(self._clock.now())
 
         async def work(conn: aiosqlite.Connection) -> SaveResult:
-            cur = await conn.execute(
-                "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views,"
-                " forwards, fwd_from, reply_to, grouped_id, media, permalink, received_at,"
-                " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
-                (
-                    post.channel_id, post.message_id, to_iso(post.date),
-                    to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
-                    post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
-                    post.permalink, now, source,
-                ),
-            )
-            row = await cur.fetchone()
-            await cur.close()
-            if row is None:
-                existing = await conn.execute(
-                    "SELECT id FROM posts WHERE channel_id = ? AND message_id = ?",
-                    (post.channel_id, post.message_id),
-                )
-                old = await existing.fetchone()
-                assert old is not None
-                if source != "live":  # fetched in order: everything up to here is stored
-                    await conn.execute(
-                        "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
-                        (post.message_id, post.channel_id),
-                    )
-                return SaveResult(int(old["id"]), False, 0)
-            post_id = int(row["id"])
-            enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now)
-            if source == "live":
-                await conn.execute(
-                    "UPDATE channels SET cursor = ? WHERE id = ? AND cursor = ?",
-                    (post.message_id, post.channel_id, post.message_id - 1),
-                )
-            else:
-                await conn.execute(
-                    "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
-                    (post.message_id, post.channel_id),
-                )
-            return SaveResult(post_id, True, enqueued)
+            return await _save_one(conn, post, hits, alerts, source, now)
+
+        return await self.db.transaction(work)
+
+    async def save_posts(
+        self, items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
+        *, source: str,
+    ) -> list[SaveResult]:
+        """``save_post`` for a batch, set-wise in one transaction (backfill and catch-up).
+
+        Statements per batch, not per post: which posts exist already, one insert of the new
+        ones, their ids, their matches, their alerts, one cursor move per channel.
+        """
+        if source == "live":
+            raise ValueError("live posts are stored one by one (their cursor rule differs)")
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> list[SaveResult]:
+            return await _save_batch(conn, items, source, now)
 
         return await self.db.transaction(work)
 
@@ -632,3 +611,123 @@ async def _insert_matches_and_alerts(
         )
         enqueued += cur.rowcount
     return enqueued
+
+
+async def _save_one(
+    conn: aiosqlite.Connection, post: Post, hits: Sequence[RuleHitRecord],
+    alerts: Sequence[AlertDraft], source: str, now: str,
+) -> SaveResult:
+    """Insert one post (idempotent) with its matches, alerts and cursor move."""
+    cur = await conn.execute(
+        "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views,"
+        " forwards, fwd_from, reply_to, grouped_id, media, permalink, received_at,"
+        " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
+        (
+            post.channel_id, post.message_id, to_iso(post.date),
+            to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
+            post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
+            post.permalink, now, source,
+        ),
+    )
+    row = await cur.fetchone()
+    await cur.close()
+    if row is None:
+        existing = await conn.execute(
+            "SELECT id FROM posts WHERE channel_id = ? AND message_id = ?",
+            (post.channel_id, post.message_id),
+        )
+        old = await existing.fetchone()
+        assert old is not None
+        if source != "live":  # fetched in order: everything up to here is stored
+            await conn.execute(
+                "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
+                (post.message_id, post.channel_id),
+            )
+        return SaveResult(int(old["id"]), False, 0)
+    post_id = int(row["id"])
+    enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now)
+    if source == "live":
+        await conn.execute(
+            "UPDATE channels SET cursor = ? WHERE id = ? AND cursor = ?",
+            (post.message_id, post.channel_id, post.message_id - 1),
+        )
+    else:
+        await conn.execute(
+            "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
+            (post.message_id, post.channel_id),
+        )
+    return SaveResult(post_id, True, enqueued)
+
+
+async def _post_ids(conn: aiosqlite.Connection, channel_id: int,
+                    message_ids: Sequence[int]) -> dict[int, int]:
+    cur = await conn.execute(
+        "SELECT message_id, id FROM posts WHERE channel_id = ? AND message_id BETWEEN ? AND ?",
+        (channel_id, min(message_ids), max(message_ids)),
+    )
+    wanted = set(message_ids)
+    return {int(r[0]): int(r[1]) for r in await cur.fetchall() if int(r[0]) in wanted}
+
+
+async def _save_batch(
+    conn: aiosqlite.Connection,
+    items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
+    source: str, now: str,
+) -> list[SaveResult]:
+    by_channel: dict[int, list[int]] = {}
+    for post, _, _ in items:
+        by_channel.setdefault(post.channel_id, []).append(post.message_id)
+    before: dict[tuple[int, int], int] = {}
+    for channel_id, message_ids in by_channel.items():
+        known = await _post_ids(conn, channel_id, message_ids)
+        before.update({(channel_id, m): i for m, i in known.items()})
+    fresh: dict[tuple[int, int], Post] = {}
+    for post, _, _ in items:
+        key = (post.channel_id, post.message_id)
+        if key not in before and key not in fresh:
+            fresh[key] = post
+    await conn.executemany(
+        "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views, forwards,"
+        " fwd_from, reply_to, grouped_id, media, permalink, received_at, source)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(p.channel_id, p.message_id, to_iso(p.date),
+          to_iso(p.edit_date) if p.edit_date else None, p.text, p.views, p.forwards,
+          p.fwd_from, p.reply_to, p.grouped_id, p.media, p.permalink, now, source)
+         for p in fresh.values()],
+    )
+    ids: dict[tuple[int, int], int] = dict(before)
+    for channel_id, message_ids in by_channel.items():
+        ids.update({(channel_id, m): i for m, i in (await _post_ids(conn, channel_id,
+                                                                     message_ids)).items()})
+    results: list[SaveResult] = []
+    match_rows = []
+    for post, hits, alerts in items:
+        key = (post.channel_id, post.message_id)
+        created = fresh.pop(key, None) is not None
+        post_id = ids[key]
+        enqueued = 0
+        if created:
+            match_rows += [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now)
+                           for h in hits]
+            for alert in alerts:
+                cur = await conn.execute(
+                    "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
+                    " next_attempt_at, created_at) VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                    (alert.chat_id, post_id, alert.html, new_random_id(), alert_key(post), now,
+                     now),
+                )
+                enqueued += cur.rowcount
+        results.append(SaveResult(post_id, created, enqueued))
+    await conn.executemany(
+        "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        match_rows,
+    )
+    # Everything in the batch is stored now, in order: the cursor may move past all of it.
+    await conn.executemany(
+        "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?",
+        [(max(message_ids), channel_id) for channel_id, message_ids in by_channel.items()],
+    )
+    return results
