@@ -85,12 +85,16 @@ async def test_random_kills_lose_nothing_and_alert_once(tmp_path: Path) -> None:
                 await proc.wait()
                 integrity, _, _ = await asyncio.to_thread(db_state, db_path)
                 integrity_failures += integrity != "ok"
+                (data_dir / "heartbeat").unlink(missing_ok=True)
                 proc = await spawn(data_dir)
         finally:
             poster.cancel()
             await asyncio.gather(poster, return_exceptions=True)
 
         expected = sorted(news.messages)
+        # the last process must be up (its first heartbeat; the file was removed before it
+        # was spawned) before it is judged and stopped with SIGTERM
+        await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
 
         async def settled() -> bool:
             _, ids, pending = await asyncio.to_thread(db_state, db_path)
