@@ -25,6 +25,7 @@ from bot.clock import SystemClock
 from bot.match import CompiledRule, Lemmatizer, RuleIndex, parse_rule
 from bot.match.normalize import tokenize
 from bot.models import ChatKind, Post
+from bot.regions.gazetteer import Gazetteer
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
@@ -150,6 +151,28 @@ def main(quick: bool) -> dict[str, object]:
     out["ratio_10000_to_10"] = round(
         float(out["posts_per_s_10000"]) / float(out["posts_per_s_10"]), 2)
     ingest_rules = make_rules(texts, 1000, rng)
+    ingest_rules_sample = ingest_rules
+    # the gazetteer: compile time, place finding on every post, memory with it loaded
+    from bot.regions.places import PlaceMatcher
+
+    started = time.perf_counter()
+    places = PlaceMatcher.build(Gazetteer.load(), lemmatizer)
+    out["gazetteer_build_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    found = sum(len(places.find(t)) for t in texts)
+    out["gazetteer_posts_per_s"] = round(len(texts) / (time.perf_counter() - started))
+    out["gazetteer_places_per_post"] = round(found / len(texts), 2)
+    region_rules = [CompiledRule(i, 1, parse_rule(f"region:{code}"))
+                    for i, code in enumerate(("RU-BEL", "RU-KRS", "UA-63", "RU-MOW", "UA-14"))]
+    index = RuleIndex.build(lemmatizer, [*region_rules, *(
+        CompiledRule(100 + i, 1, parse_rule(r)) for i, r in enumerate(ingest_rules_sample))],
+        places)
+    started = time.perf_counter()
+    for t in texts:
+        index.match(t)
+    out["posts_per_s_1000_with_regions"] = round(len(texts) / (time.perf_counter() - started))
+    out["rss_with_gazetteer_mb"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # the whole ingest path at 1,000 rules: match + store in batches of 500, warm word cache
     out["ingest_posts_per_s"] = round(asyncio.run(ingest_rate(rows, lemmatizer, ingest_rules)))
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

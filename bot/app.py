@@ -18,6 +18,7 @@ from bot.dispatcher import Dispatcher
 from bot.guard import CommandRouter
 from bot.match import Lemmatizer
 from bot.models import Channel, Post
+from bot.regions.places import PlaceMatcher
 from bot.services.access import AccessService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
@@ -39,11 +40,12 @@ class App:
 
     def __init__(
         self, settings: Settings, *, clock: Clock | None = None,
-        lemmatizer: Lemmatizer | None = None,
+        lemmatizer: Lemmatizer | None = None, places: PlaceMatcher | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self._lemmatizer = lemmatizer
+        self._places = places
         self._stack = AsyncExitStack()
         self.tasks = TaskOwner()
         self.store: Store
@@ -76,7 +78,10 @@ class App:
         lemmatizer = self._lemmatizer
         if lemmatizer is None:  # loading ~40 MiB of dictionaries: keep the loop responsive
             lemmatizer = await asyncio.to_thread(Lemmatizer)
-        rules = RulesService(store, lemmatizer)
+        places = self._places
+        if places is None:  # ~38k places: compiled (or read from the cache) in a thread
+            places = await asyncio.to_thread(PlaceMatcher.cached, lemmatizer, s.data_dir / "cache")
+        rules = RulesService(store, lemmatizer, places=places)
         await rules.rebuild()
         watched = WatchedChannels(store)
         await watched.refresh()

@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "match", help="filter JSON lines {\"id\", \"text\"} from stdin through a rule"
     )
     match.add_argument("rule", help='a rule, e.g. \'дрон* AND (Шебекино OR Shebekino)\'')
+    sub.add_parser(
+        "tag-regions",
+        help="JSON lines {\"id\", \"text\"} from stdin → regions and places mentioned",
+    )
     demo = sub.add_parser(
         "demo", help="try chanwatch offline: a fake Telegram, real posts, the real service"
     )
@@ -76,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "health":
         return cmd_health(args.env_file)
+    if args.command == "tag-regions":
+        return cmd_tag_regions(sys.stdin, sys.stdout)
     if args.command == "match":
         return cmd_match(args.rule, sys.stdin, sys.stdout)
     if args.command == "demo":
@@ -221,4 +227,33 @@ def cmd_match(rule: str, lines: TextIO, out: TextIO) -> int:
             spans = [list(span) for span in hits[0].spans]
             out.write(json.dumps({"id": item.get("id"), "spans": spans}, ensure_ascii=False)
                       + "\n")
+    return 1 if bad else 0
+
+
+def cmd_tag_regions(lines: TextIO, out: TextIO) -> int:
+    """For every JSON line {"id", "text"}: the first-level regions and places it mentions."""
+    from bot.match import Lemmatizer
+    from bot.regions.places import PlaceMatcher
+
+    places = PlaceMatcher.shared(Lemmatizer())
+    bad = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text = item["text"]
+            if not isinstance(text, str):
+                raise TypeError("text must be a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            bad += 1
+            print(f"chanwatch: line {number} skipped: {exc}", file=sys.stderr)
+            continue
+        hits = places.find(text)
+        out.write(json.dumps({
+            "id": item.get("id"),
+            "regions": sorted({h.region for h in hits}),
+            "places": [{"name": h.text, "span": [h.start, h.end], "place": h.place.id,
+                        "region": h.region} for h in hits],
+        }, ensure_ascii=False) + "\n")
     return 1 if bad else 0

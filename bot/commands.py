@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.match import RuleSyntaxError
 from bot.models import ChatKind, Role
+from bot.regions.gazetteer import Gazetteer, Place, PlaceLookupError, resolve
 from bot.render import esc, format_time, highlight
 from bot.services.access import AccessService
 from bot.services.rules import RuleLimitError, RulesService
@@ -43,7 +44,15 @@ class Services:
     backfill_posts: int = 200
 
 
-Handler = Callable[[CommandContext, Services], Awaitable[str]]
+@dataclass(frozen=True)
+class Reply:
+    """A reply with inline buttons under it: (label, callback data) pairs, one per row."""
+
+    html: str
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+Handler = Callable[[CommandContext, Services], Awaitable["str | Reply"]]
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ async def cmd_alert(ctx: CommandContext, svc: Services) -> str:
         rule, query = await svc.rules.add(ctx.chat_id, ctx.args, ctx.sender_id)
     except RuleSyntaxError as exc:
         return syntax_error_reply(exc)
-    except RuleLimitError as exc:
+    except (RuleLimitError, PlaceLookupError) as exc:
         return f"⚠️ {esc(str(exc))}"
     return (f"✅ Rule #{rule.number} saved. Understood as: <code>{esc(query.render())}</code>\n"
             "New posts of watched channels are matched against it.")
@@ -172,6 +181,61 @@ async def cmd_test(ctx: CommandContext, svc: Services) -> str:
                      f"{highlight(post.text, hit.spans, limit=200)}\n"
                      f'<a href="{esc(post.permalink)}">{esc(post.permalink)}</a>')
     return "\n".join(lines)
+
+
+def region_expression(gazetteer: Gazetteer, place: Place) -> str:
+    """How a rule names a place: by its name when that is unambiguous, else by its id."""
+    name = place.display()
+    try:
+        if resolve(gazetteer, name).id == place.id:
+            return f'region:"{name}"' if " " in name else f"region:{name}"
+    except PlaceLookupError:
+        pass
+    return f"region:{place.id}"
+
+
+def place_label(gazetteer: Gazetteer, place: Place) -> str:
+    """"Мирное — Donetsk Oblast (settlement)": enough to tell places apart on a button."""
+    region = gazetteer.places[place.region]
+    if place.kind == "region":
+        return f"{place.display()} ({place.id})"
+    parent = gazetteer.places.get(place.parent or "")
+    inside = f", {parent.display()}" if parent and parent.kind == "raion" else ""
+    return f"{place.display()}{inside} — {region.display('en')} ({place.kind})"
+
+
+async def add_region_rule(ctx: CommandContext, svc: Services, place: Place) -> str:
+    """Store a region rule for a resolved place."""
+    assert svc.rules.places is not None
+    gazetteer = svc.rules.places.gazetteer
+    expression = region_expression(gazetteer, place)
+    try:
+        rule, query = await svc.rules.add(ctx.chat_id, expression, ctx.sender_id)
+    except (RuleLimitError, PlaceLookupError) as exc:
+        return f"⚠️ {esc(str(exc))}"
+    return (f"✅ Rule #{rule.number} saved: <code>{esc(query.render())}</code> —"
+            f" {esc(place_label(gazetteer, place))} and everything in it.")
+
+
+async def cmd_region(ctx: CommandContext, svc: Services) -> str | Reply:
+    """Subscribe to a place (region, raion, town) by name, in any language, typos allowed."""
+    if svc.rules.places is None:
+        return "⚠️ Regions are not available: the gazetteer is not loaded."
+    if not ctx.args:
+        return "Usage: /region &lt;place&gt;, e.g. /region Белгородская область or /region Kupiansk"
+    gazetteer = svc.rules.places.gazetteer
+    try:
+        place = resolve(gazetteer, ctx.args)
+    except PlaceLookupError as exc:
+        candidates = exc.candidates or gazetteer.fuzzy(ctx.args)
+        if not candidates:
+            return f"⚠️ {esc(str(exc))}"
+        if len(candidates) == 1:
+            return await add_region_rule(ctx, svc, candidates[0])
+        return Reply(f"Which one do you mean by <b>{esc(ctx.args)}</b>?",
+                     tuple((place_label(gazetteer, p), f"region:{p.id}")
+                           for p in candidates[:8]))
+    return await add_region_rule(ctx, svc, place)
 
 
 async def cmd_rules(ctx: CommandContext, svc: Services) -> str:
@@ -245,6 +309,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", cmd_start, Role.MEMBER, False, "/start", "start, or resume alerts here"),
     Command("help", cmd_help, Role.MEMBER, False, "/help", "this list"),
     Command("alert", cmd_alert, Role.MEMBER, False, "/alert <rule>", "add an alert rule"),
+    Command("region", cmd_region, Role.MEMBER, False, "/region <place>",
+            "alerts for a place and everything in it"),
     Command("rules", cmd_rules, Role.MEMBER, False, "/rules", "list this chat's rules"),
     Command("test", cmd_test, Role.MEMBER, False, "/test <rule>",
             "try a rule on the posts stored so far"),

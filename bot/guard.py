@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.commands import COMMANDS_BY_NAME, CommandContext, Services
+from bot.commands import COMMANDS_BY_NAME, CommandContext, Reply, Services, add_region_rule
 from bot.models import ChatKind, Role
 from bot.store import StoreBusy
 
@@ -40,7 +40,25 @@ class CommandRouter:
         self.bot_username = bot_username
         self._refused: dict[int, dt.datetime] = {}
 
-    async def handle(self, msg: Incoming) -> str | None:
+    async def handle_callback(self, sender_id: int | None, msg: Incoming,
+                              data: str) -> tuple[str, str | None]:
+        """A pressed inline button: (short answer, new text for the message or None)."""
+        role = await self._svc.access.role(sender_id)
+        if role is Role.STRANGER or sender_id is None:
+            return "Sorry, this chanwatch instance is private.", None
+        ctx = CommandContext(sender_id, msg.chat_id, msg.chat_kind, msg.chat_title, "", role)
+        kind, _, value = data.partition(":")
+        places = self._svc.rules.places
+        if kind != "region" or places is None or value not in places.gazetteer.places:
+            return "This button has expired.", None
+        try:
+            await self._svc.store.upsert_chat(msg.chat_id, msg.chat_kind, msg.chat_title)
+            text = await add_region_rule(ctx, self._svc, places.gazetteer.places[value])
+        except StoreBusy:
+            return "The database is busy; press again in a moment.", None
+        return ("Saved" if text.startswith("✅") else "Not saved"), text
+
+    async def handle(self, msg: Incoming) -> str | Reply | None:
         """Return the HTML reply to send, or None to stay silent."""
         match = _COMMAND_RE.match(msg.text.strip())
         if not match:

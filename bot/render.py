@@ -79,7 +79,7 @@ def human_delay(delay: dt.timedelta) -> str:
 
 def render_alert(
     *, channel_title: str, post: Post, spans: Sequence[Span], rules: Sequence[Rule], tz: ZoneInfo,
-    note: str | None = None,
+    note: str | None = None, places: Sequence[str] = (),
 ) -> str:
     """The alert a chat receives for one post, naming every rule of the chat that fired.
 
@@ -88,6 +88,7 @@ def render_alert(
     lines = [
         f"🔔 <b>{esc(channel_title)}</b> · {esc(format_time(post.date, tz))}",
         *([note] if note else []),
+        *(["📍 " + esc("; ".join(dict.fromkeys(places)))] if places else []),
         highlight(post.text, spans) if post.text else f"<i>[{esc(post.media or 'no text')}]</i>",
         f'<a href="{esc(post.permalink)}">{esc(post.permalink)}</a>',
     ]

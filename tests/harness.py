@@ -18,6 +18,7 @@ from telethon.tl import types
 from bot.app import App
 from bot.config import settings_from_mapping
 from bot.match import Lemmatizer
+from bot.regions.places import PlaceMatcher
 from bot.sandbox import FakeTelegram, World
 from bot.sandbox.world import Account, FakeChannel, SentMessage
 
@@ -50,7 +51,8 @@ class Env:
     async def start_app(self) -> App:
         """Start chanwatch's composition root on this data directory."""
         env = settings_env(self.data_dir) | self.settings
-        self.app = App(settings_from_mapping(env), lemmatizer=self.lemmatizer)
+        self.app = App(settings_from_mapping(env), lemmatizer=self.lemmatizer,
+                       places=PlaceMatcher.shared(self.lemmatizer))
         await self.app.start()
         self.app.user.history_pause = 0  # no pacing between history pages in tests
         return self.app

@@ -144,3 +144,22 @@ async def test_match_reports_a_malformed_rule_and_bad_lines(tmp_path: Path) -> N
     assert proc.returncode == 1
     assert out.decode() == '{"id": 1, "spans": [[0, 4]]}\n'
     assert "line 1 skipped" in err_bytes.decode()
+
+
+async def test_tag_regions_reads_json_lines(tmp_path: Path) -> None:
+    lines = [{"id": 1, "text": "Под Грайвороном сбит беспилотник"},
+             {"id": 2, "text": "Курс доллара вырос"},
+             {"id": 3, "text": "Вибухи у Харкові та в Бєлгороді"}]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "tag-regions", cwd=tmp_path, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 120)
+    assert proc.returncode == 0, err.decode()
+    rows = [json.loads(x) for x in out.decode().splitlines()]
+    assert [r["id"] for r in rows] == [1, 2, 3]
+    assert rows[0]["regions"] == ["RU-BEL"]
+    assert rows[0]["places"][0]["name"] == "Грайвороном"
+    assert rows[0]["places"][0]["span"] == [4, 15]
+    assert rows[1] == {"id": 2, "regions": [], "places": []}
+    assert rows[2]["regions"] == ["RU-BEL", "UA-63"]

@@ -86,7 +86,7 @@ async def test_interactive_demo_takes_commands_and_posts_from_stdin(tmp_path: Pa
     out, err = await asyncio.wait_for(proc.communicate(typed.encode()), 60)
     assert proc.returncode == 0, err.decode()
     text = out.decode()
-    assert "✅ Rule #4 saved. Understood as: шебекино" in text
+    assert "✅ Rule #5 saved. Understood as: шебекино" in text
     assert "Обстрел *Шебекино* ночью" in text
     assert "usage: post @channel text" in text
     assert "Demo finished: 2 posts replayed, 2 alerts sent." in text  # + the outage post

@@ -198,7 +198,7 @@ def test_rules_render_as_understood(rule: str, understood: str) -> None:
         ("=ab*", "cannot be both =exact and a prefix*", 0),
         ("lang:de", "expected lang:ru or lang:uk", 5),
         ("channel:", "expected a channel username after channel:", 8),
-        ("region:belgorod", "region: filters are not available yet", 0),
+        ("region:", "expected a place after region:", 7),
         ('дрон ""', "expected words inside the quotes", 5),
         ("x" * 501, "longer than 500", 500),
         (" ".join(["слово"] * 31), "at most 30 terms", 180),

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import product
+from typing import TYPE_CHECKING
 
 from bot.match.lemmas import Lemmatizer
 from bot.match.normalize import Token, detect_lang, tokenize
@@ -24,12 +25,17 @@ from bot.match.query import (
     Not,
     Or,
     Phrase,
+    RegionFilter,
     Word,
     leaves,
     positive_leaves,
 )
 
+if TYPE_CHECKING:
+    from bot.regions.places import PlaceHit, PlaceMatcher
+
 Span = tuple[int, int]
+PLACE_MARK = "📍 "  # fired labels of region filters start so: alerts list those places
 _MEMBER_BITS = 6  # a leaf has at most 64 members (NEAR groups are limited by MAX_TERMS)
 
 
@@ -67,6 +73,7 @@ class _Post:
     keys: list[frozenset[str]]
     channel: str | None
     lang: str | None
+    places: list[PlaceHit] = field(default_factory=list)
 
 
 @dataclass
@@ -74,6 +81,7 @@ class RuleIndex:
     """Leaf postings for every active rule."""
 
     lemmatizer: Lemmatizer
+    places: PlaceMatcher | None = None
     rules: list[CompiledRule] = field(default_factory=list)
     _leaf_nodes: list[Node] = field(default_factory=list)
     _leaf_rule: list[int] = field(default_factory=list)
@@ -84,6 +92,8 @@ class RuleIndex:
     _prefix_lengths: set[int] = field(default_factory=set)
     _unindexed: list[int] = field(default_factory=list)  # rules evaluated for every post
     _single: dict[int, bool] = field(default_factory=dict)  # rule is one word or phrase
+    _region_targets: dict[int, frozenset[str]] = field(default_factory=dict)  # leaf -> ids
+    _region_rules: list[int] = field(default_factory=list)  # evaluated when places are found
     _labels: list[str] = field(default_factory=list)  # leaf -> how it is shown in explain
     # (token form, proper) -> (slot, following phrase words) of every index entry it hits;
     # the same words recur post after post, so each is looked up in the index once
@@ -91,15 +101,23 @@ class RuleIndex:
         field(default_factory=dict))
 
     @classmethod
-    def build(cls, lemmatizer: Lemmatizer, rules: Iterable[CompiledRule]) -> RuleIndex:
-        """Compile every rule into a fresh index (cheap: rule words are lemmatised once)."""
-        index = cls(lemmatizer)
+    def build(cls, lemmatizer: Lemmatizer, rules: Iterable[CompiledRule],
+              places: PlaceMatcher | None = None) -> RuleIndex:
+        """Compile every rule into a fresh index (cheap: rule words are lemmatised once).
+
+        Raises PlaceLookupError (a ValueError) for a region: filter that names no single place.
+        """
+        index = cls(lemmatizer, places)
         for rule in rules:
-            index._add(rule)
+            index.add(rule)
         return index
 
     # ------------------------------------------------------------------ compiling
-    def _add(self, rule: CompiledRule) -> None:
+    def add(self, rule: CompiledRule) -> None:
+        """Compile one more rule into the index (PlaceLookupError for an unknown place)."""
+        # resolve places first: a rule that names no single place changes nothing
+        regions = {id(n): self._region_ids(n.query) for n in leaves(rule.query)
+                   if isinstance(n, RegionFilter)}
         rule_index = len(self.rules)
         self.rules.append(rule)
         indexed = False
@@ -117,12 +135,27 @@ class RuleIndex:
             elif isinstance(node, Near):
                 for member, word in enumerate(node.items):
                     self._post_word(word.text, word.mode, _Entry(leaf, member))
+            elif isinstance(node, RegionFilter):
+                self._region_targets[leaf] = regions[id(node)]
+        regional = False
         for node in positive_leaves(rule.query):
             if isinstance(node, Word | Phrase | Near):
                 indexed = True
-        if not indexed:
+            elif isinstance(node, RegionFilter):
+                regional = True
+        if regional and not indexed:
+            self._region_rules.append(rule_index)
+        elif not indexed:
             self._unindexed.append(rule_index)
         self._single[rule_index] = isinstance(rule.query, Word | Phrase)
+
+    def _region_ids(self, query: str) -> frozenset[str]:
+        if self.places is None:
+            raise ValueError("region: filters need the gazetteer, which is not loaded")
+        from bot.regions.gazetteer import resolve
+
+        place = resolve(self.places.gazetteer, query)
+        return frozenset(self.places.gazetteer.descendants(place.id))
 
     def _post_word(self, text: str, mode: str, entry: _Entry) -> None:
         if mode == "exact":
@@ -170,6 +203,10 @@ class RuleIndex:
         leaf_rule = self._leaf_rule
         candidates = {leaf_rule[slot >> _MEMBER_BITS] for slot in found}
         candidates.update(self._unindexed)
+        if self._region_targets and self.places is not None:
+            post.places = self.places.find(text, tokens, keys)
+            if post.places:
+                candidates.update(self._region_rules)
         hits = []
         for rule_index in sorted(candidates):
             rule = self.rules[rule_index]
@@ -229,6 +266,13 @@ class RuleIndex:
             return not ok, [], []
         if isinstance(node, ChannelFilter):
             return post.channel == node.username, [], []
+        if isinstance(node, RegionFilter):
+            targets = self._region_targets[self._leaf_ids[(rule_index, id(node))]]
+            inside = [h for h in post.places if h.place.id in targets]
+            gaz = self.places.gazetteer if self.places else None
+            labels = [f"{PLACE_MARK}{h.place.display()}, {gaz.places[h.region].display('en')}"
+                      for h in inside] if gaz else []
+            return bool(inside), [(h.start, h.end) for h in inside], labels
         if isinstance(node, LangFilter):
             if post.lang is None:
                 post.lang = detect_lang(" ".join(t.norm for t in post.tokens)) or ""

@@ -34,6 +34,10 @@ class Lemmatizer:
             cls._shared = cls()
         return cls._shared
 
+    def parses_by_language(self, norm: str) -> tuple[list[Any], list[Any]]:
+        """The Russian and the Ukrainian dictionary's parses of a word."""
+        return list(self._analyzers[0].parse(norm)), list(self._analyzers[1].parse(norm))
+
     def _parses(self, norm: str) -> list[Any]:
         return [p for analyzer in self._analyzers for p in analyzer.parse(norm)]
 

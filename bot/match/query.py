@@ -10,6 +10,8 @@
     ( … )         grouping
     NEAR/5(a b)   all within 5 words of each other
     channel:@name only posts of that channel
+    region:place  posts that mention the place or anything in it (region:belgorod,
+                  region:"Шебекино", region:UA-63)
     lang:ru|uk    only posts in that language
 """
 
@@ -98,6 +100,17 @@ class LangFilter:
 
 
 @dataclass(frozen=True)
+class RegionFilter:
+    """Posts that mention this place or anything inside it (resolved with the gazetteer)."""
+
+    query: str
+
+    def render(self) -> str:
+        shown = f'"{self.query}"' if " " in self.query else self.query
+        return f"region:{shown}"
+
+
+@dataclass(frozen=True)
 class And:
     items: tuple[Node, ...]
 
@@ -121,7 +134,8 @@ class Not:
         return "NOT " + _grouped(self.item)
 
 
-Node: TypeAlias = Word | Phrase | Near | ChannelFilter | LangFilter | And | Or | Not
+Node: TypeAlias = (Word | Phrase | Near | ChannelFilter | LangFilter | RegionFilter | And | Or
+                  | Not)
 Leaf: TypeAlias = Word | Phrase | Near
 
 
@@ -330,7 +344,14 @@ class _Parser:
                 raise self.error("expected lang:ru or lang:uk", tok.pos + len("lang:"))
             return LangFilter(lang)
         if low.startswith("region:"):
-            raise self.error("region: filters are not available yet", tok.pos)
+            value = raw[len("region:"):]
+            if not value and self.peek().kind == "PHRASE":
+                value = self.take().text.strip()
+            if not value:
+                raise self.error('expected a place after region:, e.g. region:belgorod or'
+                                 ' region:"Шебекино"', tok.pos + len("region:"))
+            self.count(tok)
+            return RegionFilter(value)
         mode = "forms"
         body = raw
         if body.startswith("="):

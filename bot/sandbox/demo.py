@@ -40,6 +40,7 @@ SCRIPT = (
     "/alert Белгород",
     '/alert "Белгородская область"',
     "/alert беспилотник -Севастополь",
+    "/region Белгородская область",
     '/alert дрон "open quote',
     "/ondelete 2 on",
     "/rules",

@@ -382,3 +382,13 @@ def _set_bot_commands(world: World, acc: Account, req: Any) -> Result:
 def _set_typing(world: World, acc: Account, req: Any) -> Result:
     world.peer(acc, req.peer)
     return True
+
+
+@_serves(fn.messages.SetBotCallbackAnswerRequest)
+def _set_bot_callback_answer(world: World, acc: Account, req: Any) -> Result:
+    if not acc.is_bot:
+        raise RpcFailure(400, "USER_BOT_REQUIRED")
+    if not 0 < req.query_id <= world.callback_queries:
+        raise RpcFailure(400, "QUERY_ID_INVALID")
+    world.callback_answers.append(req)
+    return True

@@ -161,6 +161,8 @@ class World:
         # Like Telegram, a random_id is accepted once per account: a resend after a crash
         # answers RANDOM_ID_DUPLICATE instead of delivering the message twice.
         self.random_ids: set[tuple[int, int]] = set()
+        self.callback_queries = 0
+        self.callback_answers: list[TLObject] = []  # messages.setBotCallbackAnswer requests
         self.duplicate_sends = 0
 
     # ------------------------------------------------------------------ scripting API
@@ -297,6 +299,18 @@ class World:
         acc.log.append((acc.pts, update))
         self.push(acc, make_updates([update], [sender], chats))
         return msg
+
+    def press_button(self, to_account: Account, from_user: tl.User, message: SentMessage,
+                     data: bytes) -> int:
+        """`from_user` presses an inline button (callback `data`) under the bot's `message`."""
+        self.users.setdefault(from_user.id, from_user)
+        self.callback_queries += 1
+        query_id = self.callback_queries
+        update = tl.UpdateBotCallbackQuery(
+            query_id=query_id, user_id=from_user.id, peer=tl.PeerUser(message.peer_id),
+            msg_id=message.msg_id, chat_instance=1, data=data)
+        self.push(to_account, make_updates([update], [from_user], []))
+        return query_id
 
     def push(self, account: Account, updates: TLObject) -> None:
         """Send `updates` to every live connection of `account`."""

@@ -6,10 +6,12 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.match import MatchHit
+from bot.match.index import PLACE_MARK
 from bot.models import AlertDraft, Post, Rule
 from bot.render import Span, esc, human_delay, render_alert, render_deleted
 from bot.services.notify import AdminNotifier
@@ -108,31 +110,40 @@ class IngestService:
         return len(deleted)
 
     async def _drafts(
-        self, post: Post, by_chat: dict[int, tuple[list[Rule], list[Span]]], note: str | None
+        self, post: Post, by_chat: dict[int, ChatHits], note: str | None
     ) -> list[AlertDraft]:
         channel = await self._store.channel(post.channel_id)
         title = channel.title if channel else str(post.channel_id)
         chats = await self._store.chats(by_chat)
         drafts = []
-        for chat_id, (rules, spans) in sorted(by_chat.items()):
+        for chat_id, found in sorted(by_chat.items()):
             chat = chats.get(chat_id)
             tz = ZoneInfo(chat.tz) if chat and chat.tz else self._default_tz
-            html = render_alert(channel_title=title, post=post, spans=spans, rules=rules, tz=tz,
-                                note=note)
+            html = render_alert(channel_title=title, post=post, spans=found.spans,
+                                rules=found.rules, tz=tz, note=note, places=found.places)
             drafts.append(AlertDraft(chat_id, html))
         return drafts
 
 
-def hits_by_chat(
-    hits: list[MatchHit], rules_by_id: dict[int, Rule]
-) -> dict[int, tuple[list[Rule], list[Span]]]:
+@dataclass
+class ChatHits:
+    """What one chat's alert for a post shows: its rules that fired, spans, places."""
+
+    rules: list[Rule] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+
+
+def hits_by_chat(hits: list[MatchHit], rules_by_id: dict[int, Rule]) -> dict[int, ChatHits]:
     """Group rule hits by chat: one alert per chat names all of its rules that fired."""
-    grouped: dict[int, tuple[list[Rule], list[Span]]] = defaultdict(lambda: ([], []))
+    grouped: dict[int, ChatHits] = defaultdict(ChatHits)
     for hit in hits:
         rule = rules_by_id.get(hit.rule_id)
         if rule is None:
             continue
-        rules, spans = grouped[hit.chat_id]
-        rules.append(rule)
-        spans.extend(hit.spans)
+        chat = grouped[hit.chat_id]
+        chat.rules.append(rule)
+        chat.spans.extend(hit.spans)
+        chat.places.extend(f.removeprefix(PLACE_MARK) for f in hit.fired
+                           if f.startswith(PLACE_MARK))
     return dict(grouped)

@@ -6,6 +6,7 @@ import logging
 
 from bot.match import CompiledRule, Lemmatizer, MatchHit, Node, RuleIndex, parse_rule
 from bot.models import Post, Rule
+from bot.regions.places import PlaceMatcher
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -22,29 +23,32 @@ class RulesService:
     """Stores rules and keeps the compiled index in step with them (no restart needed)."""
 
     def __init__(self, store: Store, lemmatizer: Lemmatizer,
-                 max_rules: int = MAX_RULES_PER_CHAT) -> None:
+                 max_rules: int = MAX_RULES_PER_CHAT, places: PlaceMatcher | None = None) -> None:
         self._store = store
         self._lemmatizer = lemmatizer
         self._max_rules = max_rules
+        self.places = places
         self.index = RuleIndex.build(lemmatizer, [])
         self.rules_by_id: dict[int, Rule] = {}
 
     async def rebuild(self) -> None:
         """Recompile the index from the database (at start and after every change)."""
         rules = await self._store.alerting_rules()
-        compiled: list[CompiledRule] = []
+        index = RuleIndex.build(self._lemmatizer, [], self.places)
         for rule in rules:
             try:
-                compiled.append(CompiledRule(rule.id, rule.chat_id, parse_rule(rule.expression)))
+                index.add(CompiledRule(rule.id, rule.chat_id, parse_rule(rule.expression)))
             except ValueError:
-                # A rule stored by an older, more permissive parser: skip it, keep the rest.
-                log.warning("rule %d no longer parses; skipped: %r", rule.id, rule.expression)
-        self.index = RuleIndex.build(self._lemmatizer, compiled)
+                # Stored by an older parser, or its place left the gazetteer: skip it only.
+                log.warning("rule %d no longer compiles; skipped: %r", rule.id, rule.expression)
+        self.index = index
         self.rules_by_id = {r.id: r for r in rules}
 
     async def add(self, chat_id: int, expression: str, by: int) -> tuple[Rule, Node]:
         """Parse and store a rule; raise RuleSyntaxError or RuleLimitError."""
         query = parse_rule(expression.strip())
+        # compile it alone first: a region: that names no single place is refused here
+        RuleIndex.build(self._lemmatizer, [CompiledRule(0, chat_id, query)], self.places)
         if await self._store.count_rules(chat_id) >= self._max_rules:
             raise RuleLimitError(
                 f"This chat already has {self._max_rules} rules; /delete one first."
@@ -58,7 +62,7 @@ class RulesService:
     ) -> tuple[Node, list[tuple[Post, str, MatchHit]], int]:
         """Which of the last ``scan`` stored posts a rule would have matched (newest first)."""
         query = parse_rule(expression)
-        index = RuleIndex.build(self._lemmatizer, [CompiledRule(0, 0, query)])
+        index = RuleIndex.build(self._lemmatizer, [CompiledRule(0, 0, query)], self.places)
         found: list[tuple[Post, str, MatchHit]] = []
         posts = await self._store.recent_posts(scan)
         for post, title in posts:

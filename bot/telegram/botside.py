@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telethon import TelegramClient, errors, events
+from telethon import Button, TelegramClient, errors, events
 from telethon.extensions import html as tl_html
 from telethon.tl import functions, types
 
@@ -54,9 +54,9 @@ class BotGateway:
         ))
         self.client.add_event_handler(self.on_command, events.NewMessage(incoming=True,
                                                                          pattern=r"^/"))
+        self.client.add_event_handler(self.on_button, events.CallbackQuery())
 
-    async def on_command(self, event: Any) -> None:
-        """Turn the event into plain data, let the router decide, send its reply."""
+    async def _incoming(self, event: Any, text: str) -> Incoming:
         sender_id = event.sender_id
         if sender_id is not None and sender_id < 0:
             sender_id = None  # a channel or anonymous group admin speaking, not a person
@@ -66,17 +66,33 @@ class BotGateway:
             kind = ChatKind.GROUP if event.is_group else ChatKind.CHANNEL
             chat = await event.get_chat()
             title = getattr(chat, "title", None)
-        reply = await self._router.handle(
-            Incoming(event.raw_text or "", sender_id, event.chat_id, kind, title)
-        )
+        return Incoming(text, sender_id, event.chat_id, kind, title)
+
+    async def on_command(self, event: Any) -> None:
+        """Turn the event into plain data, let the router decide, send its reply."""
+        reply = await self._router.handle(await self._incoming(event, event.raw_text or ""))
         if reply is None:
             return
+        text, buttons = (reply, None) if isinstance(reply, str) else (
+            reply.html, [[Button.inline(label, data.encode())] for label, data in reply.buttons])
         try:
-            await event.reply(reply, parse_mode="html", link_preview=False)
+            await event.reply(text, parse_mode="html", link_preview=False, buttons=buttons)
         except errors.FloodWaitError as exc:
             log.warning("reply to chat %d dropped: flood wait %ds", event.chat_id, exc.seconds)
         except errors.RPCError as exc:
             log.warning("reply to chat %d failed: %s", event.chat_id, exc)
+
+    async def on_button(self, event: Any) -> None:
+        """An inline button was pressed: answer it and show the outcome in the message."""
+        incoming = await self._incoming(event, "")
+        data = event.data.decode("utf-8", "replace") if event.data else ""
+        answer, new_text = await self._router.handle_callback(incoming.sender_id, incoming, data)
+        try:
+            await event.answer(answer)
+            if new_text is not None:
+                await event.edit(new_text, parse_mode="html", link_preview=False, buttons=None)
+        except errors.RPCError as exc:
+            log.warning("answering a button in chat %d failed: %s", event.chat_id, exc)
 
     async def send_html(self, chat_id: int, html: str, random_id: int) -> None:
         """Send one message with a persisted random id; map Telegram errors to our own."""

@@ -1,0 +1,1 @@
+"""Places: the gazetteer of Ukraine and Russia and region matching."""

@@ -1,0 +1,136 @@
+"""Places in posts: every case form, adjectives, ambiguity, region: rules, /region, the CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.match import CompiledRule, Lemmatizer, RuleIndex, parse_rule
+from bot.regions.gazetteer import PlaceLookupError, resolve
+from bot.regions.places import PlaceMatcher
+from tests.harness import ADMIN, Env, ask, wait_for
+
+
+@pytest.fixture(scope="module")
+def places() -> PlaceMatcher:
+    return PlaceMatcher.shared(Lemmatizer.shared())
+
+
+@pytest.mark.parametrize(
+    ("text", "regions"),
+    [
+        ("Обстрел Шебекино продолжается", ["RU-BEL"]),
+        ("Под Грайвороном сбит беспилотник", ["RU-BEL"]),
+        ("В Белгородской области объявлена тревога", ["RU-BEL"]),
+        ("Белгородчина снова под ударом", ["RU-BEL"]),
+        ("Бєлгородщина знову під обстрілом", ["RU-BEL"]),
+        ("белгородский губернатор сообщил о раненых", ["RU-BEL"]),
+        ("Shelling of Shebekino continues", ["RU-BEL"]),
+        ("Ситуація біля Куп'янська загострилася", ["UA-63"]),
+        ("Бои у Купянска", ["UA-63"]),
+        ("Вибухи у Харкові", ["UA-63"]),
+        ("Взрыв в Курске и пожар в Брянске", ["RU-BRY", "RU-KRS"]),
+        ("Бои за Артемовск, Донецкая область", ["UA-14"]),  # historic name of Бахмут
+        ("Ракетный удар по Запорожью", ["UA-23"]),
+        ("Курс доллара вырос", []),
+        ("Мирный договор подписан", []),  # a common word, not the town
+        ("Счастье и радость", []),
+        ("Россия и Украина", []),
+    ],
+)
+def test_places_in_real_sentences(places: PlaceMatcher, text: str, regions: list[str]) -> None:
+    assert places.regions(text) == regions
+
+
+def test_spans_and_places(places: PlaceMatcher) -> None:
+    text = "Под Грайвороном сбит беспилотник"
+    [hit] = places.find(text)
+    assert text[hit.start:hit.end] == "Грайвороном"
+    assert hit.region == "RU-BEL"
+
+
+def test_ambiguous_word_counts_with_support(places: PlaceMatcher) -> None:
+    # "Счастье" is a town in Luhansk oblast: with a preposition of place and its region named
+    assert "UA-09" in places.regions("Обстрел в Счастье, Луганская область")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("belgorod", "RU-BEL"), ("UA-63", "UA-63"), ("Белгородская область", "RU-BEL"),
+     ("Харьков", "UA-63"), ("ua-63", "UA-63")],
+)
+def test_resolving_rule_places(places: PlaceMatcher, query: str, expected: str) -> None:
+    assert resolve(places.gazetteer, query).id == expected
+
+
+def test_resolving_a_settlement_and_unknown_names(places: PlaceMatcher) -> None:
+    shebekino = resolve(places.gazetteer, "Шебекино")
+    assert shebekino.kind == "settlement" and shebekino.region == "RU-BEL"
+    with pytest.raises(PlaceLookupError, match="no place called"):
+        resolve(places.gazetteer, "Нигдеград")
+
+
+def test_region_rules_match_the_place_and_everything_inside(places: PlaceMatcher) -> None:
+    lem = Lemmatizer.shared()
+    index = RuleIndex.build(lem, [
+        CompiledRule(1, 1, parse_rule("region:belgorod")),
+        CompiledRule(2, 1, parse_rule('region:"Шебекино" дрон*')),
+        CompiledRule(3, 1, parse_rule("region:UA-63 -учения")),
+    ], places)
+    hits = index.match("Дроны атаковали Шебекино")  # rule 2 needs дрон* too: it is there
+    assert sorted(h.rule_id for h in hits) == [1, 2]
+    first = next(h for h in hits if h.rule_id == 1)
+    assert "📍 Шебекино, Belgorod Oblast" in first.fired
+    assert [h.rule_id for h in index.match("Вибухи у Харкові")] == [3]
+    assert index.match("Учения под Харьковом") == []
+    assert index.match("Взрыв в Курске") == []
+
+
+def test_an_unknown_region_in_a_rule_is_refused(places: PlaceMatcher) -> None:
+    with pytest.raises(PlaceLookupError):
+        RuleIndex.build(Lemmatizer.shared(), [CompiledRule(1, 1, parse_rule("region:Нигдеград"))],
+                        places)
+
+
+async def test_region_command_alert_names_the_place(env: Env) -> None:
+    await ask(env, env.admin, "/watch @news_test")
+    reply = await ask(env, env.admin, "/region Шебекино")
+    assert reply.startswith("✅ Rule #1 saved: region:Шебекино — Шебекино")
+    env.world.post(env.news, "Утром обстреляли Шебекино, ранены двое")
+    await wait_for(lambda: env.alerts_to(ADMIN))
+    lines = env.alerts_to(ADMIN)[0].text.splitlines()
+    assert lines[1] == "📍 Шебекино, Belgorod Oblast"
+    assert "<strong>Шебекино</strong>" in env.alerts_to(ADMIN)[0].html
+
+
+async def test_region_command_offers_buttons_for_ambiguous_names(env: Env) -> None:
+    message = env.world.private_message(env.bot, env.admin, "/region Мирное")
+    await wait_for(lambda: any(m.reply_to == message.id for m in env.world.sent_to(ADMIN)))
+    reply = next(m for m in env.world.sent_to(ADMIN) if m.reply_to == message.id)
+    assert reply.text.startswith("Which one do you mean by Мирное?")
+    rows = reply.reply_markup.rows
+    assert len(rows) >= 2
+    first = rows[0].buttons[0]
+    data = first.type.data  # layer 229: KeyboardInlineButton(type=InlineButtonTypeCallback)
+    assert data.startswith(b"region:")
+    env.world.press_button(env.bot, env.admin, reply, data)
+    await wait_for(lambda: env.world.edited and env.world.callback_answers)
+    assert env.world.callback_answers[0].message == "Saved"
+    assert env.world.edited[-1].text.startswith("✅ Rule #1 saved: region:")
+    rules = await env.running.store.rules(ADMIN)
+    assert [r.expression.startswith("region:") for r in rules] == [True]
+
+
+async def test_region_command_handles_typos(env: Env) -> None:
+    reply = await ask(env, env.admin, "/region Шебекимо")
+    assert "Шебекино" in reply
+
+
+async def test_a_stranger_cannot_press_buttons(env: Env) -> None:
+    message = env.world.private_message(env.bot, env.admin, "/region Мирное")
+    await wait_for(lambda: any(m.reply_to == message.id for m in env.world.sent_to(ADMIN)))
+    reply = next(m for m in env.world.sent_to(ADMIN) if m.reply_to == message.id)
+    env.world.press_button(env.bot, env.stranger, reply,
+                           reply.reply_markup.rows[0].buttons[0].type.data)
+    await wait_for(lambda: env.world.callback_answers)
+    assert env.world.callback_answers[0].message == "Sorry, this chanwatch instance is private."
+    assert await env.running.store.rules(ADMIN) == []
