@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, configure_logging, load_settings
@@ -200,6 +200,7 @@ def cmd_match(rule: str, lines: TextIO, out: TextIO) -> int:
     character offsets into its text. A malformed rule or input line is reported on stderr.
     """
     from bot.match import CompiledRule, Lemmatizer, RuleIndex, RuleSyntaxError, parse_rule
+    from bot.match.query import RegionFilter, leaves
 
     try:
         query = parse_rule(rule)
@@ -207,7 +208,15 @@ def cmd_match(rule: str, lines: TextIO, out: TextIO) -> int:
         print(f"chanwatch: cannot understand the rule: {exc.message}\n{exc.pointer()}",
               file=sys.stderr)
         return 2
-    index = RuleIndex.build(Lemmatizer(), [CompiledRule(0, 0, query)])
+    lemmatizer = Lemmatizer()
+    places = None
+    if any(isinstance(leaf, RegionFilter) for leaf in leaves(query)):
+        places = _places(lemmatizer)
+    try:
+        index = RuleIndex.build(lemmatizer, [CompiledRule(0, 0, query)], places)
+    except ValueError as exc:  # a region: that names no single place
+        print(f"chanwatch: {exc}", file=sys.stderr)
+        return 2
     bad = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -233,9 +242,8 @@ def cmd_match(rule: str, lines: TextIO, out: TextIO) -> int:
 def cmd_tag_regions(lines: TextIO, out: TextIO) -> int:
     """For every JSON line {"id", "text"}: the first-level regions and places it mentions."""
     from bot.match import Lemmatizer
-    from bot.regions.places import PlaceMatcher
 
-    places = PlaceMatcher.shared(Lemmatizer())
+    places = _places(Lemmatizer())
     bad = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -257,3 +265,11 @@ def cmd_tag_regions(lines: TextIO, out: TextIO) -> int:
                         "region": h.region} for h in hits],
         }, ensure_ascii=False) + "\n")
     return 1 if bad else 0
+
+
+def _places(lemmatizer: Any) -> Any:
+    """The place matcher for CLI tools, compiled once into the user's cache directory."""
+    from bot.regions.places import PlaceMatcher
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "chanwatch"
+    return PlaceMatcher.cached(lemmatizer, cache)

@@ -18,6 +18,7 @@ from tests.harness import ADMIN, build_world, settings_env, wait_for
 def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "ADMIN_"))}
     env.update(settings_env(data_dir))
+    env["XDG_CACHE_HOME"] = str(data_dir / ".cache")  # CLI tools cache the place index there
     env.update(extra)
     return env
 
@@ -152,7 +153,8 @@ async def test_tag_regions_reads_json_lines(tmp_path: Path) -> None:
              {"id": 3, "text": "Вибухи у Харкові та в Бєлгороді"}]
     stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "tag-regions", cwd=tmp_path, stdin=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "bot", "tag-regions", cwd=tmp_path, env=child_env(tmp_path),
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 120)
     assert proc.returncode == 0, err.decode()
@@ -163,3 +165,20 @@ async def test_tag_regions_reads_json_lines(tmp_path: Path) -> None:
     assert rows[0]["places"][0]["span"] == [4, 15]
     assert rows[1] == {"id": 2, "regions": [], "places": []}
     assert rows[2]["regions"] == ["RU-BEL", "UA-63"]
+
+
+async def test_match_understands_region_rules(tmp_path: Path) -> None:
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in [
+        {"id": 1, "text": "Дроны атаковали Шебекино"}, {"id": 2, "text": "Дроны над Курском"},
+    ]) + "\n"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "match", "region:belgorod дрон*", cwd=tmp_path,
+        env=child_env(tmp_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 120)
+    assert proc.returncode == 0, err.decode()
+    assert [json.loads(x)["id"] for x in out.decode().splitlines()] == [1]
+    code, _, err_text = await run_cli(["match", "region:Нигдеград"], child_env(tmp_path),
+                                      tmp_path)
+    assert code == 2 and "no place called 'Нигдеград' is known" in err_text
