@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 from pathlib import Path
 
 from bot.match import Lemmatizer
+from bot.regions.places import PlaceMatcher
 from bot.sandbox.demo import DemoOptions, load_sample, run_demo, to_terminal
 
 # Read by hand from the bundled sample: among its first 80 posts these five match the demo's
@@ -21,7 +23,8 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
 ) -> None:
     lines: list[str] = []
     result = await run_demo(DemoOptions(posts=80, speed=0, data_dir=tmp_path / "demo"),
-                            emit=lines.append, lemmatizer=lemmatizer)
+                            emit=lines.append, lemmatizer=lemmatizer,
+                            places=PlaceMatcher.shared(lemmatizer))
     assert result.unscripted == []
     assert result.posts_replayed == 80
     sample = load_sample(80)
@@ -55,10 +58,15 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
         db.close()
 
 
+def cache_env(tmp_path: Path) -> dict[str, str]:
+    """The demo caches the compiled place index in XDG_CACHE_HOME: keep it in the test's dir."""
+    return {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
 async def test_demo_command_runs_from_the_cli(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "demo", "--posts", "5", "--speed", "100",
-        "--data-dir", str(tmp_path / "d"), cwd=tmp_path,
+        "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env=cache_env(tmp_path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -79,7 +87,8 @@ def test_terminal_rendering() -> None:
 async def test_interactive_demo_takes_commands_and_posts_from_stdin(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "demo", "--posts", "1", "--speed", "100", "--interactive",
-        "--data-dir", str(tmp_path / "d"), cwd=tmp_path, stdin=asyncio.subprocess.PIPE,
+        "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env=cache_env(tmp_path),
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     typed = "/alert Шебекино\npost @mash Обстрел Шебекино ночью\npost @nowhere x\nquit\n"

@@ -13,6 +13,7 @@ import datetime as dt
 import html
 import json
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from typing import Any
 from bot.app import App
 from bot.config import settings_from_mapping
 from bot.match import Lemmatizer
+from bot.regions.places import PlaceMatcher
 from bot.sandbox.server import FakeTelegram
 from bot.sandbox.world import Account, FakeChannel, SentMessage, World
 
@@ -152,10 +154,11 @@ class Demo:
     """Sets up the stand-in world and the real service, then plays the script."""
 
     def __init__(self, options: DemoOptions, emit: Callable[[str], None],
-                 lemmatizer: Lemmatizer | None = None) -> None:
+                 lemmatizer: Lemmatizer | None = None, places: PlaceMatcher | None = None) -> None:
         self.options = options
         self._emit = emit
         self._lemmatizer = lemmatizer
+        self._places = places
         data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="chanwatch-demo-"))
         self.result = DemoResult(data_dir=data_dir)
         self.fake: FakeTelegram
@@ -171,7 +174,7 @@ class Demo:
             self._build_world()
             self.transcript = Transcript(self.fake.world, self.result, self.options.color,
                                          self._emit)
-            self.app = App(self._settings(), lemmatizer=self._lemmatizer)
+            self.app = App(self._settings(), lemmatizer=self._lemmatizer, places=self._places)
             await self.app.start()
             try:
                 await self._play()
@@ -352,9 +355,11 @@ def _read_line() -> str | None:
 
 
 async def run_demo(options: DemoOptions, emit: Callable[[str], None] | None = None,
-                   lemmatizer: Lemmatizer | None = None) -> DemoResult:
+                   lemmatizer: Lemmatizer | None = None,
+                   places: PlaceMatcher | None = None) -> DemoResult:
     """Run the demo and return what happened."""
-    return await Demo(options, emit or (lambda s: print(s, flush=True)), lemmatizer).run()
+    return await Demo(options, emit or (lambda s: print(s, flush=True)), lemmatizer,
+                      places).run()
 
 
 def main(options: DemoOptions) -> int:
@@ -364,8 +369,12 @@ def main(options: DemoOptions) -> int:
                           color=sys.stdout.isatty())
     # The demo drops the connection on purpose: Telethon's reconnect warnings are noise here.
     logging.getLogger("telethon").setLevel(logging.ERROR)
+    # The compiled place index goes to the user's cache: the next demo starts in a second.
+    lemmatizer = Lemmatizer()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "chanwatch"
+    places = PlaceMatcher.cached(lemmatizer, cache)
     try:
-        result = asyncio.run(run_demo(options))
+        result = asyncio.run(run_demo(options, lemmatizer=lemmatizer, places=places))
     except KeyboardInterrupt:
         print(f"\nDemo interrupted. Its database is {data_dir / 'chanwatch.sqlite3'}")
         return 130
