@@ -35,6 +35,16 @@ def places() -> PlaceMatcher:
         ("Мирный договор подписан", []),  # a common word, not the town
         ("Счастье и радость", []),
         ("Россия и Украина", []),
+        ("Москвич пострадал при пожаре", ["RU-MOW"]),  # a demonym counts
+        ("Бои в Донбассе", ["UA-09", "UA-14"]),  # a region of two oblasts
+        ("Москва заявила протест", []),  # the government, not the place
+        ("Решено передать Киеву зенитные комплексы", []),
+        ("Эфир в 10:00 по Москве", []),  # Moscow time
+        ("Пробка на Калужском шоссе", []),  # a street, not Kaluga oblast
+        ("Торговля с Китаем выросла", []),  # "с" without its dot is not "село"
+        ("Поставки камчатского краба", []),
+        ("Обстрел в Раменском", ["RU-MOS"]),  # a big town named like an adjective
+        ("В Москве открыли станцию метро", ["RU-MOW"]),
     ],
 )
 def test_places_in_real_sentences(places: PlaceMatcher, text: str, regions: list[str]) -> None:

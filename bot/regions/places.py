@@ -30,9 +30,16 @@ from bot.regions.gazetteer import DATA, Gazetteer, Place
 
 # Words right before a name that say "this is a settlement" (strong evidence).
 PLACE_MARKERS = frozenset({
-    "с", "село", "селе", "села", "поселок", "поселке", "поселка", "пос", "пгт", "город",
-    "городе", "города", "г", "деревня", "деревне", "деревни", "хутор", "хуторе", "хутора",
-    "станица", "станице", "нп", "селище", "селищі", "місто", "місті", "міста", "смт", "сел",
+    "село", "селе", "села", "поселок", "поселке", "поселка", "пгт", "город", "городе",
+    "города", "деревня", "деревне", "деревни", "хутор", "хуторе", "хутора", "станица",
+    "станице", "селище", "селищі", "місто", "місті", "міста", "смт",
+})
+# Abbreviations that are markers only with their dot ("с. Мирное", not "с Китаем").
+DOTTED_MARKERS = frozenset({"с", "г", "п", "пос", "сел", "нп", "д", "х", "ст"})
+# A region adjective before these names a street, a station or a dish, not the region.
+NOT_THE_REGION_AFTER = frozenset({
+    "шоссе", "проспект", "улица", "переулок", "бульвар", "вокзал", "суд", "краб", "линия",
+    "площадь", "набережная", "станция", "метро", "рынок", "парк", "театр", "университет",
 })
 # Adjectives shared by a city that is a region of its own and the oblast around it.
 CLASHING_ADJECTIVES = frozenset({"московская", "ленинградская", "киевская", "київська",
@@ -43,15 +50,30 @@ METONYM_VERBS = frozenset({
     "пригрозить", "призвать", "обвинить", "настаивать", "признать", "отвергнуть",
     "выразить", "надеяться", "ожидать", "рассчитывать", "согласиться", "пояснить",
     "подчеркнуть", "опровергнуть", "осудить", "заявлять", "готовый", "намерен",
-    "заявити", "відмовитися", "вимагати", "погрожувати", "звинуватити",
+    "заявити", "відмовитися", "вимагати", "погрожувати", "звинуватити", "обвинять",
+    "отрицать", "потерять", "должный", "требовать", "отказываться",
 })
 _CAPITAL_REGIONS = frozenset({"RU-MOW", "UA-30"})
 # Regions whose adjective does not follow "<adjective> область" in their names.
-EXTRA_ADJECTIVES = {"крымский": "UA-43", "кримський": "UA-43"}
+EXTRA_ADJECTIVES = {"крымский": "UA-43", "кримський": "UA-43", "подмосковный": "RU-MOS"}
+# Words for a region's people and features that count for it without a capital letter.
+EXTRA_WORDS: dict[str, tuple[str, ...]] = {
+    "москвич": ("RU-MOW",), "москвичка": ("RU-MOW",), "москва-река": ("RU-MOW",),
+    "киевлянин": ("UA-30",), "киевлянка": ("UA-30",), "киянин": ("UA-30",),
+    "петербуржец": ("RU-SPE",), "петербуржцы": ("RU-SPE",), "белгородец": ("RU-BEL",),
+    "курянин": ("RU-KRS",), "брянец": ("RU-BRY",), "харьковчанин": ("UA-63",),
+    "харків'янин": ("UA-63",), "одессит": ("UA-51",),
+    # a region of two oblasts: counts for both
+    "донбасс": ("UA-14", "UA-09"), "донбас": ("UA-14", "UA-09"),
+}
+# Verbs around a capital's name that make it the government: "передать Киеву", "Киев заявил".
+METONYM_BEFORE = frozenset({"поставлять", "передать", "помогать", "предоставить", "обвинить",
+                            "обвинять", "призвать", "поставить", "передавать"})
 # "Подписаться на Москву — новостную": a channel's footer names the channel, not a place.
 _SUBSCRIBE = frozenset({"подписаться", "подписывайся", "подпишись", "подписывайтесь",
                         "підписатися", "підписуйся", "підпишись"})
-LATIN_NAMED = 10_000  # a Latin word naming a smaller place is too often something else (Slava)
+LATIN_NAMED = 10_000
+BIG_PLACE = 50_000  # a Latin word naming a smaller place is too often something else (Slava)
 # A village smaller than this whose name the dictionary knows as a place is probably named
 # after a famous one (Китай, Берлин, Перу): it needs support like an ordinary word.
 FAMOUS_ELSEWHERE = 3_000
@@ -91,8 +113,9 @@ class PlaceHit:
 class _Name:
     places: tuple[str, ...]
     rest: tuple[frozenset[str], ...]  # lemma keys of the following words of the name
-    adjective: bool  # a region adjective: no capital letter needed
+    adjective: bool  # a region adjective (or demonym): no capital letter needed
     ambiguous_word: bool  # also a common word or a surname
+    every_region: bool = False  # counts for all its places' regions (Донбасс)
 
 
 @dataclass
@@ -169,9 +192,12 @@ class PlaceMatcher:
             # "московский": the city or the oblast? then neither
             if len(regions) == 1 and adjective not in CLASHING_ADJECTIVES:
                 matcher._add((adjective,), (next(iter(regions)),), adjective=True)
+        for word, codes in EXTRA_WORDS.items():
+            matcher._add((word,), codes, adjective=True, every_region=len(codes) > 1)
         return matcher
 
-    def _add(self, words: tuple[str, ...], places: tuple[str, ...], adjective: bool) -> None:
+    def _add(self, words: tuple[str, ...], places: tuple[str, ...], adjective: bool,
+             every_region: bool = False) -> None:
         first, *rest = words
         keys, known_other, geox = self._name_keys(first)
         kinds = [self.gazetteer.places[p] for p in places]
@@ -180,9 +206,11 @@ class PlaceMatcher:
         if len(words) == 1 and not adjective and not any(p.kind == "region" for p in kinds):
             # an ordinary word or a person's name; or a small place named like a famous one
             # (Китай, Берлин, Крым are villages too)
-            ambiguous = known_other or (geox and biggest < FAMOUS_ELSEWHERE) or (
-                first.isascii() and biggest < LATIN_NAMED)
-        entry = _Name(places, tuple(self._name_keys(w)[0] for w in rest), adjective, ambiguous)
+            # a big town named like an adjective (Раменское, Жуковский) is the town
+            ambiguous = (known_other and biggest < BIG_PLACE) or (
+                geox and biggest < FAMOUS_ELSEWHERE) or (first.isascii() and biggest < LATIN_NAMED)
+        entry = _Name(places, tuple(self._name_keys(w)[0] for w in rest), adjective, ambiguous,
+                      every_region)
         for key in keys:
             self._index[key].append(entry)
 
@@ -254,6 +282,12 @@ class PlaceMatcher:
                 raw.append((pos, end, name))
         return self._resolve(text, tokens, raw)
 
+    def _metonym(self, tokens: list[Token], pos: int, end: int) -> bool:
+        after = end + 1 < len(tokens) and bool(
+            self.lemmatizer.keys(tokens[end + 1].norm) & METONYM_VERBS)
+        before = pos > 0 and bool(self.lemmatizer.keys(tokens[pos - 1].norm) & METONYM_BEFORE)
+        return after or before
+
     def _is_region(self, name: _Name) -> bool:
         return any(self.gazetteer.places[p].kind == "region" for p in name.places)
 
@@ -262,8 +296,8 @@ class PlaceMatcher:
         gaz = self.gazetteer
         # longest names first ("Белгородская область" beats the adjective inside it); for the
         # same words an unambiguous name beats an ambiguous one and a region beats the rest
-        raw.sort(key=lambda r: (r[0], -(r[1] - r[0]), r[2].ambiguous_word,
-                                not self._is_region(r[2])))
+        raw.sort(key=lambda r: (r[0], -(r[1] - r[0]), not r[2].every_region,
+                                r[2].ambiguous_word, not self._is_region(r[2])))
         taken: set[int] = set()
         chosen: list[tuple[int, int, _Name]] = []
         for pos, end, name in raw:
@@ -279,7 +313,12 @@ class PlaceMatcher:
         hits: list[PlaceHit] = []
         for pos, end, name in chosen:
             places = [gaz.places[p] for p in name.places]
-            marked = pos > 0 and tokens[pos - 1].norm in PLACE_MARKERS
+            marked = pos > 0 and (tokens[pos - 1].norm in PLACE_MARKERS or (
+                tokens[pos - 1].norm in DOTTED_MARKERS
+                and text[tokens[pos - 1].end:tokens[pos - 1].end + 1] == "."))
+            if name.adjective and end + 1 < len(tokens) and self.lemmatizer.keys(
+                    tokens[end + 1].norm) & NOT_THE_REGION_AFTER:
+                continue
             # ambiguous names never count as support (certain_regions), so none supports itself
             supported = [p for p in places if p.region in certain_regions]
             regions = {p.region for p in places}
@@ -287,12 +326,19 @@ class PlaceMatcher:
                 continue
             if pos > 1 and tokens[pos - 1].norm == "на" and tokens[pos - 2].norm in _SUBSCRIBE:
                 continue
+            if name.every_region:
+                for place in places:
+                    start, stop = tokens[pos].start, tokens[end].end
+                    hits.append(PlaceHit(place, place.region, start, stop, text[start:stop]))
+                continue
             top = [p for p in places if p.kind == "region"]
             if top:
                 places = top[:1]
-            if places[0].region in _CAPITAL_REGIONS and len(places) == 1 and end + 1 < len(
-                    tokens) and self.lemmatizer.keys(tokens[end + 1].norm) & METONYM_VERBS:
+            if places[0].region in _CAPITAL_REGIONS and len(places) == 1 and self._metonym(
+                    tokens, pos, end):
                 continue  # "Москва заявила": the government speaks, nothing happens there
+            if pos > 1 and tokens[pos - 1].norm == "по" and tokens[pos - 2].norm.isdigit():
+                continue  # "в 10:00 по Москве": Moscow time
             if len(places) > 1:
                 if supported and len({p.region for p in supported}) == 1:
                     places = supported
