@@ -144,3 +144,18 @@ async def test_a_stranger_cannot_press_buttons(env: Env) -> None:
     await wait_for(lambda: env.world.callback_answers)
     assert env.world.callback_answers[0].message == "Sorry, this chanwatch instance is private."
     assert await env.running.store.rules(ADMIN) == []
+
+
+async def test_region_rules_work_in_catch_up_and_in_test(env: Env) -> None:
+    await ask(env, env.admin, "/watch @news_test")
+    await ask(env, env.admin, "/alert region:belgorod")
+    reply = await ask(env, env.admin, "/test region:belgorod")
+    # the backfilled post from before /watch mentions Белгород
+    assert reply.startswith("Understood as: region:belgorod\n1 of the last 1 stored posts")
+    await env.stop_app()
+    env.world.post(env.news, "Ночью под Грайвороном упал беспилотник")
+    await env.start_app()
+    await wait_for(lambda: env.alerts_to(ADMIN), within=20)
+    alert = env.alerts_to(ADMIN)[0].text
+    assert "📍 Грайворон, Belgorod Oblast" in alert
+    assert env.running.reconciler.reports[0].stored == 1
