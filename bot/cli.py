@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -217,26 +217,15 @@ def cmd_match(rule: str, lines: TextIO, out: TextIO) -> int:
     except ValueError as exc:  # a region: that names no single place
         print(f"chanwatch: {exc}", file=sys.stderr)
         return 2
-    bad = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            text = item["text"]
-            if not isinstance(text, str):
-                raise TypeError("text must be a string")
-        except (ValueError, KeyError, TypeError) as exc:
-            bad += 1
-            print(f"chanwatch: line {number} skipped: {exc}", file=sys.stderr)
-            continue
+    reader = _JsonLines(lines)
+    for item, text in reader:
         channel = item.get("channel")
         hits = index.match(text, channel if isinstance(channel, str) else None)
         if hits:
             spans = [list(span) for span in hits[0].spans]
             out.write(json.dumps({"id": item.get("id"), "spans": spans}, ensure_ascii=False)
                       + "\n")
-    return 1 if bad else 0
+    return 1 if reader.bad else 0
 
 
 def cmd_tag_regions(lines: TextIO, out: TextIO) -> int:
@@ -244,19 +233,8 @@ def cmd_tag_regions(lines: TextIO, out: TextIO) -> int:
     from bot.match import Lemmatizer
 
     places = _places(Lemmatizer())
-    bad = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            text = item["text"]
-            if not isinstance(text, str):
-                raise TypeError("text must be a string")
-        except (ValueError, KeyError, TypeError) as exc:
-            bad += 1
-            print(f"chanwatch: line {number} skipped: {exc}", file=sys.stderr)
-            continue
+    reader = _JsonLines(lines)
+    for item, text in reader:
         hits = places.find(text)
         out.write(json.dumps({
             "id": item.get("id"),
@@ -264,7 +242,7 @@ def cmd_tag_regions(lines: TextIO, out: TextIO) -> int:
             "places": [{"name": h.text, "span": [h.start, h.end], "place": h.place.id,
                         "region": h.region} for h in hits],
         }, ensure_ascii=False) + "\n")
-    return 1 if bad else 0
+    return 1 if reader.bad else 0
 
 
 def _places(lemmatizer: Any) -> Any:
@@ -273,3 +251,26 @@ def _places(lemmatizer: Any) -> Any:
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "chanwatch"
     return PlaceMatcher.cached(lemmatizer, cache)
+
+
+class _JsonLines:
+    """Objects with a string "text" from JSON lines; bad lines are reported and counted."""
+
+    def __init__(self, lines: TextIO) -> None:
+        self._lines = lines
+        self.bad = 0
+
+    def __iter__(self) -> Iterator[tuple[dict[str, Any], str]]:
+        for number, line in enumerate(self._lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text = item["text"]
+                if not isinstance(text, str):
+                    raise TypeError("text must be a string")
+            except (ValueError, KeyError, TypeError) as exc:
+                self.bad += 1
+                print(f"chanwatch: line {number} skipped: {exc}", file=sys.stderr)
+                continue
+            yield item, text

@@ -42,12 +42,7 @@ class IngestService:
         ``source`` is live, reconcile (alerts say how late they are) or backfill (matches are
         recorded for search and digests, but nothing is sent).
         """
-        hits = self._rules.index.match(post.text, post.channel_username)
-        records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
-        alerts: list[AlertDraft] = []
-        if hits and source != "backfill":
-            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
-                                        self._late_note(post, source))
+        _, records, alerts = await self._prepare(post, source)
         result = await self._store.save_post(post, records, alerts, source=source)
         if result.alerts_enqueued and self._on_enqueued:
             self._on_enqueued()
@@ -55,19 +50,23 @@ class IngestService:
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
         """``ingest`` for a batch of posts in order, stored in one transaction."""
-        items = []
-        for post in posts:
-            hits = self._rules.index.match(post.text, post.channel_username)
-            records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
-            alerts: list[AlertDraft] = []
-            if hits and source != "backfill":
-                alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
-                                            self._late_note(post, source))
-            items.append((post, records, alerts))
+        items = [await self._prepare(post, source) for post in posts]
         results = await self._store.save_posts(items, source=source)
         if any(r.alerts_enqueued for r in results) and self._on_enqueued:
             self._on_enqueued()
         return results
+
+    async def _prepare(
+        self, post: Post, source: str
+    ) -> tuple[Post, list[RuleHitRecord], list[AlertDraft]]:
+        """Match a post once; render its alerts (none for backfill)."""
+        hits = self._rules.index.match(post.text, post.channel_username)
+        records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
+        alerts: list[AlertDraft] = []
+        if hits and source != "backfill":
+            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
+                                        self._late_note(post, source))
+        return post, records, alerts
 
     def _late_note(self, post: Post, source: str) -> str | None:
         delay = self._clock.now() - post.date
