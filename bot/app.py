@@ -19,6 +19,7 @@ from bot.guard import CommandRouter
 from bot.match import Lemmatizer
 from bot.models import Channel, Post
 from bot.regions.places import PlaceMatcher
+from bot.render import esc
 from bot.services.access import AccessService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
@@ -102,7 +103,8 @@ class App:
         services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
                             s.backfill_posts)
         self.bot = BotGateway(bot_client, CommandRouter(services, self.clock))
-        self.dispatcher = Dispatcher(store, self.bot, self.clock, s.admin_ids)
+        self.dispatcher = Dispatcher(store, self.bot, self.clock, s.admin_ids,
+                                     on_chat_dead=rules.rebuild)
         admins = AdminNotifier(store, s.admin_ids, self.dispatcher.wake)
         self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,
                                     on_enqueued=self.dispatcher.wake)
@@ -163,7 +165,20 @@ class App:
         start = (dt.datetime.combine(since, dt.time(), tzinfo=self.settings.timezone)
                  if since else None)
         self.tasks.spawn(f"backfill:{channel.id}",
-                         self.backfiller.run(channel, chat_id, limit, start, top_id))
+                         self._backfill(channel, chat_id, limit, start, top_id))
+
+    async def _backfill(self, channel: Channel, chat_id: int, limit: int | None,
+                        since: dt.datetime | None, top_id: int) -> None:
+        try:
+            await self.backfiller.run(channel, chat_id, limit, since, top_id)
+        except Exception as exc:
+            # A failed backfill must not stop the service: say so; new posts still arrive.
+            log.exception("backfill of channel %d failed", channel.id)
+            reason = esc(type(exc).__name__)
+            await self.store.enqueue_notice(
+                chat_id, f"⚠️ Backfill of <b>{esc(channel.title)}</b> failed ({reason});"
+                " new posts are still watched.", f"backfill-failed:{channel.id}:{top_id}")
+            self.dispatcher.wake()
 
     async def run_reconcile(self, reason: str) -> None:
         """Catch up every channel (at start, after reconnects, on the schedule)."""

@@ -70,6 +70,8 @@ class Command:
 async def cmd_start(ctx: CommandContext, svc: Services) -> str:
     """Greet, and resume a chat whose alerts had stopped."""
     revived = await svc.store.revive_chat(ctx.chat_id)
+    if revived:
+        await svc.rules.rebuild()  # its rules alert again
     lines = ["👋 <b>chanwatch</b> watches Telegram channels and alerts you when a post matches"
              " your rules."]
     if revived:
@@ -290,6 +292,8 @@ async def cmd_allow(ctx: CommandContext, svc: Services) -> str:
         return f"{user_id} is an admin already (ADMIN_IDS)."
     if not await svc.access.allow(user_id, ctx.sender_id):
         return f"{user_id} may already use chanwatch."
+    if await svc.store.set_chat_status(user_id, "active"):  # a chat paused by /deny
+        await svc.rules.rebuild()
     return f"✅ {user_id} may now use chanwatch."
 
 
@@ -302,7 +306,10 @@ async def cmd_deny(ctx: CommandContext, svc: Services) -> str:
         return f"{user_id} is named in ADMIN_IDS; change that setting to remove them."
     if not await svc.access.deny(user_id):
         return f"{user_id} had no rights to withdraw."
-    return f"{user_id} may no longer use chanwatch."
+    # their private chat stops receiving alerts at once (its rules stay, paused)
+    if await svc.store.set_chat_status(user_id, "paused"):
+        await svc.rules.rebuild()
+    return f"{user_id} may no longer use chanwatch; alerts to their private chat are paused."
 
 
 COMMANDS: tuple[Command, ...] = (

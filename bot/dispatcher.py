@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
 from bot.models import OutboxItem
@@ -31,7 +32,9 @@ class Dispatcher:
     def __init__(
         self, store: Store, sender: MessageSender, clock: Clock, admin_ids: frozenset[int],
         *, rng: random.Random | None = None, base_backoff: float = 2.0,
+        on_chat_dead: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_chat_dead = on_chat_dead
         self._store = store
         self._sender = sender
         self._clock = clock
@@ -49,7 +52,13 @@ class Dispatcher:
         """Send forever (until cancelled), sleeping while nothing is due."""
         while True:
             self._wake.clear()
-            sent = await self.drain()
+            try:
+                sent = await self.drain()
+            except Exception:
+                # e.g. the database locked by another process: wait a little, keep going
+                log.exception("dispatcher round failed; retrying shortly")
+                await asyncio.sleep(IDLE_WAIT)
+                continue
             if not sent:
                 await self._sleep()
 
@@ -87,10 +96,14 @@ class Dispatcher:
             self._paused[item.chat_id] = until
             log.warning("flood wait %ds for chat %d", exc.seconds, item.chat_id)
             await self._store.mark_retry(item.id, until, f"FLOOD_WAIT_{exc.seconds}")
+            # every waiting message of that chat waits too, so it never crowds out the others
+            await self._store.defer_chat(item.chat_id, until)
         except PermanentSendError as exc:
             log.warning("chat %d cannot receive messages: %s", item.chat_id, exc)
             await self._store.mark_chat_dead(item.chat_id, item.id, str(exc))
             await self._tell_admins(item.chat_id, str(exc), item.id)
+            if self._on_chat_dead:
+                await self._on_chat_dead()  # its rules stop matching until /start
             return False
         except MessageRejected as exc:
             log.error("message %d to chat %d rejected: %s", item.id, item.chat_id, exc)

@@ -123,8 +123,16 @@ async def test_allow_and_deny(router: CommandRouter) -> None:
     again = await router.handle(msg(f"/allow {newcomer}"))
     assert again == f"{newcomer} may already use chanwatch."
     assert (await router.handle(msg("/alert дрон", newcomer)) or "").startswith("✅ Rule #1")
+    rules = router._svc.rules
+    assert [r.chat_id for r in rules.rules_by_id.values()] == [newcomer]
     denied = await router.handle(msg(f"/deny {newcomer}"))
-    assert denied == f"{newcomer} may no longer use chanwatch."
+    assert denied == (f"{newcomer} may no longer use chanwatch; alerts to their private chat"
+                      " are paused.")
+    assert rules.rules_by_id == {}  # their rule no longer alerts
+    assert rules.index.match("дрон над городом") == []
+    await router.handle(msg(f"/allow {newcomer}"))
+    assert [r.chat_id for r in rules.rules_by_id.values()] == [newcomer]
+    await router.handle(msg(f"/deny {newcomer}"))
     assert await router.handle(msg(f"/deny {ADMIN}")) == (
         f"{ADMIN} is named in ADMIN_IDS; change that setting to remove them."
     )

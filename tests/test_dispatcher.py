@@ -121,3 +121,20 @@ async def test_rejected_message_does_not_kill_the_chat(store: Store, clock: Fake
     assert await status(store) == [(1, "dead", 1), (1, "sent", 1)]
     chat = await store.chat(1)
     assert chat is not None and chat.status == "active"
+
+
+async def test_a_flooded_chat_with_a_long_queue_does_not_starve_the_others(
+    store: Store, clock: FakeClock
+) -> None:
+    await setup(store, 1, 2)
+    for i in range(60):
+        await store.enqueue_notice(1, f"a{i}", f"a{i}")
+    await store.enqueue_notice(2, "b", "b")
+    sender = RecordingSender()
+    sender.failures[1] = [FloodWait(30)]
+    dispatcher = make(store, clock, sender)
+    await dispatcher.drain()
+    await dispatcher.drain()
+    assert [s[1] for s in sender.sent] == ["b"]
+    due = await store.next_outbox_time()
+    assert due is not None and due >= clock.now()  # no busy loop on a paused chat

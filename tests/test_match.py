@@ -252,3 +252,15 @@ def test_matching_never_raises(text: str) -> None:
     for hit in index.match(text):
         for start, end in hit.spans:
             assert 0 <= start < end <= len(text)
+
+
+def test_near_finds_windows_among_many_repeats(lemmatizer: Lemmatizer) -> None:
+    text = " ".join(["дрон"] * 40 + ["Шебекино"])
+    [hit] = index_of(lemmatizer, "NEAR/2(дрон Шебекино)").match(text)
+    assert [text[s:e] for s, e in hit.spans] == ["дрон", "дрон", "Шебекино"]
+    assert index_of(lemmatizer, "NEAR/50(и и и и и)").match(" ".join(["и слово"] * 30))
+
+
+def test_near_with_odd_digits_is_a_syntax_error() -> None:
+    with pytest.raises(RuleSyntaxError, match="expected a number of words after NEAR/"):
+        parse_rule("NEAR/²(a b)")

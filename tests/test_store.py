@@ -194,3 +194,20 @@ async def test_batch_save_is_idempotent_and_moves_the_cursor(store: Store) -> No
     assert counts == [3, 2, 2]
     with pytest.raises(ValueError, match="one by one"):
         await store.save_posts(items, source="live")
+
+
+async def test_edits_of_backfilled_posts_and_stale_edits(store: Store) -> None:
+    rule_id = await _rule_setup(store)
+    old = make_post(7, "Белгород: v1")
+    await store.save_posts([(old, [RuleHitRecord(rule_id, [(0, 8)])], [])], source="backfill")
+    v2 = Post(777, 7, old.date, "Белгород: v2", old.permalink,
+              edit_date=old.date + dt.timedelta(minutes=5))
+    edit = await store.record_edit(v2)
+    assert edit is not None and edit.changed
+    assert edit.alerted_chats == frozenset({500})  # it matched before: the edit is no news
+    stale = Post(777, 7, old.date, "Белгород: v1 again", old.permalink,
+                 edit_date=old.date + dt.timedelta(minutes=1))
+    again = await store.record_edit(stale)
+    assert again is not None and not again.changed
+    row = await store.db.fetchone("SELECT text FROM posts WHERE message_id = 7")
+    assert row is not None and row[0] == "Белгород: v2"

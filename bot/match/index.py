@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import product
 from typing import TYPE_CHECKING
 
 from bot.match.lemmas import Lemmatizer
@@ -292,13 +291,26 @@ class RuleIndex:
 
 def _near_spans(node: Near, members: dict[int, list[tuple[int, int]]],
                 tokens: list[Token]) -> list[Span]:
-    """Spans of the members for every window where all of them lie within the distance."""
-    lists = [sorted({p for p, _ in members.get(m, [])}) for m in range(len(node.items))]
-    if any(not positions for positions in lists):
+    """Spans of the members in every window of at most ``distance`` words holding all of them.
+
+    A sliding window over the merged, sorted positions: linear in the number of occurrences
+    (trying every combination would be exponential in the number of members).
+    """
+    events = sorted({(p, m) for m, occurrences in members.items() for p, _ in occurrences})
+    need = len(node.items)
+    if len({m for _, m in events}) < need:
         return []
+    counts: dict[int, int] = {}
     spans: set[Span] = set()
-    # positions lists are short (a word occurs a few times per post): try the combinations
-    for combo in product(*lists):
-        if len(set(combo)) == len(combo) and max(combo) - min(combo) <= node.distance:
-            spans.update((tokens[p].start, tokens[p].end) for p in combo)
+    left = 0
+    for right, (position, member) in enumerate(events):
+        counts[member] = counts.get(member, 0) + 1
+        while position - events[left][0] > node.distance:
+            old = events[left][1]
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+            left += 1
+        if len(counts) == need:
+            spans.update((tokens[p].start, tokens[p].end) for p, _ in events[left:right + 1])
     return sorted(spans)

@@ -202,7 +202,7 @@ def _lex(text: str) -> list[_Tok]:
                 toks.append(_Tok(raw, raw, i))
             elif near or raw == "NEAR":
                 digits = near.group(1) if near else ""
-                if not digits.isdigit():
+                if not (digits.isascii() and digits.isdigit()):
                     raise RuleSyntaxError("expected a number of words after NEAR/, e.g."
                                           " NEAR/5(дрон Шебекино)", i + len(raw), text)
                 toks.append(_Tok("NEAR", raw, i, int(digits)))

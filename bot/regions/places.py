@@ -146,6 +146,7 @@ class PlaceMatcher:
         gazetteer = Gazetteer.load(path)
         digest = hashlib.sha256(path.read_bytes())
         digest.update(f"{__version__}|{_dict_versions()}".encode())
+        digest.update(Path(__file__).read_bytes())  # the matcher's own rules are compiled in
         cache = cache_dir / f"places-{digest.hexdigest()[:16]}.pickle"
         try:
             with cache.open("rb") as fh:

@@ -99,6 +99,8 @@ class Reconciler:
                         report.stored += await self._store_batch(batch)
                         batch = []
                 report.stored += await self._store_batch(batch)
+                # everything up to the top was seen (service messages are no posts): move on
+                await self._store.set_cursor(channel.id, top.top_id)
             self.reports = [*self.reports[-19:], report]
             if report.stored or troubles:
                 log.info("reconcile (%s): %d channels, %d changed, %d posts stored late,"

@@ -90,9 +90,8 @@ class WatchService:
         except ChannelLookupError as exc:
             raise WatchError(str(exc)) from exc
         channel, created = await self._store.add_channel(
-            resolved.id, resolved.username, resolved.title, resolved.access_hash, by
+            resolved.id, resolved.username, resolved.title, resolved.access_hash, by, cursor=top
         )
-        await self._store.set_cursor(channel.id, top)
         log.info("watching channel %s (%d) from message %d", resolved.username, resolved.id, top)
         if self._on_change:
             await self._on_change()

@@ -181,7 +181,7 @@ class Store:
     # ------------------------------------------------------------------ channels
     async def add_channel(
         self, channel_id: int, username: str | None, title: str, access_hash: int | None,
-        added_by: int | None,
+        added_by: int | None, cursor: int = 0,
     ) -> tuple[Channel, bool]:
         """Watch a channel (or watch it again); return it and whether it was newly watched."""
         now = to_iso(self._clock.now())
@@ -196,6 +196,10 @@ class Store:
                 " title = excluded.title, access_hash = excluded.access_hash,"
                 " status = 'active', last_error = NULL",
                 (channel_id, username, title, access_hash, added_by, now),
+            )
+            # in the same transaction: a reconcile never sees the channel active without it
+            await conn.execute(
+                "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?", (cursor, channel_id)
             )
             return row is None or row["status"] != "active"
 
@@ -370,12 +374,18 @@ class Store:
             if row is None:
                 return None
             post_id = int(row["id"])
+            # chats already alerted, or whose rules matched before (backfilled posts have
+            # matches but no alerts): an edit does not make them news
             cur = await conn.execute(
-                "SELECT DISTINCT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?",
-                (alert_key(post),),
+                "SELECT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?"
+                " UNION SELECT r.chat_id FROM matches m JOIN rules r ON r.id = m.rule_id"
+                " WHERE m.post_id = ?",
+                (alert_key(post), post_id),
             )
-            alerted = frozenset(int(r["chat_id"]) for r in await cur.fetchall())
-            if row["text"] == post.text:
+            alerted = frozenset(int(r[0]) for r in await cur.fetchall())
+            stale = (post.edit_date is not None and row["edit_date"] is not None
+                     and from_iso(row["edit_date"]) >= post.edit_date)
+            if row["text"] == post.text or stale:  # an older read must not undo a newer edit
                 return EditResult(post_id, False, alerted)
             await conn.execute(
                 "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
@@ -554,6 +564,30 @@ class Store:
             )
 
         await self.db.transaction(work)
+
+    async def defer_chat(self, chat_id: int, until: dt.datetime) -> None:
+        """Hold every pending message of a chat until ``until`` (after a flood wait)."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
+                " WHERE chat_id = ? AND status = 'pending'",
+                (to_iso(until), chat_id),
+            )
+
+        await self.db.transaction(work)
+
+    async def set_chat_status(self, chat_id: int, status: str) -> bool:
+        """Pause or activate a chat's alerts; True if it changed."""
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(
+                "UPDATE chats SET status = ? WHERE id = ? AND status != ?",
+                (status, chat_id, status),
+            )
+            return cur.rowcount > 0
+
+        return await self.db.transaction(work)
 
     async def mark_chat_dead(self, chat_id: int, item_id: int, error: str) -> None:
         """A permanent failure: dead-letter the message and stop alerting the chat."""
