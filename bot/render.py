@@ -92,7 +92,7 @@ def render_alert(
         highlight(post.text, spans) if post.text else f"<i>[{esc(post.media or 'no text')}]</i>",
         f'<a href="{esc(post.permalink)}">{esc(post.permalink)}</a>',
     ]
-    names = ", ".join(f"#{r.number} <code>{esc(r.expression)}</code>" for r in rules)
+    names = ", ".join(f"#{r.number} <code>{esc(_short(r.expression))}</code>" for r in rules)
     lines.append(("Rule " if len(rules) == 1 else "Rules ") + names)
     return "\n".join(lines)
 
@@ -104,3 +104,33 @@ def render_deleted(*, channel_title: str, text: str, permalink: str,
     snippet = highlight(text, [], limit=300) if text else "<i>[no text]</i>"
     return (f"🗑 <b>{esc(channel_title)}</b> deleted a post that rule {rules} alerted on:\n"
             f"{snippet}\n<s>{esc(permalink)}</s>")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def split_lines(html: str, limit: int = 4000) -> list[str]:
+    """Cut a reply into messages under Telegram's 4,096 characters, between lines.
+
+    Replies are built line by line with every tag closed on its line, so a cut between
+    lines never splits a tag; a single overlong line is cut hard (it has no markup).
+    """
+    parts: list[str] = []
+    current = ""
+    for line in html.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts

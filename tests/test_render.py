@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from telethon.extensions import html as tl_html
 
 from bot.models import Post, Rule
-from bot.render import highlight, render_alert
+from bot.render import highlight, render_alert, split_lines
 
 RULE = Rule(1, 500, 3, "<b>Белгород</b>", "instant",
             dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
@@ -52,3 +52,20 @@ def test_long_post_snippet_keeps_the_match_and_marks_cuts() -> None:
 
 def test_overlapping_spans_merge() -> None:
     assert highlight("abcdef", [(0, 3), (2, 5)]) == "<b>abcde</b>f"
+
+
+def test_long_replies_are_split_between_lines() -> None:
+    lines = [f"• <b>Канал {i}</b> @chan_{i} — 10 posts" for i in range(300)]
+    parts = split_lines("\n".join(lines))
+    assert len(parts) > 1 and all(len(p) <= 4000 for p in parts)
+    assert "\n".join(parts).split("\n") == lines
+    assert all(p.count("<b>") == p.count("</b>") for p in parts)
+    assert split_lines("x" * 9000) == ["x" * 4000, "x" * 4000, "x" * 1000]
+    assert split_lines("short") == ["short"]
+
+
+def test_long_rule_expressions_are_shortened_in_alerts() -> None:
+    rule = Rule(1, 500, 3, "слово " * 60, "instant", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    html = render_alert(channel_title="К", post=post("слово"), spans=[(0, 5)], rules=[rule],
+                        tz=ZoneInfo("UTC"))
+    assert html.splitlines()[-1].endswith("…</code>") and len(html.splitlines()[-1]) < 110

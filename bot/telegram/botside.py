@@ -12,6 +12,7 @@ from telethon.tl import functions, types
 from bot.commands import COMMANDS
 from bot.guard import CommandRouter, Incoming
 from bot.models import ChatKind
+from bot.render import split_lines
 from bot.services.ports import (
     FloodWait,
     MessageRejected,
@@ -76,7 +77,10 @@ class BotGateway:
         text, buttons = (reply, None) if isinstance(reply, str) else (
             reply.html, [[Button.inline(label, data.encode())] for label, data in reply.buttons])
         try:
-            await event.reply(text, parse_mode="html", link_preview=False, buttons=buttons)
+            *first, last = split_lines(text)  # /channels of 500 channels is long
+            for part in first:
+                await event.reply(part, parse_mode="html", link_preview=False)
+            await event.reply(last, parse_mode="html", link_preview=False, buttons=buttons)
         except errors.FloodWaitError as exc:
             log.warning("reply to chat %d dropped: flood wait %ds", event.chat_id, exc.seconds)
         except errors.RPCError as exc:
