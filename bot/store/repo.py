@@ -117,19 +117,24 @@ class Store:
         self.db = db
         self._clock = clock
 
+    async def _write(self, sql: str, params: Sequence[object]) -> int:
+        """One statement in its own write transaction; return how many rows it changed."""
+
+        async def work(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(sql, params)
+            return int(cur.rowcount)
+
+        return await self.db.transaction(work)
+
     # ------------------------------------------------------------------ chats and people
     async def upsert_chat(self, chat_id: int, kind: ChatKind, title: str | None) -> Chat:
         """Create the subscriber chat or refresh its title; return it."""
         now = to_iso(self._clock.now())
-
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "INSERT INTO chats (id, kind, title, created_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET title = excluded.title",
-                (chat_id, kind.value, title, now),
-            )
-
-        await self.db.transaction(work)
+        await self._write(
+            "INSERT INTO chats (id, kind, title, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET title = excluded.title",
+            (chat_id, kind.value, title, now),
+        )
         chat = await self.chat(chat_id)
         assert chat is not None
         return chat
@@ -156,18 +161,13 @@ class Store:
     async def grant(self, user_id: int, role: Role, granted_by: int) -> bool:
         """Grant a role; return False if the user already had exactly that role."""
         now = to_iso(self._clock.now())
-
-        async def work(conn: aiosqlite.Connection) -> bool:
-            cur = await conn.execute(
-                "INSERT INTO users (id, role, granted_by, granted_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET role = excluded.role,"
-                " granted_by = excluded.granted_by, granted_at = excluded.granted_at"
-                " WHERE users.role != excluded.role",
-                (user_id, role.value, granted_by, now),
-            )
-            return cur.rowcount > 0
-
-        return await self.db.transaction(work)
+        return await self._write(
+            "INSERT INTO users (id, role, granted_by, granted_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET role = excluded.role,"
+            " granted_by = excluded.granted_by, granted_at = excluded.granted_at"
+            " WHERE users.role != excluded.role",
+            (user_id, role.value, granted_by, now),
+        ) > 0
 
     async def revoke(self, user_id: int) -> bool:
         """Remove a granted role; return whether there was one."""
@@ -225,14 +225,10 @@ class Store:
     ) -> bool:
         """Change a channel's status (active, unwatched, private, …); True if it changed."""
 
-        async def work(conn: aiosqlite.Connection) -> bool:
-            cur = await conn.execute(
-                "UPDATE channels SET status = ?, last_error = ? WHERE id = ? AND status != ?",
-                (status, error, channel_id, status),
-            )
-            return cur.rowcount > 0
-
-        return await self.db.transaction(work)
+        return await self._write(
+            "UPDATE channels SET status = ?, last_error = ? WHERE id = ? AND status != ?",
+            (status, error, channel_id, status),
+        ) > 0
 
     async def active_channels(self) -> list[Channel]:
         """Return the channels being watched now."""
@@ -354,12 +350,9 @@ class Store:
     async def set_cursor(self, channel_id: int, cursor: int) -> None:
         """Move a channel's cursor forward (never back)."""
 
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?", (cursor, channel_id)
-            )
-
-        await self.db.transaction(work)
+        await self._write(
+            "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?", (cursor, channel_id)
+        )
 
     async def record_edit(self, post: Post) -> EditResult | None:
         """Keep the old text as a version and store the new one; None if the post is unknown."""
@@ -477,13 +470,10 @@ class Store:
                                       title: str) -> None:
         """Follow a renamed channel (new username or title)."""
 
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE channels SET username = ?, title = ? WHERE id = ?",
-                (username, title, channel_id),
-            )
-
-        await self.db.transaction(work)
+        await self._write(
+            "UPDATE channels SET username = ?, title = ? WHERE id = ?",
+            (username, title, channel_id),
+        )
 
     async def set_notify_deleted(self, chat_id: int, number: int, on: bool) -> Rule | None:
         """Ask (or stop asking) to be told when posts a rule alerted on are deleted."""
@@ -507,17 +497,12 @@ class Store:
     async def enqueue_notice(self, chat_id: int, html: str, dedup_key: str) -> bool:
         """Queue a bot-initiated notice once per dedup key; return whether it was new."""
         now = to_iso(self._clock.now())
-
-        async def work(conn: aiosqlite.Connection) -> bool:
-            cur = await conn.execute(
-                "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key,"
-                " next_attempt_at, created_at) VALUES (?, 'notice', ?, ?, ?, ?, ?)"
-                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
-                (chat_id, html, new_random_id(), dedup_key, now, now),
-            )
-            return cur.rowcount > 0
-
-        return await self.db.transaction(work)
+        return await self._write(
+            "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key,"
+            " next_attempt_at, created_at) VALUES (?, 'notice', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+            (chat_id, html, new_random_id(), dedup_key, now, now),
+        ) > 0
 
     async def due_outbox(self, now: dt.datetime, limit: int = 50) -> list[OutboxItem]:
         """Return pending messages whose time has come, oldest first."""
@@ -543,51 +528,37 @@ class Store:
     async def mark_sent(self, item_id: int) -> None:
         """Record that a message was accepted by Telegram."""
         now = to_iso(self._clock.now())
-
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-                " error = NULL WHERE id = ?",
-                (now, item_id),
-            )
-
-        await self.db.transaction(work)
+        await self._write(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+            " error = NULL WHERE id = ?",
+            (now, item_id),
+        )
 
     async def mark_retry(self, item_id: int, at: dt.datetime, error: str) -> None:
         """Record a failed attempt and when to try again."""
 
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, error = ?"
-                " WHERE id = ?",
-                (to_iso(at), error, item_id),
-            )
-
-        await self.db.transaction(work)
+        await self._write(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, error = ?"
+            " WHERE id = ?",
+            (to_iso(at), error, item_id),
+        )
 
     async def defer_chat(self, chat_id: int, until: dt.datetime) -> None:
         """Hold every pending message of a chat until ``until`` (after a flood wait)."""
 
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
-                " WHERE chat_id = ? AND status = 'pending'",
-                (to_iso(until), chat_id),
-            )
-
-        await self.db.transaction(work)
+        await self._write(
+            "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
+            " WHERE chat_id = ? AND status = 'pending'",
+            (to_iso(until), chat_id),
+        )
 
     async def set_chat_status(self, chat_id: int, status: str) -> bool:
         """Pause or activate a chat's alerts; True if it changed."""
 
-        async def work(conn: aiosqlite.Connection) -> bool:
-            cur = await conn.execute(
-                "UPDATE chats SET status = ? WHERE id = ? AND status != ?",
-                (status, chat_id, status),
-            )
-            return cur.rowcount > 0
-
-        return await self.db.transaction(work)
+        return await self._write(
+            "UPDATE chats SET status = ? WHERE id = ? AND status != ?",
+            (status, chat_id, status),
+        ) > 0
 
     async def mark_chat_dead(self, chat_id: int, item_id: int, error: str) -> None:
         """A permanent failure: dead-letter the message and stop alerting the chat."""
@@ -605,25 +576,18 @@ class Store:
     async def revive_chat(self, chat_id: int) -> bool:
         """Make a dead chat active again (it wrote /start); return whether it was dead."""
 
-        async def work(conn: aiosqlite.Connection) -> bool:
-            cur = await conn.execute(
-                "UPDATE chats SET status = 'active' WHERE id = ? AND status = 'dead'", (chat_id,)
-            )
-            return cur.rowcount > 0
-
-        return await self.db.transaction(work)
+        return await self._write(
+            "UPDATE chats SET status = 'active' WHERE id = ? AND status = 'dead'", (chat_id,)
+        ) > 0
 
     async def mark_dead(self, item_id: int, error: str) -> None:
         """Give up on one message without touching its chat."""
 
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, error = ?"
-                " WHERE id = ?",
-                (error, item_id),
-            )
-
-        await self.db.transaction(work)
+        await self._write(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, error = ?"
+            " WHERE id = ?",
+            (error, item_id),
+        )
 
 
 async def _insert_matches_and_alerts(
