@@ -284,13 +284,17 @@ class Store:
     async def delete_rule(self, chat_id: int, number: int) -> Rule | None:
         """Delete a chat's rule by its number; return it, or None if there was none."""
         now = to_iso(self._clock.now())
+        return await self._update_rule(
+            "UPDATE rules SET deleted_at = ? WHERE chat_id = ? AND number = ?"
+            " AND deleted_at IS NULL RETURNING id",
+            (now, chat_id, number),
+        )
+
+    async def _update_rule(self, sql: str, params: Sequence[object]) -> Rule | None:
+        """Run an UPDATE … RETURNING id on one live rule; return the rule as it is now."""
 
         async def work(conn: aiosqlite.Connection) -> int | None:
-            cur = await conn.execute(
-                "UPDATE rules SET deleted_at = ? WHERE chat_id = ? AND number = ?"
-                " AND deleted_at IS NULL RETURNING id",
-                (now, chat_id, number),
-            )
+            cur = await conn.execute(sql, params)
             row = await cur.fetchone()
             return int(row["id"]) if row else None
 
@@ -478,20 +482,11 @@ class Store:
     async def set_notify_deleted(self, chat_id: int, number: int, on: bool) -> Rule | None:
         """Ask (or stop asking) to be told when posts a rule alerted on are deleted."""
 
-        async def work(conn: aiosqlite.Connection) -> int | None:
-            cur = await conn.execute(
-                "UPDATE rules SET notify_deleted = ? WHERE chat_id = ? AND number = ?"
-                " AND deleted_at IS NULL RETURNING id",
-                (1 if on else 0, chat_id, number),
-            )
-            row = await cur.fetchone()
-            return int(row["id"]) if row else None
-
-        rule_id = await self.db.transaction(work)
-        if rule_id is None:
-            return None
-        row = await self.db.fetchone("SELECT * FROM rules WHERE id = ?", (rule_id,))
-        return _rule(row) if row else None
+        return await self._update_rule(
+            "UPDATE rules SET notify_deleted = ? WHERE chat_id = ? AND number = ?"
+            " AND deleted_at IS NULL RETURNING id",
+            (1 if on else 0, chat_id, number),
+        )
 
     # ------------------------------------------------------------------ outbox
     async def enqueue_notice(self, chat_id: int, html: str, dedup_key: str) -> bool:
