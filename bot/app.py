@@ -21,6 +21,7 @@ from bot.models import Channel, Post
 from bot.regions.places import PlaceMatcher
 from bot.render import esc
 from bot.services.access import AccessService
+from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.reconcile import Backfiller, DeletionChecker, Reconciler
@@ -74,7 +75,7 @@ class App:
         )
         self._stack.push_async_callback(db.close)
         await apply_migrations(db, self.clock)
-        self.store = store = Store(db, self.clock)
+        self.store = store = Store(db, self.clock, dedup_window=s.dedup_window)
 
         lemmatizer = self._lemmatizer
         if lemmatizer is None:  # loading ~40 MiB of dictionaries: keep the loop responsive
@@ -100,11 +101,13 @@ class App:
                                 self._on_delete)
         watch = WatchService(store, self.user, on_change=watched.refresh,
                              on_watched=self._on_watched)
+        self.digests = DigestService(store, self.clock, s.timezone, places, self._wake)
         services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
-                            s.backfill_posts)
+                            s.backfill_posts, self.digests, self.clock, self._wake)
         self.bot = BotGateway(bot_client, CommandRouter(services, self.clock))
         self.dispatcher = Dispatcher(store, self.bot, self.clock, s.admin_ids,
-                                     on_chat_dead=rules.rebuild)
+                                     on_chat_dead=self._chat_dead)
+        self._rules = rules
         admins = AdminNotifier(store, s.admin_ids, self.dispatcher.wake)
         self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,
                                     on_enqueued=self.dispatcher.wake)
@@ -136,6 +139,10 @@ class App:
                               coalesce=True, max_instances=1, next_run_time=first)
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
+        self.scheduler = scheduler
+        missed = await self.digests.attach(scheduler, self._start_job_now)
+        if missed:
+            log.info("%d digests missed while down are being sent", missed)
         log.info("chanwatch started: %d channels, %d rules", len(watched), len(rules.rules_by_id))
 
     async def _start_job(
@@ -143,6 +150,16 @@ class App:
     ) -> None:
         # Runs in the event loop (a coroutine job), so the owned task can be created here.
         self.tasks.spawn_once(name, func)
+
+    def _start_job_now(self, name: str, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        self.tasks.spawn_once(name, func)
+
+    def _wake(self) -> None:
+        self.dispatcher.wake()
+
+    async def _chat_dead(self) -> None:
+        # its rules stop matching until /start (its digest job finds the chat dead and skips)
+        await self._rules.rebuild()
 
     async def _on_post(self, post: Post) -> None:
         await self.ingest.ingest(post)

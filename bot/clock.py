@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Protocol
 
@@ -13,6 +14,10 @@ class Clock(Protocol):
         """Return the current time as an aware UTC datetime."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait this long on this clock (a simulated clock just moves forward)."""
+        ...
+
 
 class SystemClock:
     """The real wall clock."""
@@ -20,6 +25,10 @@ class SystemClock:
     def now(self) -> dt.datetime:
         """Return the current aware UTC time."""
         return dt.datetime.now(dt.UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait in real time."""
+        await asyncio.sleep(max(0.0, seconds))
 
 
 def to_iso(value: dt.datetime) -> str:

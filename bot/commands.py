@@ -6,15 +6,20 @@ and return the HTML reply. Permission policy lives in bot/guard.py, not here.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.clock import Clock, SystemClock
+from bot.config import parse_duration
 from bot.match import RuleSyntaxError
-from bot.models import ChatKind, Role
+from bot.models import Chat, ChatKind, Role
 from bot.regions.gazetteer import Gazetteer, Place, PlaceLookupError, resolve
-from bot.render import esc, format_time, highlight
+from bot.render import esc, format_time, highlight, human_delay
+from bot.schedule import ScheduleError, digest_cron, format_hhmm, parse_range
 from bot.services.access import AccessService
+from bot.services.digest import DigestService
 from bot.services.rules import RuleLimitError, RulesService
 from bot.services.watch import WatchError, WatchService, parse_watch_args
 from bot.store import Store
@@ -42,6 +47,9 @@ class Services:
     rules: RulesService
     default_tz: ZoneInfo
     backfill_posts: int = 200
+    digests: DigestService | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    wake: Callable[[], None] | None = None  # the dispatcher: something new is due
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class Command:
     private_only: bool
     usage: str
     description: str
+    changes: bool = False  # changes the chat's settings: in groups, group admins only
 
 
 async def cmd_start(ctx: CommandContext, svc: Services) -> str:
@@ -72,6 +81,8 @@ async def cmd_start(ctx: CommandContext, svc: Services) -> str:
     revived = await svc.store.revive_chat(ctx.chat_id)
     if revived:
         await svc.rules.rebuild()  # its rules alert again
+        if svc.digests is not None:
+            svc.digests.schedule(await _chat(ctx, svc))
     lines = ["👋 <b>chanwatch</b> watches Telegram channels and alerts you when a post matches"
              " your rules."]
     if revived:
@@ -312,18 +323,196 @@ async def cmd_deny(ctx: CommandContext, svc: Services) -> str:
     return f"{user_id} may no longer use chanwatch; alerts to their private chat are paused."
 
 
+def _rule_number(raw: str) -> int | None:
+    raw = raw.strip().lstrip("#")
+    return int(raw) if raw.isdigit() else None
+
+
+async def _chat(ctx: CommandContext, svc: Services) -> Chat:
+    chat = await svc.store.chat(ctx.chat_id)
+    assert chat is not None  # the router upserts the chat before any handler runs
+    return chat
+
+
+def _tz(chat: Chat, svc: Services) -> ZoneInfo:
+    return ZoneInfo(chat.tz) if chat.tz else svc.default_tz
+
+
+MODES = ("instant", "digest", "both")
+
+
+async def cmd_mode(ctx: CommandContext, svc: Services) -> str:
+    """Choose how a rule reports: instant alerts, the digest only, or both."""
+    parts = ctx.args.split()
+    number = _rule_number(parts[0]) if parts else None
+    if len(parts) != 2 or number is None or parts[1].lower() not in MODES:
+        return "Usage: /mode &lt;n&gt; instant|digest|both"
+    rule = await svc.store.set_mode(ctx.chat_id, number, parts[1].lower())
+    if rule is None:
+        return f"No rule #{number} in this chat. /rules lists them."
+    explain = {"instant": "alerts at once, not in the digest",
+               "digest": "only in the digest, no instant alerts",
+               "both": "alerts at once and counts in the digest"}[rule.mode]
+    tip = ""
+    if rule.mode != "instant" and not (await _chat(ctx, svc)).digest_cron:
+        tip = "\nThis chat has no digest yet: /digest 08:00"
+    return f"Rule #{rule.number} is now <b>{rule.mode}</b>: {explain}.{tip}"
+
+
+async def cmd_mute(ctx: CommandContext, svc: Services) -> str:
+    """Silence a rule's instant alerts for a while (its matches still count in digests)."""
+    parts = ctx.args.split()
+    number = _rule_number(parts[0]) if parts else None
+    if number is None or len(parts) > 2:
+        return "Usage: /mute &lt;n&gt; [24h] — durations like 30m, 8h, 2d (default 24h)"
+    try:
+        span = parse_duration(parts[1]) if len(parts) == 2 else dt.timedelta(hours=24)
+    except ValueError:
+        return f"⚠️ “{esc(parts[1])}” is not a duration like 30m, 8h or 2d."
+    if not dt.timedelta(minutes=1) <= span <= dt.timedelta(days=365):
+        return "⚠️ Mute for between a minute and a year."
+    until = svc.clock.now() + span
+    rule = await svc.store.set_muted(ctx.chat_id, number, until)
+    if rule is None:
+        return f"No rule #{number} in this chat. /rules lists them."
+    tz = _tz(await _chat(ctx, svc), svc)
+    return (f"🔕 Rule #{rule.number} muted for {esc(human_delay(span))}, until"
+            f" {esc(format_time(until, tz))}. /unmute {rule.number} ends it sooner.")
+
+
+async def cmd_unmute(ctx: CommandContext, svc: Services) -> str:
+    """End a rule's mute."""
+    number = _rule_number(ctx.args)
+    if number is None:
+        return "Usage: /unmute &lt;n&gt;"
+    rule = await svc.store.set_muted(ctx.chat_id, number, None)
+    if rule is None:
+        return f"No rule #{number} in this chat. /rules lists them."
+    return f"🔔 Rule #{rule.number} alerts again."
+
+
+async def cmd_tz(ctx: CommandContext, svc: Services) -> str:
+    """Show or set the chat's time zone (IANA names like Europe/Kyiv)."""
+    chat = await _chat(ctx, svc)
+    if not ctx.args:
+        return (f"This chat's time zone is <b>{esc(_tz(chat, svc).key)}</b>."
+                " Change it with /tz Europe/Kyiv (IANA names).")
+    name = ctx.args.strip()
+    try:
+        zone = ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        return (f"⚠️ Unknown time zone “{esc(name)}”. Use an IANA name such as Europe/Kyiv,"
+                " Europe/Moscow or UTC.")
+    await svc.store.set_tz(ctx.chat_id, zone.key)
+    chat = await _chat(ctx, svc)
+    if svc.digests is not None:
+        svc.digests.schedule(chat)  # the digest keeps its local time in the new zone
+    now = format_time(svc.clock.now(), zone)
+    return f"🕰 Time zone set to <b>{esc(zone.key)}</b> (now {esc(now)})."
+
+
+async def cmd_quiet(ctx: CommandContext, svc: Services) -> str:
+    """Hold instant alerts during quiet hours; deliver them in one message afterwards."""
+    chat = await _chat(ctx, svc)
+    tz = _tz(chat, svc)
+    arg = ctx.args.strip().lower()
+    if not arg:
+        if chat.quiet_start is None or chat.quiet_end is None:
+            return "No quiet hours. Set them with /quiet 23:00-07:00"
+        return (f"🌙 Quiet hours {format_hhmm(chat.quiet_start)}–{format_hhmm(chat.quiet_end)}"
+                f" ({esc(tz.key)}). /quiet off ends them.")
+    if arg == "off":
+        await svc.store.set_quiet(ctx.chat_id, None, None)
+        released = await svc.store.release_held(ctx.chat_id)
+        if released and svc.wake is not None:
+            svc.wake()
+        extra = f" {released} held alert{'s' if released != 1 else ''} will arrive now." \
+            if released else ""
+        return f"🔔 Quiet hours off.{extra}"
+    try:
+        start, end = parse_range(arg)
+    except ScheduleError as exc:
+        return f"⚠️ {esc(str(exc))}"
+    await svc.store.set_quiet(ctx.chat_id, start, end)
+    return (f"🌙 Quiet hours {format_hhmm(start)}–{format_hhmm(end)} ({esc(tz.key)}): instant"
+            " alerts are held then and arrive together in one message when they end."
+            " /quiet off ends them.")
+
+
+async def cmd_digest(ctx: CommandContext, svc: Services) -> str:
+    """Schedule, show, send now, or switch off this chat's digest."""
+    if svc.digests is None:
+        return "⚠️ Digests are not available."
+    chat = await _chat(ctx, svc)
+    arg = ctx.args.strip()
+    if not arg:
+        return (f"🗞 Digest: {esc(svc.digests.describe(chat))}.\nUsage: /digest 08:00,"
+                ' /digest cron "0 8,20 * * *", /digest now, /digest off')
+    if arg.lower() == "off":
+        await svc.store.set_digest(ctx.chat_id, None)
+        svc.digests.schedule(await _chat(ctx, svc))
+        return "🗞 Digest switched off."
+    if arg.lower() == "now":
+        key = f"now:{svc.clock.now().isoformat()}"
+        await svc.digests.send(chat, key=key, move_period=False)
+        return "🗞 Here is the digest so far (the scheduled one still covers the whole period)."
+    try:
+        expr = digest_cron(arg)
+    except ScheduleError as exc:
+        return f"⚠️ {esc(str(exc))}"
+    await svc.store.set_digest(ctx.chat_id, expr)
+    chat = await _chat(ctx, svc)
+    svc.digests.schedule(chat)
+    lines = [f"🗞 Digest {esc(svc.digests.describe(chat))}: matches of rules in digest or"
+             " both mode since the last digest, the most viewed posts and a chart."]
+    if not any(r.mode in ("digest", "both") for r in await svc.rules.list(ctx.chat_id)):
+        lines.append("No rule is in digest mode yet: /mode &lt;n&gt; digest (or both).")
+    return "\n".join(lines)
+
+
+async def mute_button(ctx: CommandContext, svc: Services, data: str) -> tuple[str, str | None]:
+    """The "mute 1h / 24h" buttons under an alert: (short answer, None)."""
+    _, ids, span = [*data.split(":"), "", ""][:3]
+    hours = {"1h": 1, "24h": 24}.get(span)
+    rule_ids = [int(i) for i in ids.split(",") if i.isdigit()]
+    if hours is None or not rule_ids:
+        return "This button has expired.", None
+    until = svc.clock.now() + dt.timedelta(hours=hours)
+    rules = await svc.store.set_muted_ids(ctx.chat_id, rule_ids, until)
+    if not rules:
+        return "That rule no longer exists.", None
+    names = ", ".join(f"#{r.number}" for r in rules)
+    return f"🔕 {names} muted for {hours} h (/unmute to undo)", None
+
+
 COMMANDS: tuple[Command, ...] = (
-    Command("start", cmd_start, Role.MEMBER, False, "/start", "start, or resume alerts here"),
+    Command("start", cmd_start, Role.MEMBER, False, "/start", "start, or resume alerts here",
+            changes=True),
     Command("help", cmd_help, Role.MEMBER, False, "/help", "this list"),
-    Command("alert", cmd_alert, Role.MEMBER, False, "/alert <rule>", "add an alert rule"),
+    Command("alert", cmd_alert, Role.MEMBER, False, "/alert <rule>", "add an alert rule",
+            changes=True),
     Command("region", cmd_region, Role.MEMBER, False, "/region <place>",
-            "alerts for a place and everything in it"),
+            "alerts for a place and everything in it", changes=True),
     Command("rules", cmd_rules, Role.MEMBER, False, "/rules", "list this chat's rules"),
     Command("test", cmd_test, Role.MEMBER, False, "/test <rule>",
             "try a rule on the posts stored so far"),
-    Command("delete", cmd_delete, Role.MEMBER, False, "/delete <n>", "delete rule number n"),
+    Command("delete", cmd_delete, Role.MEMBER, False, "/delete <n>", "delete rule number n",
+            changes=True),
+    Command("mode", cmd_mode, Role.MEMBER, False, "/mode <n> instant|digest|both",
+            "alert at once, only in the digest, or both", changes=True),
+    Command("mute", cmd_mute, Role.MEMBER, False, "/mute <n> [24h]",
+            "silence a rule's alerts for a while", changes=True),
+    Command("unmute", cmd_unmute, Role.MEMBER, False, "/unmute <n>", "end a mute",
+            changes=True),
     Command("ondelete", cmd_ondelete, Role.MEMBER, False, "/ondelete <n> on|off",
-            "be told when a post rule n alerted on is deleted"),
+            "be told when a post rule n alerted on is deleted", changes=True),
+    Command("digest", cmd_digest, Role.MEMBER, False,
+            '/digest 08:00 | cron "0 8,20 * * *" | now | off', "scheduled digest",
+            changes=True),
+    Command("quiet", cmd_quiet, Role.MEMBER, False, "/quiet 23:00-07:00 | off",
+            "hold alerts during quiet hours", changes=True),
+    Command("tz", cmd_tz, Role.MEMBER, False, "/tz Europe/Kyiv", "this chat's time zone",
+            changes=True),
     Command("watch", cmd_watch, Role.ADMIN, True, "/watch @name [since YYYY-MM-DD]",
             "watch a channel"),
     Command("unwatch", cmd_unwatch, Role.ADMIN, True, "/unwatch @name", "stop watching"),

@@ -57,6 +57,7 @@ class Settings:
     backfill_posts: int = 200
     deletion_check_interval: dt.timedelta = dt.timedelta(minutes=30)
     deletion_check_window: dt.timedelta = dt.timedelta(hours=48)
+    dedup_window: dt.timedelta = dt.timedelta(hours=6)
     db_busy_timeout: dt.timedelta = dt.timedelta(seconds=5)
 
     @property
@@ -189,6 +190,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
             env, "DELETION_CHECK_INTERVAL", "30m", dt.timedelta(seconds=10)
         ),
         deletion_check_window=_duration(env, "DELETION_CHECK_WINDOW", "48h", dt.timedelta(0)),
+        dedup_window=_duration(env, "DEDUP_WINDOW", "6h", dt.timedelta(0)),
         db_busy_timeout=_duration(env, "DB_BUSY_TIMEOUT", "5s", dt.timedelta(0)),
     )
 

@@ -1,4 +1,17 @@
-"""The outbox dispatcher: the one task that sends what the bot says on its own initiative."""
+"""The outbox dispatcher: the one task that sends what the bot says on its own initiative.
+
+Guarantees (README, "Delivery guarantees"):
+- every message is an outbox row written in the same transaction as what caused it, with a
+  ``random_id`` persisted before the first attempt; a resend after a crash reuses it, so
+  Telegram drops the duplicate;
+- per-chat, per-group and global token buckets keep the bot under Telegram's limits, so in
+  normal operation no FloodWait is provoked; one that comes anyway pauses only that chat;
+- messages of one chat go out in order, one at a time; different chats go out concurrently
+  (up to ``max_in_flight``), so a slow chat never holds up the rest;
+- transient failures retry with exponential backoff and jitter; permanent ones (blocked,
+  kicked, chat gone, no right to write) dead-letter the chat: its rules pause, admins are told
+  once, and ``/start`` from the chat resumes it.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +21,16 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
+from bot.budget import SendBudgets
 from bot.clock import Clock
-from bot.models import OutboxItem
-from bot.render import esc
+from bot.models import ChatKind, OutboxItem
+from bot.render import esc, render_also, render_fold
 from bot.services.notify import AdminNotifier
 from bot.services.ports import (
     FloodWait,
     MessageRejected,
     MessageSender,
+    Outgoing,
     PermanentSendError,
 )
 from bot.store import Store
@@ -24,15 +39,17 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 IDLE_WAIT = 5.0
+MAX_IN_FLIGHT = 8
 
 
 class Dispatcher:
-    """Sends due outbox rows in order; a FloodWait pauses only the chat that got it."""
+    """Sends due outbox rows within the send budgets; a FloodWait pauses only its chat."""
 
     def __init__(
         self, store: Store, sender: MessageSender, clock: Clock, admin_ids: frozenset[int],
         *, rng: random.Random | None = None, base_backoff: float = 2.0,
         on_chat_dead: Callable[[], Awaitable[None]] | None = None,
+        budgets: SendBudgets | None = None, max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._on_chat_dead = on_chat_dead
         self._store = store
@@ -41,57 +58,115 @@ class Dispatcher:
         self._admins = AdminNotifier(store, admin_ids, self.wake)
         self._rng = rng or random.Random()
         self._base_backoff = base_backoff
+        self.budgets = budgets or SendBudgets()
+        self._max_in_flight = max_in_flight
         self._paused: dict[int, dt.datetime] = {}
         self._wake = asyncio.Event()
+        self._origin = clock.now()
+        self.floodwaits = 0  # FloodWaits Telegram answered (the budgets aim to keep this 0)
 
     def wake(self) -> None:
         """Tell the dispatcher that something new is due."""
         self._wake.set()
+
+    def _t(self) -> float:
+        """The clock as seconds, for the token buckets."""
+        return (self._clock.now() - self._origin).total_seconds()
 
     async def run(self) -> None:
         """Send forever (until cancelled), sleeping while nothing is due."""
         while True:
             self._wake.clear()
             try:
-                sent = await self.drain()
+                retry_in = await self.drain()
             except Exception:
                 # e.g. the database locked by another process: wait a little, keep going
                 log.exception("dispatcher round failed; retrying shortly")
                 await asyncio.sleep(IDLE_WAIT)
                 continue
-            if not sent:
-                await self._sleep()
+            await self._sleep(retry_in)
 
-    async def drain(self) -> int:
-        """Try every message that is due now; return how many attempts were made."""
-        now = self._clock.now()
-        attempts = 0
-        dead: set[int] = set()
-        for item in await self._store.due_outbox(now):
-            until = self._paused.get(item.chat_id)
-            if item.chat_id in dead or (until is not None and until > self._clock.now()):
+    async def drain(self) -> float | None:
+        """Send what is due and within budget.
+
+        Returns the seconds until a chat held back by its budget may receive again (None if
+        nothing was held back), so the caller knows when to come back.
+        """
+        await self.fold_due()
+        blocked: set[int] = set()  # chats already handled this round
+        busy: dict[int, asyncio.Task[bool]] = {}
+        soonest: float | None = None
+        def later(seconds: float) -> None:
+            nonlocal soonest
+            soonest = seconds if soonest is None else min(soonest, seconds)
+
+        for item in await self._store.due_outbox(self._clock.now()):
+            chat = item.chat_id
+            if chat in blocked:
                 continue
-            if not await self._attempt(item):
-                dead.add(item.chat_id)
-            attempts += 1
-        return attempts
+            blocked.add(chat)  # one message per chat per round, in order
+            if chat in busy:
+                later(0.05)  # its previous message is still in flight
+                continue
+            until = self._paused.get(chat)
+            if until is not None and until > self._clock.now():
+                later((until - self._clock.now()).total_seconds())
+                continue
+            is_group = item.chat_kind is not ChatKind.PRIVATE
+            wait = self.budgets.chat_wait(chat, is_group, self._t())
+            if wait > 0:
+                later(wait)
+                continue
+            while (wait := self.budgets.overall_wait(self._t())) > 0:
+                await self._clock.sleep(wait + 1e-6)
+            while len(busy) >= self._max_in_flight:
+                await asyncio.wait(busy.values(), return_when=asyncio.FIRST_COMPLETED)
+                busy = {c: t for c, t in busy.items() if not t.done()}
+            self.budgets.take(chat, is_group, self._t())
+            busy[chat] = asyncio.ensure_future(self._attempt(item))
+            await asyncio.sleep(0)  # let it go out now, at the moment its budget was spent
+            later(self.budgets.chat_wait(chat, is_group, self._t()))  # its next message
+        if busy:
+            await asyncio.gather(*busy.values())
+        return soonest
 
-    async def _sleep(self) -> None:
+    async def fold_due(self) -> int:
+        """Quiet hours ended: fold each chat's held alerts into one message."""
+        folded = 0
+        for chat_id, held in (await self._store.due_held(self._clock.now())).items():
+            html = render_fold([h.summary + render_also(h.also) for h in held])
+            if await self._store.fold(chat_id, [h.id for h in held], html):
+                folded += 1
+        return folded
+
+    async def _sleep(self, retry_in: float | None) -> None:
         now = self._clock.now()
-        wait = IDLE_WAIT
+        wait = IDLE_WAIT if retry_in is None else min(IDLE_WAIT, retry_in)
         due = await self._store.next_outbox_time()
-        if due is not None:
-            wait = min(wait, max(0.05, (due - now).total_seconds()))
+        if due is not None and due > now:  # what is due already waits for its budget
+            wait = min(wait, (due - now).total_seconds())
+        wait = max(wait, 0.01)
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=wait)
         except TimeoutError:
             pass
 
+    def _outgoing(self, item: OutboxItem) -> Outgoing:
+        html = item.payload + render_also(item.also)
+        if item.kind == "edit" and item.edit_message_id is None:
+            # the alert went out but its message id is unknown (resent after a crash):
+            # say it in a new message instead of editing
+            return Outgoing(item.chat_id, "↪ The story above" + render_also(item.also).strip(),
+                            item.random_id)
+        return Outgoing(item.chat_id, html, item.random_id, item.buttons, item.attachment,
+                        item.edit_message_id if item.kind == "edit" else None)
+
     async def _attempt(self, item: OutboxItem) -> bool:
         """Send one message; return False if its chat can no longer receive anything."""
         try:
-            await self._sender.send_html(item.chat_id, item.payload, item.random_id)
+            message_id = await self._sender.deliver(self._outgoing(item))
         except FloodWait as exc:
+            self.floodwaits += 1
             until = self._clock.now() + dt.timedelta(seconds=exc.seconds)
             self._paused[item.chat_id] = until
             log.warning("flood wait %ds for chat %d", exc.seconds, item.chat_id)
@@ -122,7 +197,7 @@ class Dispatcher:
                 item.id, self._clock.now() + dt.timedelta(seconds=delay), str(exc)[:500]
             )
         else:
-            await self._store.mark_sent(item.id)
+            await self._store.mark_sent(item.id, message_id)
         return True
 
     async def _tell_admins(self, chat_id: int, reason: str, item_id: int) -> None:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.commands import COMMANDS_BY_NAME, CommandContext, Reply, Services, add_region_rule
+from bot.commands import (
+    COMMANDS_BY_NAME,
+    CommandContext,
+    Reply,
+    Services,
+    add_region_rule,
+    mute_button,
+)
 from bot.models import ChatKind, Role
 from bot.store import StoreBusy
 
@@ -16,6 +24,8 @@ log = logging.getLogger(__name__)
 _COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+(.*))?$", re.S)
 REFUSAL_INTERVAL = dt.timedelta(hours=1)
 
+GROUP_ADMINS_ONLY = ("Only administrators of this group (who may use chanwatch) can change its"
+                     " rules and settings.")
 REFUSAL = ("Sorry, this chanwatch instance is private. Ask its operator for access"
            " and give them your user id: <code>{user_id}</code>")
 
@@ -39,6 +49,16 @@ class CommandRouter:
         self._clock = clock
         self.bot_username = bot_username
         self._refused: dict[int, dt.datetime] = {}
+        # asks Telegram whether a person administers a group (set by the bot gateway)
+        self.is_group_admin: Callable[[int, int], Awaitable[bool]] | None = None
+
+    async def _may_change(self, msg: Incoming) -> bool:
+        """In groups, only the group's administrators may change its rules and settings."""
+        if msg.chat_kind is ChatKind.PRIVATE:
+            return True
+        if msg.sender_id is None or self.is_group_admin is None:
+            return False
+        return await self.is_group_admin(msg.chat_id, msg.sender_id)
 
     async def handle_callback(self, sender_id: int | None, msg: Incoming,
                               data: str) -> tuple[str, str | None]:
@@ -48,11 +68,17 @@ class CommandRouter:
             return "Sorry, this chanwatch instance is private.", None
         ctx = CommandContext(sender_id, msg.chat_id, msg.chat_kind, msg.chat_title, "", role)
         kind, _, value = data.partition(":")
-        places = self._svc.rules.places
-        if kind != "region" or places is None or value not in places.gazetteer.places:
+        if kind not in ("region", "mute"):
             return "This button has expired.", None
+        if not await self._may_change(msg):
+            return "Only this group's administrators can do that.", None
         try:
             await self._svc.store.upsert_chat(msg.chat_id, msg.chat_kind, msg.chat_title)
+            if kind == "mute":
+                return await mute_button(ctx, self._svc, data)
+            places = self._svc.rules.places
+            if places is None or value not in places.gazetteer.places:
+                return "This button has expired.", None
             text = await add_region_rule(ctx, self._svc, places.gazetteer.places[value])
         except StoreBusy:
             return "The database is busy; press again in a moment.", None
@@ -66,16 +92,26 @@ class CommandRouter:
         name, target, args = match.group(1).lower(), match.group(2), (match.group(3) or "")
         if target and self.bot_username and target.lower() != self.bot_username.lower():
             return None  # "/cmd@otherbot" in a group is not for us
+        in_group = msg.chat_kind is not ChatKind.PRIVATE
+        command = COMMANDS_BY_NAME.get(name)
+        if command is None and in_group and not target:
+            return None  # "/cmd" in a group may be for another bot
         role = await self._svc.access.role(msg.sender_id)
         if role is Role.STRANGER or msg.sender_id is None:
-            return self._refusal(msg.sender_id)
-        command = COMMANDS_BY_NAME.get(name)
+            known = in_group and await self._svc.store.chat(msg.chat_id) is not None
+            if not (known and command is not None and not command.changes
+                    and command.access is not Role.ADMIN and msg.sender_id is not None):
+                return self._refusal(msg.sender_id)
+            role = Role.STRANGER  # a member of a subscribed group may read, not change
         if command is None:
             return f"Unknown command /{name}. /help lists what you can use."
         if command.access is Role.ADMIN and role is not Role.ADMIN:
             return f"/{name} is for admins only."
         if command.private_only and msg.chat_kind is not ChatKind.PRIVATE:
             return f"/{name} works only in a private chat with me."
+        if command.changes and in_group and not await self._may_change(msg):
+            return GROUP_ADMINS_ONLY
+        assert msg.sender_id is not None
         ctx = CommandContext(msg.sender_id, msg.chat_id, msg.chat_kind, msg.chat_title,
                              args.strip(), role)
         try:

@@ -66,6 +66,10 @@ class Chat:
     title: str | None
     tz: str | None
     status: str
+    quiet_start: int | None = None  # minutes after local midnight
+    quiet_end: int | None = None
+    digest_cron: str | None = None
+    digest_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,11 @@ class Rule:
     mode: str
     created_at: dt.datetime
     notify_deleted: bool = False
+    muted_until: dt.datetime | None = None
+
+    def muted(self, now: dt.datetime) -> bool:
+        """Whether instant alerts of this rule are muted at ``now``."""
+        return self.muted_until is not None and self.muted_until > now
 
 
 class Role(str, Enum):
@@ -87,6 +96,18 @@ class Role(str, Enum):
     STRANGER = "stranger"
     MEMBER = "member"
     ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class ButtonSpec:
+    """An inline button: callback ``data`` for the bot, or a ``url`` to open."""
+
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+Buttons = tuple[tuple[ButtonSpec, ...], ...]  # rows of buttons
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,12 @@ class OutboxItem:
     payload: str
     random_id: int
     attempts: int
+    chat_kind: ChatKind = ChatKind.PRIVATE
+    buttons: Buttons = ()
+    attachment: bytes | None = None
+    also: tuple[str, ...] = ()
+    edit_message_id: int | None = None  # kind 'edit': the Telegram message to change
+    ref_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,3 +134,7 @@ class AlertDraft:
 
     chat_id: int
     html: str
+    summary: str = ""  # one line, for folding held alerts into one message
+    buttons: Buttons = ()
+    held_until: dt.datetime | None = None  # quiet hours: deliver (folded) at this time
+    also_label: str = ""  # how this post is named in "also in …" when it repeats a story

@@ -92,7 +92,7 @@ def render_alert(
         highlight(post.text, spans) if post.text else f"<i>[{esc(post.media or 'no text')}]</i>",
         f'<a href="{esc(post.permalink)}">{esc(post.permalink)}</a>',
     ]
-    names = ", ".join(f"#{r.number} <code>{esc(_short(r.expression))}</code>" for r in rules)
+    names = ", ".join(f"#{r.number} <code>{esc(shorten(r.expression))}</code>" for r in rules)
     lines.append(("Rule " if len(rules) == 1 else "Rules ") + names)
     return "\n".join(lines)
 
@@ -106,7 +106,38 @@ def render_deleted(*, channel_title: str, text: str, permalink: str,
             f"{snippet}\n<s>{esc(permalink)}</s>")
 
 
-def _short(text: str, limit: int = 80) -> str:
+def also_label(*, channel_title: str, username: str | None, permalink: str) -> str:
+    """How a repeat of a story is named in an alert's "also in" line: a link to it."""
+    name = f"@{username}" if username else channel_title
+    return f'<a href="{esc(permalink)}">{esc(name)}</a>'
+
+
+def render_also(also: Sequence[str]) -> str:
+    """The line added to an alert when the same story shows up in other channels."""
+    if not also:
+        return ""
+    return "\n↪ also in " + ", ".join(dict.fromkeys(also))
+
+
+def render_summary(*, channel_title: str, post: Post, spans: Sequence[Span], tz: ZoneInfo,
+                   rules: Sequence[Rule]) -> str:
+    """An alert in one line, for the message that folds alerts held by quiet hours."""
+    local = post.date.astimezone(tz)
+    flat = post.text.replace("\n", " ")  # same length: the spans stay valid
+    text = highlight(flat, spans, limit=160) if flat else f"<i>[{esc(post.media or 'no text')}]</i>"
+    numbers = ", ".join(f"#{r.number}" for r in rules)
+    return (f"• <b>{esc(channel_title)}</b> {local:%H:%M} — {text}"
+            f' <a href="{esc(post.permalink)}">open</a> ({numbers})')
+
+
+def render_fold(summaries: Sequence[str]) -> str:
+    """The one message that delivers the alerts held during quiet hours."""
+    n = len(summaries)
+    head = f"🌙 Quiet hours are over. {n} alert{'s' if n != 1 else ''} arrived meanwhile:"
+    return "\n".join([head, *summaries])
+
+
+def shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

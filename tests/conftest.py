@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,12 +20,18 @@ class FakeClock:
 
     def __init__(self, start: dt.datetime | None = None) -> None:
         self.current = start or dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+        self.slept: list[float] = []
 
     def now(self) -> dt.datetime:
         return self.current
 
     def advance(self, **delta: float) -> None:
         self.current += dt.timedelta(**delta)
+
+    async def sleep(self, seconds: float) -> None:
+        self.current += dt.timedelta(seconds=max(0.0, seconds))
+        self.slept.append(seconds)
+        await asyncio.sleep(0)
 
 
 @pytest.fixture(scope="session")

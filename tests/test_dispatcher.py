@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import random
 
+from bot.budget import Limits, SendBudgets
 from bot.dispatcher import MAX_ATTEMPTS, Dispatcher
 from bot.models import ChatKind
-from bot.services.ports import FloodWait, MessageRejected, PermanentSendError, TransientSendError
+from bot.services.ports import (
+    FloodWait,
+    MessageRejected,
+    Outgoing,
+    PermanentSendError,
+    TransientSendError,
+    part_random_id,
+)
 from bot.store import Store
 from tests.conftest import FakeClock
 
@@ -14,26 +24,37 @@ ADMIN = 500
 
 
 class RecordingSender:
-    """Records sends; ``failures[chat_id]`` lists exceptions to raise on the next attempts."""
+    """Records sends with the clock's time; ``failures[chat_id]`` lists exceptions to raise."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
         self.sent: list[tuple[int, str, int]] = []
-        self.failures: dict[int, list[Exception]] = {}
+        self.times: list[tuple[int, dt.datetime]] = []
+        self.messages: list[Outgoing] = []
+        self.failures: dict[int, list[BaseException]] = {}
+        self.next_id = 100
 
-    async def send_html(self, chat_id: int, html: str, random_id: int) -> None:
-        queue = self.failures.get(chat_id)
+    async def deliver(self, message: Outgoing) -> int | None:
+        queue = self.failures.get(message.chat_id)
         if queue:
             raise queue.pop(0)
-        self.sent.append((chat_id, html, random_id))
+        self.sent.append((message.chat_id, message.html, message.random_id))
+        self.times.append((message.chat_id, self.clock.now()))
+        self.messages.append(message)
+        self.next_id += 1
+        return self.next_id
 
 
-async def setup(store: Store, *chats: int) -> None:
-    for chat in (ADMIN, *chats):
-        await store.upsert_chat(chat, ChatKind.PRIVATE, None)
+async def setup(store: Store, *chats: int, kind: ChatKind = ChatKind.PRIVATE) -> None:
+    await store.upsert_chat(ADMIN, ChatKind.PRIVATE, None)
+    for chat in chats:
+        await store.upsert_chat(chat, kind, None)
 
 
-def make(store: Store, clock: FakeClock, sender: RecordingSender) -> Dispatcher:
-    return Dispatcher(store, sender, clock, frozenset({ADMIN}), rng=random.Random(1))
+def make(store: Store, clock: FakeClock, sender: RecordingSender,
+         limits: Limits | None = None) -> Dispatcher:
+    return Dispatcher(store, sender, clock, frozenset({ADMIN}), rng=random.Random(1),
+                      budgets=SendBudgets(limits))
 
 
 async def status(store: Store) -> list[tuple[int, str, int]]:
@@ -41,13 +62,39 @@ async def status(store: Store) -> list[tuple[int, str, int]]:
     return [(r["chat_id"], r["status"], r["attempts"]) for r in rows]
 
 
+async def run_until_empty(dispatcher: Dispatcher, store: Store, clock: FakeClock,
+                          limit: int = 10_000) -> None:
+    """Drive the dispatcher on the fake clock the way ``run`` does, until nothing is pending."""
+    for _ in range(limit):
+        retry_in = await dispatcher.drain()
+        row = await store.db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")
+        if row is not None and row["n"] == 0:
+            return
+        due = await store.next_outbox_time()
+        wait = retry_in if retry_in is not None else 5.0
+        if due is not None and due > clock.now():
+            wait = min(wait, (due - clock.now()).total_seconds())
+        await clock.sleep(max(wait, 0.001))
+    raise AssertionError("outbox never drained")
+
+
+def max_in_window(times: list[dt.datetime], window: float) -> int:
+    """The most sends inside any window of ``window`` seconds (closed on the right)."""
+    best = 0
+    ordered = sorted(times)
+    for i, t in enumerate(ordered):
+        inside = [u for u in ordered[i:] if (u - t).total_seconds() < window - 1e-9]
+        best = max(best, len(inside))
+    return best
+
+
 async def test_sends_in_order_with_the_persisted_random_id(store: Store, clock: FakeClock) -> None:
     await setup(store, 1)
     await store.enqueue_notice(1, "one", "k1")
     await store.enqueue_notice(1, "two", "k2")
     assert not await store.enqueue_notice(1, "one again", "k1")  # dedup key: queued once
-    sender = RecordingSender()
-    assert await make(store, clock, sender).drain() == 2
+    sender = RecordingSender(clock)
+    await run_until_empty(make(store, clock, sender), store, clock)
     stored = {r["payload"]: r["random_id"] for r in await store.db.fetchall("SELECT * FROM outbox")}
     assert sender.sent == [(1, "one", stored["one"]), (1, "two", stored["two"])]
     assert await status(store) == [(1, "sent", 1), (1, "sent", 1)]
@@ -58,7 +105,7 @@ async def test_flood_wait_pauses_only_that_chat(store: Store, clock: FakeClock) 
     await store.enqueue_notice(1, "a1", "a1")
     await store.enqueue_notice(2, "b1", "b1")
     await store.enqueue_notice(1, "a2", "a2")
-    sender = RecordingSender()
+    sender = RecordingSender(clock)
     sender.failures[1] = [FloodWait(30)]
     dispatcher = make(store, clock, sender)
     await dispatcher.drain()
@@ -67,7 +114,7 @@ async def test_flood_wait_pauses_only_that_chat(store: Store, clock: FakeClock) 
     await dispatcher.drain()
     assert [s[1] for s in sender.sent] == ["b1"]
     clock.advance(seconds=21)
-    await dispatcher.drain()
+    await run_until_empty(dispatcher, store, clock)
     assert [s[1] for s in sender.sent] == ["b1", "a1", "a2"]
 
 
@@ -76,15 +123,24 @@ async def test_transient_errors_retry_with_backoff_then_give_up(
 ) -> None:
     await setup(store, 1)
     await store.enqueue_notice(1, "x", "x")
-    sender = RecordingSender()
+    sender = RecordingSender(clock)
     sender.failures[1] = [TransientSendError("timeout")] * MAX_ATTEMPTS
     dispatcher = make(store, clock, sender)
     await dispatcher.drain()
     assert await status(store) == [(1, "pending", 1)]
-    assert await dispatcher.drain() == 0  # not due yet: backoff
-    for _ in range(MAX_ATTEMPTS - 1):
-        clock.advance(seconds=600)
+    await dispatcher.drain()
+    assert await status(store) == [(1, "pending", 1)]  # not due yet: backoff
+    delays = []
+    for attempt in range(1, MAX_ATTEMPTS):
+        row = await store.db.fetchone("SELECT next_attempt_at FROM outbox")
+        assert row is not None
+        delay = (dt.datetime.fromisoformat(row[0]) - clock.now()).total_seconds()
+        base = 2.0 * 2 ** (attempt - 1)
+        assert 0.5 * base - 1 <= delay <= min(300, 1.5 * base) + 1  # exponential, jittered
+        delays.append(delay)
+        clock.advance(seconds=delay)
         await dispatcher.drain()
+    assert delays[-1] > delays[0] * 8
     assert await status(store) == [(1, "dead", MAX_ATTEMPTS)]
     assert sender.sent == []
 
@@ -95,7 +151,7 @@ async def test_blocked_chat_is_dead_lettered_and_admin_told_once(
     await setup(store, 1)
     await store.enqueue_notice(1, "x", "x")
     await store.enqueue_notice(1, "y", "y")
-    sender = RecordingSender()
+    sender = RecordingSender(clock)
     sender.failures[1] = [PermanentSendError("UserIsBlockedError")]
     dispatcher = make(store, clock, sender)
     await dispatcher.drain()
@@ -107,17 +163,20 @@ async def test_blocked_chat_is_dead_lettered_and_admin_told_once(
     assert not [s for s in sender.sent if s[0] == 1]
     # /start from that chat revives it; the held message goes out
     assert await store.revive_chat(1)
-    await dispatcher.drain()
+    await run_until_empty(dispatcher, store, clock)
     assert [s[1] for s in sender.sent if s[0] == 1] == ["y"]
+    # a second death of the same chat (after /start) tells the admins again, once
+    row = await store.db.fetchone("SELECT COUNT(*) FROM outbox WHERE chat_id = ?", (ADMIN,))
+    assert row is not None and row[0] == 1
 
 
 async def test_rejected_message_does_not_kill_the_chat(store: Store, clock: FakeClock) -> None:
     await setup(store, 1)
     await store.enqueue_notice(1, "bad", "bad")
     await store.enqueue_notice(1, "good", "good")
-    sender = RecordingSender()
+    sender = RecordingSender(clock)
     sender.failures[1] = [MessageRejected("MESSAGE_TOO_LONG")]
-    await make(store, clock, sender).drain()
+    await run_until_empty(make(store, clock, sender), store, clock)
     assert await status(store) == [(1, "dead", 1), (1, "sent", 1)]
     chat = await store.chat(1)
     assert chat is not None and chat.status == "active"
@@ -130,7 +189,7 @@ async def test_a_flooded_chat_with_a_long_queue_does_not_starve_the_others(
     for i in range(60):
         await store.enqueue_notice(1, f"a{i}", f"a{i}")
     await store.enqueue_notice(2, "b", "b")
-    sender = RecordingSender()
+    sender = RecordingSender(clock)
     sender.failures[1] = [FloodWait(30)]
     dispatcher = make(store, clock, sender)
     await dispatcher.drain()
@@ -138,3 +197,99 @@ async def test_a_flooded_chat_with_a_long_queue_does_not_starve_the_others(
     assert [s[1] for s in sender.sent] == ["b"]
     due = await store.next_outbox_time()
     assert due is not None and due >= clock.now()  # no busy loop on a paused chat
+
+
+async def test_per_chat_budget_spaces_one_chats_messages(store: Store, clock: FakeClock) -> None:
+    await setup(store, 1, 2)
+    for i in range(5):
+        await store.enqueue_notice(1, f"a{i}", f"a{i}")
+    await store.enqueue_notice(2, "b", "b")
+    sender = RecordingSender(clock)
+    dispatcher = make(store, clock, sender)
+    retry_in = await dispatcher.drain()
+    assert [s[1] for s in sender.sent] == ["a0", "b"]  # one each: chat 2 does not wait for 1
+    assert retry_in is not None and 0.9 <= retry_in <= 1.0
+    clock.advance(seconds=0.5)
+    await dispatcher.drain()
+    assert len(sender.sent) == 2  # chat 1's budget is not back yet
+    await run_until_empty(dispatcher, store, clock)
+    times = [t for chat, t in sender.times if chat == 1]
+    assert [s[1] for s in sender.sent if s[0] == 1] == [f"a{i}" for i in range(5)]  # in order
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 1.0 - 1e-6
+
+
+async def test_global_budget_holds_across_many_chats(store: Store, clock: FakeClock) -> None:
+    chats = list(range(1, 101))
+    await setup(store, *chats)
+    for chat in chats:
+        await store.enqueue_notice(chat, f"to {chat}", "k")
+    sender = RecordingSender(clock)
+    start = clock.now()
+    await run_until_empty(make(store, clock, sender), store, clock)
+    assert len(sender.sent) == 100
+    assert max_in_window([t for _, t in sender.times], 1.0) <= 30
+    elapsed = (clock.now() - start).total_seconds()
+    assert 99 / 30 - 0.01 <= elapsed <= 99 / 30 + 0.5  # paced at the limit, not slower
+
+
+async def test_group_budget_is_20_per_minute(store: Store, clock: FakeClock) -> None:
+    await setup(store, -100777, kind=ChatKind.GROUP)
+    for i in range(25):
+        await store.enqueue_notice(-100777, f"g{i}", f"g{i}")
+    sender = RecordingSender(clock)
+    await run_until_empty(make(store, clock, sender), store, clock)
+    times = [t for _, t in sender.times]
+    assert len(times) == 25
+    assert max_in_window(times, 60.0) <= 20
+    assert max_in_window(times, 1.0) == 1
+
+
+async def test_crash_between_send_and_mark_resends_with_the_same_random_id(
+    store: Store, clock: FakeClock
+) -> None:
+    await setup(store, 1)
+    await store.enqueue_notice(1, "once", "once")
+
+    class CrashAfterSend(RecordingSender):
+        async def deliver(self, message: Outgoing) -> int | None:
+            await super().deliver(message)
+            raise asyncio.CancelledError  # the process dies before mark_sent
+
+    first = CrashAfterSend(clock)
+    try:
+        await make(store, clock, first).drain()
+    except asyncio.CancelledError:
+        pass
+    assert await status(store) == [(1, "pending", 0)]  # not marked: it will be sent again
+    second = RecordingSender(clock)  # a new process
+    clock.advance(seconds=2)
+    await run_until_empty(make(store, clock, second), store, clock)
+    assert first.sent[0][2] == second.sent[0][2]  # same random_id: Telegram drops the repeat
+    assert await status(store) == [(1, "sent", 1)]
+
+
+def test_parts_of_a_long_message_have_stable_distinct_random_ids() -> None:
+    ids = [part_random_id(-123456789, i) for i in range(10)]
+    assert ids[0] == -123456789
+    assert len(set(ids)) == 10
+    assert ids == [part_random_id(-123456789, i) for i in range(10)]
+    assert all(-(1 << 63) <= i < (1 << 63) for i in ids)
+
+
+async def test_a_dead_chat_pauses_its_rules(store: Store, clock: FakeClock) -> None:
+    await setup(store, 1, 2)
+    await store.add_rule(1, "дрон", 1)
+    await store.add_rule(2, "дрон", 2)
+    await store.enqueue_notice(1, "x", "x")
+    sender = RecordingSender(clock)
+    sender.failures[1] = [PermanentSendError("ChatWriteForbiddenError")]
+    rebuilt = []
+
+    async def on_dead() -> None:
+        rebuilt.append(True)
+
+    dispatcher = Dispatcher(store, sender, clock, frozenset({ADMIN}), on_chat_dead=on_dead)
+    await dispatcher.drain()
+    assert rebuilt == [True]
+    assert {r.chat_id for r in await store.alerting_rules()} == {2}

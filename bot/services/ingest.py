@@ -12,8 +12,17 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.match import MatchHit
 from bot.match.index import PLACE_MARK
-from bot.models import AlertDraft, Post, Rule
-from bot.render import Span, esc, human_delay, render_alert, render_deleted
+from bot.models import AlertDraft, Buttons, ButtonSpec, Post, Rule
+from bot.render import (
+    Span,
+    also_label,
+    esc,
+    human_delay,
+    render_alert,
+    render_deleted,
+    render_summary,
+)
+from bot.schedule import quiet_until
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import RuleHitRecord, SaveResult, Store
@@ -111,17 +120,46 @@ class IngestService:
     async def _drafts(
         self, post: Post, by_chat: dict[int, ChatHits], note: str | None
     ) -> list[AlertDraft]:
+        """Render each chat's alert, for the rules that alert instantly and are not muted.
+
+        Mode and mute are read from the database now (they change without a rebuild); the
+        matches of digest-only and muted rules are still stored for digests and /test.
+        """
         channel = await self._store.channel(post.channel_id)
         title = channel.title if channel else str(post.channel_id)
+        username = channel.username if channel else post.channel_username
         chats = await self._store.chats(by_chat)
+        current = await self._store.rules_by_ids(
+            r.id for found in by_chat.values() for r in found.rules)
+        now = self._clock.now()
+        label = also_label(channel_title=title, username=username, permalink=post.permalink)
         drafts = []
         for chat_id, found in sorted(by_chat.items()):
+            rules = [current.get(r.id, r) for r in found.rules]
+            instant = [r for r in rules if r.mode in ("instant", "both") and not r.muted(now)]
+            if not instant:
+                continue
             chat = chats.get(chat_id)
             tz = ZoneInfo(chat.tz) if chat and chat.tz else self._default_tz
             html = render_alert(channel_title=title, post=post, spans=found.spans,
-                                rules=found.rules, tz=tz, note=note, places=found.places)
-            drafts.append(AlertDraft(chat_id, html))
+                                rules=instant, tz=tz, note=note, places=found.places)
+            summary = render_summary(channel_title=title, post=post, spans=found.spans, tz=tz,
+                                     rules=instant)
+            held = quiet_until(now, tz, chat.quiet_start, chat.quiet_end) if chat else None
+            drafts.append(AlertDraft(chat_id, html, summary, alert_buttons(instant, post),
+                                     held, label))
         return drafts
+
+
+def alert_buttons(rules: Sequence[Rule], post: Post) -> Buttons:
+    """Under an alert: mute the rules that fired for 1 h / 24 h, and open the post."""
+    ids = ",".join(str(r.id) for r in rules[:6])
+    what = "rule" if len(rules) == 1 else "rules"
+    return (
+        (ButtonSpec(f"🔕 Mute {what} 1h", data=f"mute:{ids}:1h"),
+         ButtonSpec("🔕 24h", data=f"mute:{ids}:24h")),
+        (ButtonSpec("Open post ↗", url=post.permalink),),
+    )
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.models import Channel, Post
+from bot.models import Buttons, Channel, Post
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,36 @@ class TransientSendError(Exception):
     """Sending failed for a reason worth retrying (network, server error)."""
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as the dispatcher hands it to the bot account.
+
+    ``html`` may be longer than Telegram's limit: the sender splits it into parts, the first
+    part sent with ``random_id`` and part *i* with ``part_random_id(random_id, i)``, so a resend
+    after a crash repeats exactly the same ids. ``photo`` goes after the text.
+    """
+
+    chat_id: int
+    html: str
+    random_id: int
+    buttons: Buttons = ()
+    photo: bytes | None = None
+    edit_message_id: int | None = None  # edit this message instead of sending a new one
+
+
+def part_random_id(random_id: int, index: int) -> int:
+    """The random id of part ``index`` of a message (part 0 keeps the persisted id)."""
+    if index == 0:
+        return random_id
+    mixed = (random_id * 0x9E3779B97F4A7C15 + index * 0xBF58476D1CE4E5B9) % (1 << 64)
+    return mixed - (1 << 63)
+
+
 class MessageSender(Protocol):
     """The bot account's outgoing side."""
 
-    async def send_html(self, chat_id: int, html: str, random_id: int) -> None:
-        """Send one HTML message with this persisted random id."""
+    async def deliver(self, message: Outgoing) -> int | None:
+        """Send (or edit) one message; return the Telegram id of its last part if known."""
         ...
 
 

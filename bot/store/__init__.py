@@ -2,12 +2,21 @@
 
 from bot.store.db import Database, StoreBusy
 from bot.store.migrate import MigrationError, apply_migrations
-from bot.store.repo import DeletedPost, EditResult, RuleHitRecord, SaveResult, Store, alert_key
+from bot.store.repo import (
+    DeletedPost,
+    EditResult,
+    HeldAlert,
+    RuleHitRecord,
+    SaveResult,
+    Store,
+    alert_key,
+)
 
 __all__ = [
     "Database",
     "DeletedPost",
     "EditResult",
+    "HeldAlert",
     "MigrationError",
     "RuleHitRecord",
     "SaveResult",

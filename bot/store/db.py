@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.match.dedup import hamming
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Params = Iterable[Any] | dict[str, Any]
@@ -49,6 +51,8 @@ class Database:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
+            # bits in which two story fingerprints differ (cross-channel dedup)
+            await conn.create_function("hamming", 2, hamming, deterministic=True)
         except BaseException:
             await conn.close()
             raise

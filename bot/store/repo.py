@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.clock import Clock, from_iso, to_iso
+from bot.match.dedup import NEAR_BITS, fingerprint, story_key
 from bot.models import (
     AlertDraft,
+    Buttons,
+    ButtonSpec,
     Channel,
     ChannelStats,
     Chat,
@@ -90,10 +93,21 @@ def _channel(row: sqlite3.Row) -> Channel:
     )
 
 
+def _post(r: sqlite3.Row) -> Post:
+    """A stored post (rows joined with channels carry its username)."""
+    return Post(
+        channel_id=r["channel_id"], message_id=r["message_id"], date=from_iso(r["date"]),
+        text=r["text"], permalink=r["permalink"], views=r["views"], forwards=r["forwards"],
+        fwd_from=r["fwd_from"], reply_to=r["reply_to"], grouped_id=r["grouped_id"],
+        media=r["media"], edit_date=_opt_dt(r["edit_date"]), channel_username=r["username"],
+    )
+
+
 def _chat(row: sqlite3.Row) -> Chat:
     return Chat(
         id=row["id"], kind=ChatKind(row["kind"]), title=row["title"], tz=row["tz"],
-        status=row["status"],
+        status=row["status"], quiet_start=row["quiet_start"], quiet_end=row["quiet_end"],
+        digest_cron=row["digest_cron"], digest_since=_opt_dt(row["digest_since"]),
     )
 
 
@@ -101,8 +115,35 @@ def _rule(row: sqlite3.Row) -> Rule:
     return Rule(
         id=row["id"], chat_id=row["chat_id"], number=row["number"],
         expression=row["expression"], mode=row["mode"], created_at=from_iso(row["created_at"]),
-        notify_deleted=bool(row["notify_deleted"]),
+        notify_deleted=bool(row["notify_deleted"]), muted_until=_opt_dt(row["muted_until"]),
     )
+
+
+def _buttons_json(buttons: Buttons) -> str | None:
+    if not buttons:
+        return None
+    return json.dumps([[{k: v for k, v in (("text", b.text), ("data", b.data), ("url", b.url))
+                         if v is not None} for b in row] for row in buttons],
+                      ensure_ascii=False)
+
+
+def _buttons(raw: str | None) -> Buttons:
+    if not raw:
+        return ()
+    return tuple(tuple(ButtonSpec(b["text"], b.get("data"), b.get("url")) for b in row)
+                 for row in json.loads(raw))
+
+
+def _outbox_item(r: sqlite3.Row) -> OutboxItem:
+    if r["kind"] == "edit":  # the message it edits supplies text, buttons and message id
+        return OutboxItem(
+            r["id"], r["chat_id"], r["kind"], r["ref_payload"] or "", r["random_id"],
+            r["attempts"], ChatKind(r["chat_kind"]), _buttons(r["ref_buttons"]), None,
+            tuple(json.loads(r["ref_also"] or "[]")), r["ref_message_id"], r["ref_id"])
+    return OutboxItem(
+        r["id"], r["chat_id"], r["kind"], r["payload"], r["random_id"], r["attempts"],
+        ChatKind(r["chat_kind"]), _buttons(r["buttons"]), r["attachment"],
+        tuple(json.loads(r["also"] or "[]")), None, r["ref_id"])
 
 
 def new_random_id() -> int:
@@ -110,12 +151,29 @@ def new_random_id() -> int:
     return secrets.randbits(64) - (1 << 63)
 
 
+@dataclass(frozen=True)
+class HeldAlert:
+    """An alert held back by quiet hours, to be folded into one message."""
+
+    id: int
+    summary: str
+    also: tuple[str, ...]
+
+
+DEFAULT_DEDUP_WINDOW = dt.timedelta(hours=6)
+
+
 class Store:
     """The narrow interface between chanwatch and its database."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock,
+                 dedup_window: dt.timedelta = DEFAULT_DEDUP_WINDOW) -> None:
         self.db = db
         self._clock = clock
+        self.dedup_window = dedup_window
+
+    def _dedup_since(self) -> str:
+        return to_iso(self._clock.now() - self.dedup_window)
 
     async def _write(self, sql: str, params: Sequence[object]) -> int:
         """One statement in its own write transaction; return how many rows it changed."""
@@ -328,8 +386,10 @@ class Store:
         """
         now = to_iso(self._clock.now())
 
+        since = self._dedup_since()
+
         async def work(conn: aiosqlite.Connection) -> SaveResult:
-            return await _save_one(conn, post, hits, alerts, source, now)
+            return await _save_one(conn, post, hits, alerts, source, now, since)
 
         return await self.db.transaction(work)
 
@@ -346,8 +406,10 @@ class Store:
             raise ValueError("live posts are stored one by one (their cursor rule differs)")
         now = to_iso(self._clock.now())
 
+        since = self._dedup_since()
+
         async def work(conn: aiosqlite.Connection) -> list[SaveResult]:
-            return await _save_batch(conn, items, source, now)
+            return await _save_batch(conn, items, source, now, since)
 
         return await self.db.transaction(work)
 
@@ -405,8 +467,15 @@ class Store:
         """Record matches and queue alerts for an already stored post (after an edit)."""
         now = to_iso(self._clock.now())
 
+        since = self._dedup_since()
+
         async def work(conn: aiosqlite.Connection) -> int:
-            return await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now)
+            if alerts:
+                await conn.execute(
+                    "UPDATE posts SET fingerprint = ? WHERE id = ? AND fingerprint IS NULL",
+                    (fingerprint(post.text), post_id))
+            return await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now,
+                                                    since)
 
         return await self.db.transaction(work)
 
@@ -434,7 +503,7 @@ class Store:
                     "SELECT DISTINCT r.chat_id, r.number FROM matches m"
                     " JOIN rules r ON r.id = m.rule_id"
                     " JOIN outbox o ON o.chat_id = r.chat_id AND o.dedup_key = ?"
-                    "   AND o.kind = 'alert' AND o.status = 'sent'"
+                    "   AND o.kind = 'alert' AND o.status IN ('sent', 'folded')"
                     " WHERE m.post_id = ? AND r.notify_deleted = 1 AND r.deleted_at IS NULL"
                     " ORDER BY r.chat_id, r.number",
                     (key, row["id"]),
@@ -454,12 +523,7 @@ class Store:
             " ORDER BY p.date DESC, p.id DESC LIMIT ?",
             (limit,),
         )
-        return [(Post(
-            channel_id=r["channel_id"], message_id=r["message_id"], date=from_iso(r["date"]),
-            text=r["text"], permalink=r["permalink"], views=r["views"], forwards=r["forwards"],
-            fwd_from=r["fwd_from"], reply_to=r["reply_to"], grouped_id=r["grouped_id"],
-            media=r["media"], edit_date=_opt_dt(r["edit_date"]), channel_username=r["username"],
-        ), r["title"]) for r in rows]
+        return [(_post(r), r["title"]) for r in rows]
 
     async def recent_message_ids(self, channel_id: int, since: dt.datetime) -> list[int]:
         """Ids of a channel's stored, not deleted posts published since ``since``."""
@@ -488,6 +552,88 @@ class Store:
             (1 if on else 0, chat_id, number),
         )
 
+    async def set_mode(self, chat_id: int, number: int, mode: str) -> Rule | None:
+        """Make a rule instant, digest-only or both."""
+        return await self._update_rule(
+            "UPDATE rules SET mode = ? WHERE chat_id = ? AND number = ? AND deleted_at IS NULL"
+            " RETURNING id", (mode, chat_id, number))
+
+    async def set_muted(self, chat_id: int, number: int,
+                        until: dt.datetime | None) -> Rule | None:
+        """Mute a rule's instant alerts until ``until`` (None: unmute)."""
+        return await self._update_rule(
+            "UPDATE rules SET muted_until = ? WHERE chat_id = ? AND number = ?"
+            " AND deleted_at IS NULL RETURNING id",
+            (to_iso(until) if until else None, chat_id, number))
+
+    async def set_muted_ids(self, chat_id: int, rule_ids: Sequence[int],
+                            until: dt.datetime) -> list[Rule]:
+        """Mute rules by id (an alert's button); only rules of this chat."""
+        out = []
+        for rule_id in rule_ids:
+            rule = await self._update_rule(
+                "UPDATE rules SET muted_until = ? WHERE id = ? AND chat_id = ?"
+                " AND deleted_at IS NULL RETURNING id", (to_iso(until), rule_id, chat_id))
+            if rule is not None:
+                out.append(rule)
+        return out
+
+    async def rules_by_ids(self, rule_ids: Iterable[int]) -> dict[int, Rule]:
+        """The named rules as stored now (mode and mute change without a rebuild)."""
+        ids = sorted(set(rule_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self.db.fetchall(f"SELECT * FROM rules WHERE id IN ({marks})", ids)
+        return {row["id"]: _rule(row) for row in rows}
+
+    async def set_tz(self, chat_id: int, tz: str | None) -> None:
+        """Set the chat's time zone (None: the instance's)."""
+        await self._write("UPDATE chats SET tz = ? WHERE id = ?", (tz, chat_id))
+
+    async def set_quiet(self, chat_id: int, start: int | None, end: int | None) -> None:
+        """Set (or clear) the chat's quiet hours, minutes after local midnight."""
+        await self._write("UPDATE chats SET quiet_start = ?, quiet_end = ? WHERE id = ?",
+                          (start, end, chat_id))
+
+    async def set_digest(self, chat_id: int, cron: str | None) -> None:
+        """Set (or clear) the chat's digest schedule; a new schedule starts its period now."""
+        await self._write(
+            "UPDATE chats SET digest_cron = ?, digest_since = COALESCE(digest_since, ?)"
+            " WHERE id = ?", (cron, to_iso(self._clock.now()), chat_id))
+
+    async def digest_chats(self) -> list[Chat]:
+        """Active chats with a digest schedule."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM chats WHERE digest_cron IS NOT NULL AND status = 'active'")
+        return [_chat(r) for r in rows]
+
+    async def digest_matches(
+        self, chat_id: int, since: dt.datetime, until: dt.datetime,
+    ) -> list[tuple[Rule, Post, str]]:
+        """Matches of the chat's digest rules learned in (since, until], with channel titles.
+
+        Backfilled posts are left out: they are history, not news since the last digest.
+        """
+        rows = await self.db.fetchall(
+            "SELECT r.id AS rid, r.chat_id, r.number, r.expression, r.mode, r.created_at AS rc,"
+            " r.notify_deleted, r.muted_until, p.*, c.username, c.title"
+            " FROM matches m JOIN rules r ON r.id = m.rule_id JOIN posts p ON p.id = m.post_id"
+            " JOIN channels c ON c.id = p.channel_id"
+            " WHERE r.chat_id = ? AND r.deleted_at IS NULL AND r.mode IN ('digest', 'both')"
+            " AND m.created_at > ? AND m.created_at <= ? AND p.source != 'backfill'"
+            " ORDER BY p.date",
+            (chat_id, to_iso(since), to_iso(until)),
+        )
+        out = []
+        for r in rows:
+            rule = Rule(id=r["rid"], chat_id=r["chat_id"], number=r["number"],
+                        expression=r["expression"], mode=r["mode"],
+                        created_at=from_iso(r["rc"]), notify_deleted=bool(r["notify_deleted"]),
+                        muted_until=_opt_dt(r["muted_until"]))
+            out.append((rule, _post(r), r["title"]))
+        return out
+
     # ------------------------------------------------------------------ outbox
     async def enqueue_notice(self, chat_id: int, html: str, dedup_key: str) -> bool:
         """Queue a bot-initiated notice once per dedup key; return whether it was new."""
@@ -499,35 +645,108 @@ class Store:
             (chat_id, html, new_random_id(), dedup_key, now, now),
         ) > 0
 
-    async def due_outbox(self, now: dt.datetime, limit: int = 50) -> list[OutboxItem]:
-        """Return pending messages whose time has come, oldest first."""
+    async def due_outbox(self, now: dt.datetime, limit: int = 500) -> list[OutboxItem]:
+        """Each chat's first pending message, if its time has come; oldest first.
+
+        One per chat keeps every chat's messages in order (a message waiting for its retry
+        holds back the ones after it) and lets one chat's backlog never hide the others.
+        """
         rows = await self.db.fetchall(
-            "SELECT o.* FROM outbox o JOIN chats c ON c.id = o.chat_id"
-            " WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND c.status != 'dead'"
+            "SELECT o.*, c.kind AS chat_kind, r.payload AS ref_payload, r.also AS ref_also,"
+            " r.buttons AS ref_buttons, r.message_id AS ref_message_id"
+            " FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY chat_id)"
+            " AS head JOIN outbox o ON o.id = head.id JOIN chats c ON c.id = o.chat_id"
+            " LEFT JOIN outbox r ON r.id = o.ref_id"
+            " WHERE o.next_attempt_at <= ? AND c.status != 'dead'"
             " ORDER BY o.id LIMIT ?",
             (to_iso(now), limit),
         )
-        return [
-            OutboxItem(r["id"], r["chat_id"], r["kind"], r["payload"], r["random_id"],
-                       r["attempts"])
-            for r in rows
-        ]
+        return [_outbox_item(r) for r in rows]
 
     async def next_outbox_time(self) -> dt.datetime | None:
-        """Return when the earliest pending message becomes due."""
+        """Return when the earliest pending (or held) message becomes due."""
         row = await self.db.fetchone(
-            "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'pending'"
+            "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE id IN"
+            " (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY chat_id)"
+            " OR status = 'held'"
         )
         return _opt_dt(row["t"]) if row else None
 
-    async def mark_sent(self, item_id: int) -> None:
-        """Record that a message was accepted by Telegram."""
+    async def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
+        """Record that a message was accepted by Telegram (and its id, when known)."""
         now = to_iso(self._clock.now())
         await self._write(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " error = NULL WHERE id = ?",
-            (now, item_id),
+            " error = NULL, message_id = COALESCE(?, message_id) WHERE id = ?",
+            (now, message_id, item_id),
         )
+
+    async def due_held(self, now: dt.datetime) -> dict[int, list[HeldAlert]]:
+        """Alerts whose chat's quiet hours have ended, by chat, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, o.chat_id, o.summary, o.payload, o.also FROM outbox o"
+            " JOIN chats c ON c.id = o.chat_id"
+            " WHERE o.status = 'held' AND o.next_attempt_at <= ? AND c.status = 'active'"
+            " ORDER BY o.chat_id, o.id",
+            (to_iso(now),),
+        )
+        out: dict[int, list[HeldAlert]] = {}
+        for r in rows:
+            also = tuple(json.loads(r["also"] or "[]"))
+            out.setdefault(r["chat_id"], []).append(
+                HeldAlert(r["id"], r["summary"] or r["payload"], also))
+        return out
+
+    async def fold(self, chat_id: int, held_ids: Sequence[int], html: str) -> bool:
+        """Replace held alerts by one message in one transaction; False if already folded."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            marks = ",".join("?" * len(held_ids))
+            cur = await conn.execute(
+                f"UPDATE outbox SET status = 'folded', sent_at = ? WHERE status = 'held'"
+                f" AND chat_id = ? AND id IN ({marks})", (now, chat_id, *held_ids))
+            if cur.rowcount == 0:
+                return False
+            await conn.execute(
+                "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key,"
+                " next_attempt_at, created_at) VALUES (?, 'fold', ?, ?, ?, ?, ?)"
+                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                (chat_id, html, new_random_id(), f"fold:{min(held_ids)}", now, now),
+            )
+            return True
+
+        return await self.db.transaction(work)
+
+    async def release_held(self, chat_id: int) -> int:
+        """Quiet hours switched off: what was held becomes due now."""
+        return await self._write(
+            "UPDATE outbox SET next_attempt_at = ? WHERE chat_id = ? AND status = 'held'",
+            (to_iso(self._clock.now()), chat_id),
+        )
+
+    async def enqueue_digest(
+        self, chat_id: int, html: str, chart: bytes | None, key: str,
+        period_end: dt.datetime | None,
+    ) -> bool:
+        """Queue a digest and move the chat's digest period on, atomically; once per key."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(
+                "INSERT INTO outbox (chat_id, kind, payload, attachment, random_id, dedup_key,"
+                " next_attempt_at, created_at) VALUES (?, 'digest', ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                (chat_id, html, chart, new_random_id(), key, now, now),
+            )
+            if cur.rowcount == 0:
+                return False
+            if period_end is not None:
+                await conn.execute("UPDATE chats SET digest_since = ? WHERE id = ?",
+                                   (to_iso(period_end), chat_id))
+            return True
+
+        return await self.db.transaction(work)
 
     async def mark_retry(self, item_id: int, at: dt.datetime, error: str) -> None:
         """Record a failed attempt and when to try again."""
@@ -587,41 +806,98 @@ class Store:
 
 async def _insert_matches_and_alerts(
     conn: aiosqlite.Connection, post: Post, post_id: int, hits: Sequence[RuleHitRecord],
-    alerts: Sequence[AlertDraft], now: str,
+    alerts: Sequence[AlertDraft], now: str, dedup_since: str,
 ) -> int:
     await conn.executemany(
         "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING",
         [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now) for h in hits],
     )
+    return await _enqueue_alerts(conn, post, post_id, alerts, now, dedup_since)
+
+
+async def _enqueue_alerts(
+    conn: aiosqlite.Connection, post: Post, post_id: int, alerts: Sequence[AlertDraft],
+    now: str, dedup_since: str,
+) -> int:
+    """Queue each chat's alert, or, when the chat was alerted on the same story from another
+    channel within the window, add "also in" to that alert instead (editing it if sent)."""
     enqueued = 0
+    if not alerts:
+        return 0
+    cur = await conn.execute("SELECT story, fingerprint FROM posts WHERE id = ?", (post_id,))
+    mine = await cur.fetchone()
+    await cur.close()
     for alert in alerts:
+        earlier = None
+        if mine is not None and alert.also_label:
+            cur = await conn.execute(
+                "SELECT o.id, o.status FROM outbox o JOIN posts p ON p.id = o.post_id"
+                " WHERE o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ?"
+                " AND o.status != 'dead' AND p.channel_id != ?"
+                " AND (p.story = ? OR hamming(p.fingerprint, ?) <= ?)"
+                " ORDER BY o.id LIMIT 1",
+                (alert.chat_id, dedup_since, post.channel_id, mine["story"],
+                 mine["fingerprint"], NEAR_BITS),
+            )
+            earlier = await cur.fetchone()
+            await cur.close()
+        if earlier is not None:
+            await conn.execute(
+                "UPDATE outbox SET also = json_insert(COALESCE(also, '[]'), '$[#]', ?)"
+                " WHERE id = ?", (alert.also_label, earlier["id"]))
+            if earlier["status"] == "sent":  # already delivered: edit it to add the line
+                await conn.execute(
+                    "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key, ref_id,"
+                    " next_attempt_at, created_at) VALUES (?, 'edit', '', ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (chat_id, dedup_key) DO UPDATE SET status = 'pending',"
+                    " attempts = 0, error = NULL, random_id = excluded.random_id,"
+                    " next_attempt_at = excluded.next_attempt_at WHERE outbox.status != 'pending'",
+                    (alert.chat_id, new_random_id(), f"edit:{earlier['id']}", earlier["id"], now,
+                     now),
+                )
+            enqueued += 1
+            continue
+        held = alert.held_until is not None
         cur = await conn.execute(
-            "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
-            " next_attempt_at, created_at) VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO outbox (chat_id, kind, post_id, payload, summary, buttons, random_id,"
+            " dedup_key, status, next_attempt_at, created_at)"
+            " VALUES (?, 'alert', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
-            (alert.chat_id, post_id, alert.html, new_random_id(), alert_key(post), now, now),
+            (alert.chat_id, post_id, alert.html, alert.summary or None,
+             _buttons_json(alert.buttons), new_random_id(), alert_key(post),
+             "held" if held else "pending",
+             to_iso(alert.held_until) if alert.held_until else now, now),
         )
         enqueued += cur.rowcount
     return enqueued
 
 
+def _post_row(post: Post, now: str, source: str, with_fingerprint: bool) -> tuple[object, ...]:
+    return (
+        post.channel_id, post.message_id, to_iso(post.date),
+        to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
+        post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
+        post.permalink, now, source, story_key(post),
+        fingerprint(post.text) if with_fingerprint else None,
+    )
+
+
+_INSERT_POST = (
+    "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views, forwards,"
+    " fwd_from, reply_to, grouped_id, media, permalink, received_at, source, story,"
+    " fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 async def _save_one(
     conn: aiosqlite.Connection, post: Post, hits: Sequence[RuleHitRecord],
-    alerts: Sequence[AlertDraft], source: str, now: str,
+    alerts: Sequence[AlertDraft], source: str, now: str, dedup_since: str,
 ) -> SaveResult:
     """Insert one post (idempotent) with its matches, alerts and cursor move."""
     cur = await conn.execute(
-        "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views,"
-        " forwards, fwd_from, reply_to, grouped_id, media, permalink, received_at,"
-        " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
-        (
-            post.channel_id, post.message_id, to_iso(post.date),
-            to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
-            post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
-            post.permalink, now, source,
-        ),
+        _INSERT_POST + " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
+        _post_row(post, now, source, bool(alerts)),
     )
     row = await cur.fetchone()
     await cur.close()
@@ -639,7 +915,8 @@ async def _save_one(
             )
         return SaveResult(int(old["id"]), False, 0)
     post_id = int(row["id"])
-    enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now)
+    enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now,
+                                                dedup_since)
     if source == "live":
         await conn.execute(
             "UPDATE channels SET cursor = ? WHERE id = ? AND cursor = ?",
@@ -666,7 +943,7 @@ async def _post_ids(conn: aiosqlite.Connection, channel_id: int,
 async def _save_batch(
     conn: aiosqlite.Connection,
     items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
-    source: str, now: str,
+    source: str, now: str, dedup_since: str,
 ) -> list[SaveResult]:
     by_channel: dict[int, list[int]] = {}
     for post, _, _ in items:
@@ -680,14 +957,10 @@ async def _save_batch(
         key = (post.channel_id, post.message_id)
         if key not in before and key not in fresh:
             fresh[key] = post
+    alerting = {(p.channel_id, p.message_id) for p, _, a in items if a}
     await conn.executemany(
-        "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views, forwards,"
-        " fwd_from, reply_to, grouped_id, media, permalink, received_at, source)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(p.channel_id, p.message_id, to_iso(p.date),
-          to_iso(p.edit_date) if p.edit_date else None, p.text, p.views, p.forwards,
-          p.fwd_from, p.reply_to, p.grouped_id, p.media, p.permalink, now, source)
-         for p in fresh.values()],
+        _INSERT_POST,
+        [_post_row(p, now, source, key in alerting) for key, p in fresh.items()],
     )
     ids: dict[tuple[int, int], int] = dict(before)
     for channel_id, message_ids in by_channel.items():
@@ -703,15 +976,7 @@ async def _save_batch(
         if created:
             match_rows += [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now)
                            for h in hits]
-            for alert in alerts:
-                cur = await conn.execute(
-                    "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
-                    " next_attempt_at, created_at) VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
-                    (alert.chat_id, post_id, alert.html, new_random_id(), alert_key(post), now,
-                     now),
-                )
-                enqueued += cur.rowcount
+            enqueued = await _enqueue_alerts(conn, post, post_id, alerts, now, dedup_since)
         results.append(SaveResult(post_id, created, enqueued))
     await conn.executemany(
         "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"

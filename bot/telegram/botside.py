@@ -6,19 +6,21 @@ import logging
 from typing import Any
 
 from telethon import Button, TelegramClient, errors, events
-from telethon.extensions import html as tl_html
 from telethon.tl import functions, types
 
 from bot.commands import COMMANDS
 from bot.guard import CommandRouter, Incoming
-from bot.models import ChatKind
+from bot.models import Buttons, ChatKind
 from bot.render import split_lines
 from bot.services.ports import (
     FloodWait,
     MessageRejected,
+    Outgoing,
     PermanentSendError,
     TransientSendError,
+    part_random_id,
 )
+from bot.telegram.split import split_html
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ _PERMANENT = (
     errors.UserKickedError,
     errors.ChatRestrictedError,
     errors.UserBannedInChannelError,
+    errors.ChatAdminRequiredError,
+    errors.ChatSendPlainForbiddenError,
+    errors.ChatGuestSendForbiddenError,
 )
 
 
@@ -43,6 +48,7 @@ class BotGateway:
     def __init__(self, client: TelegramClient, router: CommandRouter) -> None:
         self.client = client
         self._router = router
+        router.is_group_admin = self.is_group_admin
 
     async def start(self, token: str) -> None:
         """Sign in with the token (no prompt), register commands, start handling them."""
@@ -98,21 +104,44 @@ class BotGateway:
         except errors.RPCError as exc:
             log.warning("answering a button in chat %d failed: %s", event.chat_id, exc)
 
-    async def send_html(self, chat_id: int, html: str, random_id: int) -> None:
-        """Send one message with a persisted random id; map Telegram errors to our own."""
-        text, entities = tl_html.parse(html)
+    async def deliver(self, message: Outgoing) -> int | None:
+        """Send (or edit) one outbox message; map Telegram errors to our own.
+
+        Long text goes out in parts cut by ``split_html`` (never inside a tag, an entity or a
+        surrogate pair); part *i* carries ``part_random_id(random_id, i)``, so after a crash
+        the parts already delivered are recognised by Telegram and only the rest is sent.
+        Buttons go under the last part; a photo (digest chart) follows the text.
+        """
         try:
-            peer = await self.client.get_input_entity(chat_id)
+            peer = await self.client.get_input_entity(message.chat_id)
         except ValueError as exc:
-            raise PermanentSendError(f"chat {chat_id} is unknown to the bot") from exc
-        request = functions.messages.SendMessageRequest(
-            peer=peer, message=text, entities=entities, random_id=random_id, no_webpage=True
-        )
+            raise PermanentSendError(f"chat {message.chat_id} is unknown to the bot") from exc
+        parts = split_html(message.html)
+        markup = _markup(self.client, message.buttons)
         try:
-            await self.client(request)
-        except errors.RandomIdDuplicateError:
-            # Sent before a crash but not marked sent: Telegram recognised the random id.
-            log.info("message to chat %d was already delivered (random id seen)", chat_id)
+            if message.edit_message_id is not None:
+                text, entities = parts[-1]
+                try:
+                    await self.client(functions.messages.EditMessageRequest(
+                        peer=peer, id=message.edit_message_id, message=text, entities=entities,
+                        no_webpage=True, reply_markup=markup))
+                except errors.MessageNotModifiedError:
+                    pass
+                return message.edit_message_id
+            last_id: int | None = None
+            for index, (text, entities) in enumerate(parts):
+                request = functions.messages.SendMessageRequest(
+                    peer=peer, message=text, entities=entities, no_webpage=True,
+                    random_id=part_random_id(message.random_id, index),
+                    reply_markup=markup if index == len(parts) - 1 else None)
+                last_id = _sent_id(await self._once(request, message.chat_id)) or last_id
+            if message.photo is not None:
+                uploaded = await self.client.upload_file(message.photo, file_name="chart.png")
+                request = functions.messages.SendMediaRequest(
+                    peer=peer, media=types.InputMediaUploadedPhoto(file=uploaded), message="",
+                    random_id=part_random_id(message.random_id, len(parts)))
+                await self._once(request, message.chat_id)
+            return last_id
         except errors.FloodWaitError as exc:
             raise FloodWait(exc.seconds) from exc
         except _PERMANENT as exc:
@@ -121,3 +150,51 @@ class BotGateway:
             raise MessageRejected(str(exc)) from exc
         except (errors.RPCError, ConnectionError, OSError, TimeoutError) as exc:
             raise TransientSendError(str(exc)) from exc
+
+    async def _once(self, request: Any, chat_id: int) -> Any:
+        try:
+            return await self.client(request)
+        except errors.RandomIdDuplicateError:
+            # Sent before a crash but not marked sent: Telegram recognised the random id.
+            log.info("message to chat %d was already delivered (random id seen)", chat_id)
+            return None
+
+    async def is_group_admin(self, chat_id: int, user_id: int) -> bool:
+        """Whether Telegram says this person administers the group (checked each time)."""
+        try:
+            peer = await self.client.get_input_entity(chat_id)
+            user = await self.client.get_input_entity(user_id)
+            if isinstance(peer, types.InputPeerChannel):
+                result = await self.client(functions.channels.GetParticipantRequest(peer, user))
+                return isinstance(result.participant, types.ChannelParticipantAdmin
+                                  | types.ChannelParticipantCreator)
+            if isinstance(peer, types.InputPeerChat):
+                full = await self.client(functions.messages.GetFullChatRequest(peer.chat_id))
+                participants = getattr(full.full_chat, "participants", None)
+                for p in getattr(participants, "participants", None) or []:
+                    if p.user_id == user_id:
+                        return isinstance(p, types.ChatParticipantAdmin
+                                          | types.ChatParticipantCreator)
+        except (errors.RPCError, ValueError) as exc:
+            log.warning("admin check in chat %d for %d failed: %s", chat_id, user_id, exc)
+        return False
+
+
+def _markup(client: TelegramClient, buttons: Buttons) -> Any:
+    if not buttons:
+        return None
+    rows = [[Button.url(b.text, b.url) if b.url else Button.inline(b.text, (b.data or "").encode())
+             for b in row] for row in buttons]
+    return client.build_reply_markup(rows)
+
+
+def _sent_id(result: Any) -> int | None:
+    """The new message's id from what messages.sendMessage returned."""
+    if result is None:
+        return None
+    if isinstance(result, types.UpdateShortSentMessage):
+        return int(result.id)
+    for update in getattr(result, "updates", []):
+        if isinstance(update, types.UpdateMessageID):
+            return int(update.id)
+    return None
