@@ -6,10 +6,10 @@ ALTER TABLE chats ADD COLUMN quiet_end   INTEGER;
 ALTER TABLE chats ADD COLUMN digest_cron TEXT;      -- crontab "m h dom mon dow"; NULL: no digest
 ALTER TABLE chats ADD COLUMN digest_since TEXT;     -- end of the last digest's period (UTC)
 
--- Story identity for "also in @a, @b": the forward origin (or the post itself) and a 64-bit
--- fingerprint of the normalised text (SimHash of word shingles; near-identical = few bits apart).
+-- Story identity for "also in @a, @b": the forward origin (or the post itself) and a MinHash
+-- signature of the normalised text's word shingles (bot/match/dedup.py), set for alerted posts.
 ALTER TABLE posts ADD COLUMN story TEXT;
-ALTER TABLE posts ADD COLUMN fingerprint INTEGER;
+ALTER TABLE posts ADD COLUMN fingerprint BLOB;
 CREATE INDEX posts_story ON posts (story);
 
 -- The outbox gains kinds and states, so it is rebuilt (SQLite cannot alter a CHECK).

@@ -1,23 +1,26 @@
 """Same story, different channel: forward origins and near-identical text fingerprints.
 
 A post's *story* is where it came from: the channel post it forwards, or itself. Reposts that
-are not forwards (copied text, a signature line added, an emoji changed) are caught by a
-64-bit SimHash over word 3-shingles of the normalised text: near-identical texts differ in a
-few bits, unrelated ones in about 32.
+are not forwards (copied text, a signature line or an emoji added, a word changed) are caught
+by a MinHash signature of the normalised text's word 3-shingles: the share of equal slots of
+two signatures estimates the Jaccard similarity of their shingle sets.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import struct
 
 from bot.match.normalize import tokenize
 from bot.models import Post
 
-NEAR_BITS = 3  # fingerprints at most this many bits apart are the same story
+SLOTS = 32  # 32 x 32-bit minima: 128 bytes per post, similarity in steps of 1/32
+SIMILAR = 0.6  # estimated Jaccard at or above this: the same story
 MIN_WORDS = 6  # shorter texts ("Тревога!") are too common to call the same story
 _URL_RE = re.compile(r"https?://\S+|t\.me/\S+|@\w+")
-_MASK = (1 << 64) - 1
+_PACK = struct.Struct(f"<{SLOTS}I")
+_HALF = struct.Struct(f"<{SLOTS // 2}I")
 
 
 def story_key(post: Post) -> str:
@@ -27,27 +30,24 @@ def story_key(post: Post) -> str:
     return f"channel:{post.channel_id}/{post.message_id}"
 
 
-def _hash64(value: str) -> int:
-    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
+def _slots(shingle: str) -> tuple[int, ...]:
+    data = shingle.encode()
+    # two independent 512-bit hashes give the 32 values of one shingle
+    return (_HALF.unpack(hashlib.blake2b(data, digest_size=64, person=b"cw-a").digest())
+            + _HALF.unpack(hashlib.blake2b(data, digest_size=64, person=b"cw-b").digest()))
 
 
-def fingerprint(text: str) -> int | None:
-    """SimHash of the text's word 3-shingles (signed 64-bit for SQLite); None if too short."""
+def fingerprint(text: str) -> bytes | None:
+    """MinHash signature of the text's word 3-shingles; None if the text is too short."""
     words = [t.norm for t in tokenize(_URL_RE.sub(" ", text))]
     if len(words) < MIN_WORDS:
         return None
     shingles = {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
-    weights = [0] * 64
-    for shingle in shingles:
-        h = _hash64(shingle)
-        for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
-    value = sum(1 << bit for bit in range(64) if weights[bit] > 0)
-    return value - (1 << 64) if value >= 1 << 63 else value
+    return _PACK.pack(*(min(column) for column in zip(*map(_slots, shingles), strict=True)))
 
 
-def hamming(a: int | None, b: int | None) -> int | None:
-    """Bits in which two fingerprints differ (None if either is missing); a SQLite function."""
-    if a is None or b is None:
+def similarity(a: bytes | None, b: bytes | None) -> float | None:
+    """Estimated Jaccard similarity of two signatures (None if either is missing); SQL too."""
+    if a is None or b is None or len(a) != len(b):
         return None
-    return ((a ^ b) & _MASK).bit_count()
+    return sum(x == y for x, y in zip(_PACK.unpack(a), _PACK.unpack(b), strict=True)) / SLOTS

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.match.dedup import hamming
+from bot.match.dedup import similarity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,8 +51,8 @@ class Database:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
-            # bits in which two story fingerprints differ (cross-channel dedup)
-            await conn.create_function("hamming", 2, hamming, deterministic=True)
+            # how alike two posts' text fingerprints are (cross-channel dedup)
+            await conn.create_function("similarity", 2, similarity, deterministic=True)
         except BaseException:
             await conn.close()
             raise

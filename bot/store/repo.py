@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.clock import Clock, from_iso, to_iso
-from bot.match.dedup import NEAR_BITS, fingerprint, story_key
+from bot.match.dedup import SIMILAR, fingerprint, story_key
 from bot.models import (
     AlertDraft,
     Buttons,
@@ -611,7 +611,7 @@ class Store:
     async def digest_matches(
         self, chat_id: int, since: dt.datetime, until: dt.datetime,
     ) -> list[tuple[Rule, Post, str]]:
-        """Matches of the chat's digest rules learned in (since, until], with channel titles.
+        """Matches of the chat's digest rules learned in [since, until), with channel titles.
 
         Backfilled posts are left out: they are history, not news since the last digest.
         """
@@ -621,7 +621,7 @@ class Store:
             " FROM matches m JOIN rules r ON r.id = m.rule_id JOIN posts p ON p.id = m.post_id"
             " JOIN channels c ON c.id = p.channel_id"
             " WHERE r.chat_id = ? AND r.deleted_at IS NULL AND r.mode IN ('digest', 'both')"
-            " AND m.created_at > ? AND m.created_at <= ? AND p.source != 'backfill'"
+            " AND m.created_at >= ? AND m.created_at < ? AND p.source != 'backfill'"
             " ORDER BY p.date",
             (chat_id, to_iso(since), to_iso(until)),
         )
@@ -835,10 +835,10 @@ async def _enqueue_alerts(
                 "SELECT o.id, o.status FROM outbox o JOIN posts p ON p.id = o.post_id"
                 " WHERE o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ?"
                 " AND o.status != 'dead' AND p.channel_id != ?"
-                " AND (p.story = ? OR hamming(p.fingerprint, ?) <= ?)"
+                " AND (p.story = ? OR similarity(p.fingerprint, ?) >= ?)"
                 " ORDER BY o.id LIMIT 1",
                 (alert.chat_id, dedup_since, post.channel_id, mine["story"],
-                 mine["fingerprint"], NEAR_BITS),
+                 mine["fingerprint"], SIMILAR),
             )
             earlier = await cur.fetchone()
             await cur.close()
