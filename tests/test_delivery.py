@@ -142,7 +142,7 @@ async def test_quiet_off_releases_what_was_held(rig: Rig) -> None:
     await rig.store.set_quiet(CHAT, None, None)
     assert await rig.store.release_held(CHAT) == 1
     await run_until_empty(rig.dispatcher, rig.store, rig.clock)
-    assert [s[1].splitlines()[0] for s in rig.sender.sent][0].startswith("🌙")
+    assert next(s[1].splitlines()[0] for s in rig.sender.sent).startswith("🌙")
 
 
 async def test_a_forward_of_an_alerted_story_edits_the_alert(rig: Rig) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import random
 
 from bot.budget import Limits, SendBudgets
@@ -215,7 +216,7 @@ async def test_per_chat_budget_spaces_one_chats_messages(store: Store, clock: Fa
     await run_until_empty(dispatcher, store, clock)
     times = [t for chat, t in sender.times if chat == 1]
     assert [s[1] for s in sender.sent if s[0] == 1] == [f"a{i}" for i in range(5)]  # in order
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 1.0 - 1e-6
 
 
