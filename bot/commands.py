@@ -388,7 +388,7 @@ async def cmd_unmute(ctx: CommandContext, svc: Services) -> str:
     rule = await svc.store.set_muted(ctx.chat_id, number, None)
     if rule is None:
         return f"No rule #{number} in this chat. /rules lists them."
-    return f"🔔 Rule #{rule.number} alerts again."
+    return f"🔊 Rule #{rule.number} alerts again."
 
 
 async def cmd_tz(ctx: CommandContext, svc: Services) -> str:
@@ -428,7 +428,7 @@ async def cmd_quiet(ctx: CommandContext, svc: Services) -> str:
             svc.wake()
         extra = f" {released} held alert{'s' if released != 1 else ''} will arrive now." \
             if released else ""
-        return f"🔔 Quiet hours off.{extra}"
+        return f"🔊 Quiet hours off.{extra}"
     try:
         start, end = parse_range(arg)
     except ScheduleError as exc:

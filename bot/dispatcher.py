@@ -40,6 +40,9 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 IDLE_WAIT = 5.0
 MAX_IN_FLIGHT = 8
+# Chats served per round: about two seconds of the overall budget, so a chat with a backlog
+# gets its next message about when its own budget allows, even during a large fan-out.
+BATCH = 60
 
 
 class Dispatcher:
@@ -50,7 +53,9 @@ class Dispatcher:
         *, rng: random.Random | None = None, base_backoff: float = 2.0,
         on_chat_dead: Callable[[], Awaitable[None]] | None = None,
         budgets: SendBudgets | None = None, max_in_flight: int = MAX_IN_FLIGHT,
+        batch: int = BATCH,
     ) -> None:
+        self._batch = batch
         self._on_chat_dead = on_chat_dead
         self._store = store
         self._sender = sender
@@ -61,6 +66,7 @@ class Dispatcher:
         self.budgets = budgets or SendBudgets()
         self._max_in_flight = max_in_flight
         self._paused: dict[int, dt.datetime] = {}
+        self._busy: dict[int, asyncio.Task[bool]] = {}
         self._wake = asyncio.Event()
         self._origin = clock.now()
         self.floodwaits = 0  # FloodWaits Telegram answered (the budgets aim to keep this 0)
@@ -75,6 +81,16 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Send forever (until cancelled), sleeping while nothing is due."""
+        try:
+            await self._loop()
+        finally:
+            # a send cut off here is resent after restart with the same random_id
+            pending = [t for t in self._busy.values() if not t.done()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _loop(self) -> None:
         while True:
             self._wake.clear()
             try:
@@ -94,13 +110,17 @@ class Dispatcher:
         """
         await self.fold_due()
         blocked: set[int] = set()  # chats already handled this round
-        busy: dict[int, asyncio.Task[bool]] = {}
-        soonest: float | None = None
+        # sends still in flight from the last round stay in flight: no round waits for them
+        busy = self._busy = {c: t for c, t in self._busy.items() if not t.done()}
+        soonest: float | None = None  # on the bucket clock (self._t())
+
         def later(seconds: float) -> None:
             nonlocal soonest
-            soonest = seconds if soonest is None else min(soonest, seconds)
+            at = self._t() + seconds
+            soonest = at if soonest is None else min(soonest, at)
 
-        for item in await self._store.due_outbox(self._clock.now()):
+        due = await self._store.due_outbox(self._clock.now(), limit=self._batch)
+        for item in due:
             chat = item.chat_id
             if chat in blocked:
                 continue
@@ -121,14 +141,17 @@ class Dispatcher:
                 await self._clock.sleep(wait + 1e-6)
             while len(busy) >= self._max_in_flight:
                 await asyncio.wait(busy.values(), return_when=asyncio.FIRST_COMPLETED)
-                busy = {c: t for c, t in busy.items() if not t.done()}
+                for done in [c for c, t in busy.items() if t.done()]:
+                    del busy[done]
             self.budgets.take(chat, is_group, self._t())
             busy[chat] = asyncio.ensure_future(self._attempt(item))
             await asyncio.sleep(0)  # let it go out now, at the moment its budget was spent
             later(self.budgets.chat_wait(chat, is_group, self._t()))  # its next message
-        if busy:
+        if len(due) >= self._batch:
+            return 0.0  # more is due than one round takes: go on at once
+        if busy:  # the queue is drained: let the last sends finish
             await asyncio.gather(*busy.values())
-        return soonest
+        return None if soonest is None else max(0.0, soonest - self._t())
 
     async def fold_due(self) -> int:
         """Quiet hours ended: fold each chat's held alerts into one message."""

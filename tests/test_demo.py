@@ -30,10 +30,12 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     assert result.posts_replayed == 80
     sample = load_sample(80)
     alerted = [a.text for a in result.alerts]
-    # the replay's alerts, then the post caught up after the outage, then the edit-made match
-    assert len(alerted) == len(EXPECTED) + 2
-    assert "⏱ 4 min late: found when catching up" in alerted[-2]
-    assert "✏️ edited: the new text matches" in alerted[-1]
+    # the replay's alerts, the post caught up after the outage, the edit-made match, then the
+    # delivery scene's story (its forward by @mash only edits that alert)
+    assert len(alerted) == len(EXPECTED) + 3
+    assert "⏱ 4 min late: found when catching up" in alerted[-3]
+    assert "✏️ edited: the new text matches" in alerted[-2]
+    assert "сбит беспилотник" in alerted[-1]
     for index, text in zip(EXPECTED, alerted[:len(EXPECTED)], strict=True):
         first_words = " ".join(sample[index]["text"].split()[:4]).replace("**", "")
         assert first_words[:20] in text.replace("**", "").replace("\n", " "), (index, text)
@@ -47,14 +49,26 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     assert f"Its database is {tmp_path / 'demo' / 'chanwatch.sqlite3'}" in transcript
     assert "deleted a post that rule #2 alerted on" in transcript
     assert transcript.count("📚 Backfill of") == 3
+    # delivery: buttons, "also in", quiet hours folded, a mute button, a digest
+    assert "[🔕 Mute rules 1h] [🔕 24h] [Open post ↗]" in transcript
+    assert "↪ also in @mash" in transcript
+    assert "🌙 Quiet hours are over. 1 alert arrived meanwhile:" in transcript
+    assert "→ 🔕 #1, #3, #4 muted for 1 h" in transcript
+    assert "🗞 *Digest* ·" in transcript and "#3 беспилотник -Севастополь — " in transcript
+    assert "Belgorod Oblast — " in transcript
+    assert "Digest daily at 08:00, 20:00 (Europe/Moscow)" in transcript
 
     db = sqlite3.connect(tmp_path / "demo" / "chanwatch.sqlite3")
     try:
-        # 80 replayed, 30 backfilled history posts, 2 published during the outage
-        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2
+        # 80 replayed, 30 backfilled history posts, 2 published during the outage, 3 in the
+        # delivery scene
+        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2 + 3
         statuses = db.execute(
             "SELECT status, COUNT(*) FROM outbox WHERE kind = 'alert' GROUP BY 1").fetchall()
-        assert statuses == [("sent", len(EXPECTED) + 2)]
+        assert statuses == [("folded", 1), ("sent", len(EXPECTED) + 3)]
+        kinds = db.execute("SELECT kind, status FROM outbox WHERE kind != 'alert'"
+                           " AND kind != 'notice' ORDER BY id").fetchall()
+        assert kinds == [("edit", "sent"), ("fold", "sent"), ("digest", "sent")]
     finally:
         db.close()
 
@@ -99,4 +113,5 @@ async def test_interactive_demo_takes_commands_and_posts_from_stdin(tmp_path: Pa
     assert "✅ Rule #5 saved. Understood as: шебекино" in text
     assert "Обстрел *Шебекино* ночью" in text
     assert "usage: post @channel text" in text
-    assert "Demo finished: 2 posts replayed, 2 alerts sent." in text  # + the outage post
+    # + the outage post and the delivery scene's story
+    assert "Demo finished: 2 posts replayed, 3 alerts sent." in text

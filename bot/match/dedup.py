@@ -50,4 +50,5 @@ def similarity(a: bytes | None, b: bytes | None) -> float | None:
     """Estimated Jaccard similarity of two signatures (None if either is missing); SQL too."""
     if a is None or b is None or len(a) != len(b):
         return None
-    return sum(x == y for x, y in zip(_PACK.unpack(a), _PACK.unpack(b), strict=True)) / SLOTS
+    same: int = sum(x == y for x, y in zip(_PACK.unpack(a), _PACK.unpack(b), strict=True))
+    return same / SLOTS

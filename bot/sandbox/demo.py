@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.config import settings_from_mapping
@@ -115,6 +116,7 @@ class Transcript:
         self._color = color
         self._emit = emit
         self._seen = 0
+        self._edits_seen = 0
 
     def line(self, text: str) -> None:
         self._result.transcript.append(text)
@@ -138,7 +140,26 @@ class Transcript:
             if body.startswith("🔔"):
                 self._result.alerts.append(message)
             indent = "\n".join("   " + ln for ln in body.splitlines())
-            self.line(f"🤖 bot ›\n{indent}")
+            self.line(f"🤖 bot ›\n{indent}{_extras(message)}")
+        edited = self._world.edited
+        while self._edits_seen < len(edited):
+            message = edited[self._edits_seen]
+            self._edits_seen += 1
+            tail = to_terminal(message.html, self._color).splitlines()[-2:]
+            indent = "\n".join("   " + ln for ln in ["…", *tail])
+            self.line(f"🤖 bot edits its message {message.msg_id} ›\n{indent}")
+
+
+def _extras(message: SentMessage) -> str:
+    """Buttons under a message and an attached picture, as the terminal shows them."""
+    out = ""
+    rows = getattr(message.reply_markup, "rows", None) or []
+    if rows:
+        out += "\n   " + " ".join(f"[{b.text}]" for row in rows for b in row.buttons)
+    photo = getattr(message, "photo", None)
+    if photo:
+        out += f"\n   [picture: PNG chart, {len(photo) // 1024 + 1} KB]"
+    return out
 
 
 async def _wait(predicate: Callable[[], bool], within: float) -> bool:
@@ -234,6 +255,7 @@ class Demo:
             await self.say(command)
         await self.replay(self.options.posts, self.options.speed)
         await self.never_miss_scene()
+        await self.delivery_scene()
         for command in AFTER:
             await self.say(command)
         if self.options.interactive:
@@ -288,6 +310,50 @@ class Demo:
                     break
                 await asyncio.sleep(0.05)
                 t.flush()
+
+    async def delivery_scene(self) -> None:
+        """The same story twice, quiet hours, a mute button and a digest."""
+        t, world = self.transcript, self.fake.world
+        rian, mash = self.channels["rian_ru"], self.channels["mash"]
+        t.line("\n🔁 @rian_ru reports a story; @mash forwards it a minute later (demo texts)")
+        text = "Над Белгородом сбит беспилотник, пострадавших нет, сообщил губернатор (демо)"
+        before = await self._stored()
+        original = world.post(rian, text)
+        t.channel_post("rian_ru", text)
+        await self._settle(before + 1)
+        alert = self.result.alerts[-1] if self.result.alerts else None
+        edits = len(world.edited)
+        world.post(mash, text, fwd_from_channel=rian.id, fwd_from_msg_id=original.id)
+        t.channel_post("mash", "↪ forwarded from @rian_ru: " + text)
+        await _wait(lambda: len(world.edited) > edits, 15)
+        t.flush()
+
+        now = dt.datetime.now(ZoneInfo("Europe/Moscow"))
+        quiet = f"{now - dt.timedelta(hours=1):%H:%M}-{now + dt.timedelta(hours=1):%H:%M}"
+        await self.say(f"/quiet {quiet}")
+        before = await self._stored()
+        late_text = "В Белгороде снова объявлена ракетная опасность (демо)"
+        world.post(self.channels["bbcrussian"], late_text)
+        t.channel_post("bbcrussian", late_text)
+        await self._settle(before + 1)
+        t.line("   (quiet hours: the alert is held)")
+        await self.say("/quiet off")
+        await _wait(lambda: any("Quiet hours are over" in m.text for m in world.sent), 15)
+        t.flush()
+
+        if alert is not None and alert.reply_markup is not None:
+            button = alert.reply_markup.rows[0].buttons[0]
+            answers = len(world.callback_answers)
+            world.press_button(self.bot, self.admin, alert, button.type.data)
+            await _wait(lambda: len(world.callback_answers) > answers, 15)
+            answer = world.callback_answers[-1].message if world.callback_answers else "?"
+            t.line(f"\n👆 admin presses [{button.text}] under the first alert → {answer}")
+
+        await self.say("/mode 3 both")
+        await self.say("/digest now")
+        await _wait(lambda: any("Digest</b> ·" in m.html for m in world.sent), 15)
+        t.flush()
+        await self.say("/digest 08:00, 20:00")
 
     async def _stored(self) -> int:
         row = await self.app.store.db.fetchone("SELECT COUNT(*) FROM posts")

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.chart import bucket_counts, render_activity_chart
 from bot.clock import Clock, to_iso
 from bot.models import Chat, Post, Rule
 from bot.regions.places import PlaceMatcher
@@ -160,6 +159,8 @@ class DigestService:
                 f"<i>[{esc(post.media or 'no text')}]</i>")
             lines.append(f"• <b>{esc(title)}</b>{views} · {esc(format_time(post.date, tz))}\n"
                          f'  {snippet} <a href="{esc(post.permalink)}">open</a>')
+        from bot.chart import bucket_counts, render_activity_chart  # matplotlib: ~1 s to import
+
         buckets, per = bucket_counts([p.date for p, _ in posts.values()], since, until, tz)
         chart = await asyncio.to_thread(
             render_activity_chart, buckets, title=f"Matching posts per {per}", per=per, tz=tz)
