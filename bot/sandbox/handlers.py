@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import struct
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -14,9 +16,12 @@ from telethon.tl.tlobject import TLObject
 from bot.sandbox.world import (
     Account,
     FakeChannel,
+    FakeGroup,
     RpcFailure,
     SentMessage,
     World,
+    access_hash,
+    admin_rights,
     make_updates,
     now,
     valid_username,
@@ -28,6 +33,14 @@ _HANDLERS: dict[type, Handler] = {}
 # What Telethon sends before it is logged in: connect (getConfig) and bot sign-in.
 _PRE_AUTH = (fn.help.GetConfigRequest, fn.auth.ImportBotAuthorizationRequest)
 _MESSAGE_LENGTH_MAX = 4096
+_CAPTION_LENGTH_MAX = 1024
+# Requests that World.fail_sends can make fail for one peer.
+_SENDS = (fn.messages.SendMessageRequest, fn.messages.SendMediaRequest,
+          fn.messages.EditMessageRequest)
+_FILE_PARTS_MAX = 4000  # Telegram's limit on parts per uploaded file
+_PART_SIZE_MAX = 512 * 1024
+# Signatures of the image formats Telegram accepts as photos (it re-encodes them to JPEG).
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 
 def _serves(*classes: type) -> Callable[[Handler], Handler]:
@@ -41,6 +54,8 @@ def _serves(*classes: type) -> Callable[[Handler], Handler]:
 def answer(world: World, acc: Account, req: TLObject) -> Result | tl.RpcError:
     """Answer one unwrapped request: injected error, 401, scripted result or FAKE_UNSCRIPTED."""
     injected = _take_injected_error(world, req)
+    if injected is None and isinstance(req, _SENDS):
+        injected = world.take_send_failure(_addressed_id(acc, req.peer))
     if injected is not None:
         return injected
     if not acc.logged_in and not isinstance(req, _PRE_AUTH):
@@ -66,6 +81,17 @@ def _take_injected_error(world: World, req: TLObject) -> tl.RpcError | None:
             del world.rpc_errors[type(req)]
         return error
     return world.rpc_errors.pop(type(req), None)
+
+
+def _addressed_id(acc: Account, ref: Any) -> int | None:
+    """The unmarked id of the user, chat or channel an input peer names (not validated)."""
+    if isinstance(ref, tl.InputPeerSelf):
+        return int(acc.user.id)
+    for attr in ("user_id", "chat_id", "channel_id"):
+        value = getattr(ref, attr, None)
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def _history_slice(desc: list[Any], req: Any) -> list[Any]:
@@ -177,16 +203,9 @@ def _resolve_username(world: World, acc: Account, req: Any) -> Result:
     raise RpcFailure(400, "USERNAME_NOT_OCCUPIED")
 
 
-def _visible_chat(acc: Account, ch: FakeChannel) -> TLObject:
-    if ch.private and ch.id not in acc.channels:
-        return tl.ChannelForbidden(id=ch.id, access_hash=ch.entity.access_hash, title=ch.title,
-                                   broadcast=not ch.megagroup or None, megagroup=ch.megagroup)
-    return ch.entity_for(acc)
-
-
 @_serves(fn.channels.GetChannelsRequest)
 def _get_channels(world: World, acc: Account, req: Any) -> Result:
-    return tl.messages.Chats(chats=[_visible_chat(acc, world.channel(acc, r)) for r in req.id])
+    return tl.messages.Chats(chats=[world.channel(acc, r).visible_to(acc) for r in req.id])
 
 
 @_serves(fn.channels.JoinChannelRequest)
@@ -206,7 +225,7 @@ def _leave_channel(world: World, acc: Account, req: Any) -> Result:
     if ch.id not in acc.channels:
         raise RpcFailure(400, "USER_NOT_PARTICIPANT")
     acc.channels.discard(ch.id)
-    return make_updates([tl.UpdateChannel(channel_id=ch.id)], chats=[_visible_chat(acc, ch)])
+    return make_updates([tl.UpdateChannel(channel_id=ch.id)], chats=[ch.visible_to(acc)])
 
 
 @_serves(fn.messages.GetHistoryRequest)
@@ -238,6 +257,20 @@ def _get_channel_messages(world: World, acc: Account, req: Any) -> Result:
                                        users=users)
 
 
+@_serves(fn.messages.GetMessagesRequest)
+def _get_messages(world: World, acc: Account, req: Any) -> Result:
+    # Private-chat and basic-group messages share the account's own id space.
+    current: dict[int, Any] = {}
+    for _, update in acc.log:
+        msg = getattr(update, "message", None)
+        if msg is not None:
+            current[msg.id] = msg
+    ids = [getattr(ref, "id", 0) for ref in req.id]  # only InputMessageID is scripted
+    msgs = [current.get(i) or tl.MessageEmpty(id=i) for i in ids]
+    users, chats = world.entities([m for m in msgs if not isinstance(m, tl.MessageEmpty)])
+    return tl.messages.Messages(messages=msgs, topics=[], chats=chats, users=users)
+
+
 def _dialog(world: World, acc: Account, peer: TLObject) -> tuple[tl.Dialog, Any]:
     pts = None
     if isinstance(peer, tl.PeerChannel):
@@ -260,6 +293,8 @@ def _dialogs(world: World, acc: Account, peers: list[TLObject]) -> tuple[list[An
     for peer in peers:  # dialogs without messages still need their entity
         if isinstance(peer, tl.PeerChannel) and peer.channel_id not in {c.id for c in chats}:
             chats.append(world.channels[peer.channel_id].entity_for(acc))
+        elif isinstance(peer, tl.PeerChat) and peer.chat_id not in {c.id for c in chats}:
+            chats.append(world.groups[peer.chat_id].entity_for(acc))
     return [d for d, _ in pairs], tops, chats, users
 
 
@@ -287,87 +322,286 @@ def _record(acc: Account, peer: TLObject, req: Any, text: str, msg_id: int) -> S
     return SentMessage(account=acc, peer_id=utils.get_peer_id(peer, add_mark=False), text=text,
                        entities=list(req.entities or []),
                        random_id=getattr(req, "random_id", 0) or 0,
-                       no_webpage=bool(req.no_webpage), reply_markup=req.reply_markup,
-                       msg_id=msg_id, reply_to=getattr(getattr(req, "reply_to", None),
-                                                       "reply_to_msg_id", None))
+                       no_webpage=bool(getattr(req, "no_webpage", False)),
+                       reply_markup=req.reply_markup, msg_id=msg_id,
+                       reply_to=getattr(getattr(req, "reply_to", None), "reply_to_msg_id", None),
+                       peer=peer)
+
+
+def _claim_random_id(world: World, acc: Account, random_id: int | None) -> None:
+    """Accept a random_id once per account; a repeat answers 500 RANDOM_ID_DUPLICATE."""
+    if not random_id:
+        return
+    key = (acc.user.id, random_id)
+    if key in world.random_ids:
+        world.duplicate_sends += 1
+        raise RpcFailure(500, "RANDOM_ID_DUPLICATE")
+    world.random_ids.add(key)
+
+
+def _outgoing(acc: Account, peer: TLObject, req: Any) -> tl.Message:
+    """The message a send request creates, before it gets its id."""
+    reply = None
+    if isinstance(req.reply_to, tl.InputReplyToMessage):
+        reply = tl.MessageReplyHeader(reply_to_msg_id=req.reply_to.reply_to_msg_id)
+    # In basic groups messages carry their sender; in private chats they do not need to.
+    sender = tl.PeerUser(acc.user.id) if isinstance(peer, tl.PeerChat) else None
+    return tl.Message(id=0, peer_id=peer, date=now(), message=req.message, reply_to=reply,
+                      entities=req.entities or None, reply_markup=req.reply_markup,
+                      from_id=sender)
+
+
+def _post_to_channel(world: World, acc: Account, ch: FakeChannel, msg: tl.Message,
+                     random_id: int) -> tl.Updates:
+    """Append the account's message to a channel/megagroup; the Updates it gets as result."""
+    msg.id, msg.post = ch.top_id + 1, not ch.megagroup or None
+    msg.from_id = tl.PeerUser(acc.user.id) if ch.megagroup else None
+    update = world.append_channel_message(ch, msg, skip=acc)  # the sender gets it as result
+    mine = copy.copy(msg)
+    mine.out = True
+    return make_updates([tl.UpdateMessageID(id=msg.id, random_id=random_id),
+                         tl.UpdateNewChannelMessage(mine, update.pts, 1)],
+                        chats=[ch.entity_for(acc)])
+
+
+def _own_box(world: World, acc: Account, msg: tl.Message) -> tl.UpdateNewMessage:
+    """Store an outgoing private/basic-group message in the sender's own box."""
+    msg.out = True
+    return world.store_in_box(acc, msg)
 
 
 @_serves(fn.messages.SendMessageRequest)
 def _send_message(world: World, acc: Account, req: Any) -> Result:
     peer = world.peer(acc, req.peer)
-    if req.random_id:
-        key = (acc.user.id, req.random_id)
-        if key in world.random_ids:
-            world.duplicate_sends += 1
-            raise RpcFailure(500, "RANDOM_ID_DUPLICATE")
-        world.random_ids.add(key)
+    world.check_can_send(acc, peer)
     if not req.message.strip():
         raise RpcFailure(400, "MESSAGE_EMPTY")
     if len(req.message) > _MESSAGE_LENGTH_MAX:
         raise RpcFailure(400, "MESSAGE_TOO_LONG")
-    reply = None
-    if isinstance(req.reply_to, tl.InputReplyToMessage):
-        reply = tl.MessageReplyHeader(reply_to_msg_id=req.reply_to.reply_to_msg_id)
-    msg = tl.Message(id=0, peer_id=peer, date=now(), message=req.message, reply_to=reply,
-                     entities=req.entities or None)
+    # Like Telegram, a refused send leaves its random_id unused, so a retry can deliver it.
+    _claim_random_id(world, acc, req.random_id)
+    msg = _outgoing(acc, peer, req)
     result: Result
     if isinstance(peer, tl.PeerChannel):
-        ch = world.channels[peer.channel_id]
-        if ch.id not in acc.channels:
-            raise RpcFailure(403, "CHAT_WRITE_FORBIDDEN")
-        msg.id, msg.post = ch.top_id + 1, not ch.megagroup or None
-        msg.from_id = tl.PeerUser(acc.user.id) if ch.megagroup else None
-        update = world.append_channel_message(ch, msg, skip=acc)  # the sender gets it as result
-        mine = copy.copy(msg)
-        mine.out = True
-        result = make_updates([tl.UpdateMessageID(id=msg.id, random_id=req.random_id),
-                               tl.UpdateNewChannelMessage(mine, update.pts, 1)],
-                              chats=[ch.entity_for(acc)])
+        result = _post_to_channel(world, acc, world.channels[peer.channel_id], msg,
+                                  req.random_id)
     else:
-        acc.pts += 1
-        acc.last_msg_id += 1
-        msg.id, msg.out = acc.last_msg_id, True
-        acc.log.append((acc.pts, tl.UpdateNewMessage(message=msg, pts=acc.pts, pts_count=1)))
-        result = tl.UpdateShortSentMessage(id=msg.id, pts=acc.pts, pts_count=1, date=msg.date,
-                                           out=True)
+        update = _own_box(world, acc, msg)
+        result = tl.UpdateShortSentMessage(id=msg.id, pts=update.pts, pts_count=1,
+                                           date=msg.date, out=True)
     world.sent.append(_record(acc, peer, req, req.message, msg.id))
+    return result
+
+
+@_serves(fn.upload.SaveFilePartRequest, fn.upload.SaveBigFilePartRequest)
+def _save_file_part(world: World, acc: Account, req: Any) -> Result:
+    total = getattr(req, "file_total_parts", None)  # only in SaveBigFilePart
+    if total is not None and not 0 < total <= _FILE_PARTS_MAX:
+        raise RpcFailure(400, "FILE_PARTS_INVALID")
+    if not 0 <= req.file_part < (total or _FILE_PARTS_MAX):
+        raise RpcFailure(400, "FILE_PART_INVALID")
+    if not req.bytes:
+        raise RpcFailure(400, "FILE_PART_EMPTY")
+    if len(req.bytes) > _PART_SIZE_MAX:
+        raise RpcFailure(400, "FILE_PART_TOO_BIG")
+    world.uploads.setdefault((acc.user.id, req.file_id), {})[req.file_part] = req.bytes
+    return True
+
+
+def _uploaded(world: World, acc: Account, file: Any) -> bytes:
+    """Reassemble an InputFile/InputFileBig from the parts the account uploaded."""
+    if not isinstance(file, tl.InputFile | tl.InputFileBig):
+        raise RpcFailure(400, "FAKE_UNSCRIPTED_INPUT_FILE")
+    if not 0 < file.parts <= _FILE_PARTS_MAX:
+        raise RpcFailure(400, "FILE_PARTS_INVALID")
+    parts = world.uploads.get((acc.user.id, file.id), {})
+    missing = next((i for i in range(file.parts) if i not in parts), None)
+    if missing is not None:
+        raise RpcFailure(400, f"FILE_PART_{missing}_MISSING")
+    data = b"".join(parts[i] for i in range(file.parts))
+    if (isinstance(file, tl.InputFile) and file.md5_checksum
+            and hashlib.md5(data, usedforsecurity=False).hexdigest() != file.md5_checksum):
+        raise RpcFailure(400, "MD5_CHECKSUM_INVALID")
+    return data
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk; (0, 0) for other formats."""
+    if data.startswith(_IMAGE_MAGIC[0]) and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    return 0, 0
+
+
+def _sent_media(world: World, acc: Account, req: Any) -> tuple[TLObject, dict[str, Any]]:
+    """The MessageMedia for an uploaded photo/document and what SentMessage records of it."""
+    media = req.media
+    world.media_seq += 1
+    media_id = acc.user.id * 1_000_000 + world.media_seq
+    if isinstance(media, tl.InputMediaUploadedPhoto):
+        data = _uploaded(world, acc, media.file)
+        if not data.startswith(_IMAGE_MAGIC) and data[8:12] != b"WEBP":
+            raise RpcFailure(400, "IMAGE_PROCESS_FAILED")
+        width, height = _png_size(data)
+        photo = tl.Photo(id=media_id, access_hash=access_hash(media_id), file_reference=b"\x01",
+                         date=now(), dc_id=2,
+                         sizes=[tl.PhotoSize(type="x", w=width, h=height, size=len(data))])
+        return tl.MessageMediaPhoto(photo=photo), {"photo": data}
+    if isinstance(media, tl.InputMediaUploadedDocument):
+        data = _uploaded(world, acc, media.file)
+        name = next((a.file_name for a in media.attributes
+                     if isinstance(a, tl.DocumentAttributeFilename)), None)
+        document = tl.Document(id=media_id, access_hash=access_hash(media_id),
+                               file_reference=b"\x01", date=now(), mime_type=media.mime_type,
+                               size=len(data), dc_id=2, attributes=list(media.attributes))
+        return tl.MessageMediaDocument(document=document), {
+            "document": data, "file_name": name, "mime_type": media.mime_type}
+    world.unscripted.append(req)
+    raise RpcFailure(400, f"FAKE_UNSCRIPTED_MEDIA_{type(media).__name__.upper()}")
+
+
+@_serves(fn.messages.SendMediaRequest)
+def _send_media(world: World, acc: Account, req: Any) -> Result:
+    peer = world.peer(acc, req.peer)
+    world.check_can_send(acc, peer)
+    if len(req.message) > _CAPTION_LENGTH_MAX:
+        raise RpcFailure(400, "MEDIA_CAPTION_TOO_LONG")
+    media, recorded = _sent_media(world, acc, req)
+    _claim_random_id(world, acc, req.random_id)
+    msg = _outgoing(acc, peer, req)
+    msg.media = media
+    result: Result
+    if isinstance(peer, tl.PeerChannel):
+        result = _post_to_channel(world, acc, world.channels[peer.channel_id], msg,
+                                  req.random_id)
+    else:
+        update = _own_box(world, acc, msg)
+        users, chats = world.entities([msg])
+        result = make_updates([tl.UpdateMessageID(id=msg.id, random_id=req.random_id), update],
+                              [world.self_view(acc), *users], chats)
+    sent = _record(acc, peer, req, req.message, msg.id)
+    for name, value in recorded.items():
+        setattr(sent, name, value)
+    world.sent.append(sent)
     return result
 
 
 @_serves(fn.messages.EditMessageRequest)
 def _edit_message(world: World, acc: Account, req: Any) -> Result:
     peer = world.peer(acc, req.peer)
+    world.check_can_write(acc, peer)
     peer_id = utils.get_peer_id(peer, add_mark=False)
     versions = [s for s in world.sent + world.edited
                 if s.account is acc and s.peer_id == peer_id and s.msg_id == req.id]
     if not versions:
         raise RpcFailure(400, "MESSAGE_ID_INVALID")
     last = versions[-1]
+    # Without a new text the old one stays, with its entities; markup is replaced (or removed).
     text = last.text if req.message is None else req.message
-    if text == last.text and list(req.entities or []) == last.entities and not req.reply_markup:
+    entities = last.entities if req.message is None else list(req.entities or [])
+    if (text, entities, req.reply_markup) == (last.text, last.entities, last.reply_markup):
         raise RpcFailure(400, "MESSAGE_NOT_MODIFIED")
+    if not text.strip() and last.photo is None and last.document is None:
+        raise RpcFailure(400, "MESSAGE_EMPTY")
+    record = _record(acc, peer, req, text, req.id)
+    record.entities, record.reply_to = entities, last.reply_to
+    record.photo, record.document = last.photo, last.document
+    record.file_name, record.mime_type = last.file_name, last.mime_type
     if isinstance(peer, tl.PeerChannel):
         ch = world.channels[peer.channel_id]
         if req.id not in ch.messages:
             raise RpcFailure(400, "MESSAGE_ID_INVALID")  # deleted meanwhile
-        theirs = copy.copy(ch.messages[req.id])  # keeps date, views, sender...
-        theirs.message, theirs.entities, theirs.edit_date = text, req.entities or None, now()
+        theirs = copy.copy(ch.messages[req.id])  # keeps date, views, sender, media...
+        theirs.message, theirs.entities, theirs.edit_date = text, entities or None, now()
+        theirs.reply_markup = req.reply_markup
         ch.messages[req.id] = theirs
         ch.pts += 1
         world.channel_update(ch, tl.UpdateEditChannelMessage(theirs, ch.pts, 1), skip=acc)
-        world.edited.append(_record(acc, peer, req, text, req.id))
+        world.edited.append(record)
         mine = copy.copy(theirs)
         mine.out = True
         return make_updates([tl.UpdateEditChannelMessage(mine, ch.pts, 1)],
                             chats=[ch.entity_for(acc)])
-    world.edited.append(_record(acc, peer, req, text, req.id))
-    msg = tl.Message(id=req.id, peer_id=peer, date=now(), message=text, out=True,
-                     entities=req.entities or None, edit_date=now())
+    world.edited.append(record)
+    current = _private_messages(acc, peer).get(req.id)
+    msg = copy.copy(current) if current is not None else tl.Message(
+        id=req.id, peer_id=peer, date=now(), message=text, out=True)
+    msg.message, msg.entities, msg.edit_date = text, entities or None, now()
+    msg.reply_markup = req.reply_markup
     acc.pts += 1
     update = tl.UpdateEditMessage(message=msg, pts=acc.pts, pts_count=1)
     acc.log.append((acc.pts, update))
     users, chats = world.entities([msg])
     return make_updates([update], users, chats)
+
+
+@_serves(fn.messages.GetChatsRequest)
+def _get_chats(world: World, acc: Account, req: Any) -> Result:
+    chats = []
+    for chat_id in req.id:
+        group = world.groups.get(chat_id)
+        if group is None:
+            raise RpcFailure(400, "CHAT_ID_INVALID")
+        chats.append(group.entity_for(acc))
+    return tl.messages.Chats(chats=chats)
+
+
+def _chat_participant(group: FakeGroup, role: str, user_id: int) -> TLObject:
+    inviter = group.creator or user_id
+    if role == "creator":
+        return tl.ChatParticipantCreator(user_id=user_id)
+    if role == "admin":
+        return tl.ChatParticipantAdmin(user_id=user_id, inviter_id=inviter, date=group.created)
+    return tl.ChatParticipant(user_id=user_id, inviter_id=inviter, date=group.created)
+
+
+@_serves(fn.messages.GetFullChatRequest)
+def _get_full_chat(world: World, acc: Account, req: Any) -> Result:
+    group = world.groups.get(req.chat_id)
+    if group is None:
+        raise RpcFailure(400, "CHAT_ID_INVALID")
+    ids: list[int] = []
+    participants: TLObject
+    if group.id in acc.chats:
+        ids = world.participant_ids(group)
+        participants = tl.ChatParticipants(
+            chat_id=group.id, version=group.version,
+            participants=[_chat_participant(group, world.role(group, u), u) for u in ids])
+    else:  # a kicked (or never added) account no longer sees who is in the group
+        participants = tl.ChatParticipantsForbidden(chat_id=group.id)
+    full = tl.ChatFull(id=group.id, about="", participants=participants,
+                       notify_settings=tl.PeerNotifySettings())
+    users = [world.self_view(acc) if u == acc.user.id else world.users[u]
+             for u in ids if u in world.users]
+    return tl.messages.ChatFull(full_chat=full, chats=[group.entity_for(acc)], users=users)
+
+
+def _channel_participant(ch: FakeChannel, role: str, user_id: int, acc: Account) -> TLObject:
+    promoter = ch.creator or user_id
+    if role == "creator":
+        return tl.ChannelParticipantCreator(user_id=user_id, admin_rights=admin_rights(
+            creator=True))
+    if role == "admin":
+        return tl.ChannelParticipantAdmin(
+            user_id=user_id, promoted_by=promoter, date=ch.created, admin_rights=admin_rights(),
+            can_edit=acc.user.id == ch.creator or None, is_self=user_id == acc.user.id or None)
+    if user_id == acc.user.id:
+        return tl.ChannelParticipantSelf(user_id=user_id, inviter_id=promoter, date=ch.created)
+    return tl.ChannelParticipant(user_id=user_id, date=ch.created)
+
+
+@_serves(fn.channels.GetParticipantRequest)
+def _get_participant(world: World, acc: Account, req: Any) -> Result:
+    ch = world.channel(acc, req.channel, read=True)
+    if not isinstance(req.participant, tl.InputPeerSelf | tl.InputPeerUser):
+        raise RpcFailure(400, "PARTICIPANT_ID_INVALID")
+    user = world.user(acc, req.participant)
+    if not world.is_participant(ch, user.id):
+        raise RpcFailure(400, "USER_NOT_PARTICIPANT")
+    participant = _channel_participant(ch, world.role(ch, user.id), user.id, acc)
+    shown = world.self_view(acc) if user.id == acc.user.id else user
+    return tl.channels.ChannelParticipant(participant=participant, chats=[ch.entity_for(acc)],
+                                          users=[shown])
 
 
 @_serves(fn.bots.SetBotCommandsRequest)

@@ -143,6 +143,9 @@ class BotGateway:
                 await self._once(request, message.chat_id)
             return last_id
         except errors.FloodWaitError as exc:
+            # Telethon remembers a flood wait per request *type* and would refuse every
+            # sendMessage to every chat until it ends; the dispatcher pauses only this chat.
+            self.client._flood_waited_requests.clear()
             raise FloodWait(exc.seconds) from exc
         except _PERMANENT as exc:
             raise PermanentSendError(type(exc).__name__) from exc

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import struct
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telethon import TelegramClient, errors, events, utils
+from telethon import Button, TelegramClient, errors, events, utils
 from telethon.sessions import SQLiteSession
 from telethon.tl import functions, types
 
 from bot.sandbox import Account, FakeChannel, FakeTelegram, World
+from bot.sandbox.world import FakeGroup
 
 API_ID, API_HASH = 12345, "0123456789abcdef0123456789abcdef"
 BOT_TOKEN = "424242:TEST-TOKEN"
@@ -65,6 +69,37 @@ def reader(world: World, news: FakeChannel) -> Account:
     account = world.add_account(world.add_user(1000, "Монитор"))
     account.channels.add(news.id)
     return account
+
+
+@pytest.fixture
+def bot_account(world: World) -> Account:
+    """The bot's login (logged out until it imports BOT_TOKEN)."""
+    return world.add_account(world.add_user(424242, "AlertBot", "alert_bot", bot=True),
+                             bot_token=BOT_TOKEN)
+
+
+async def start_bot(client_for: ClientFactory, account: Account, **kwargs: Any) -> TelegramClient:
+    bot = await client_for(account, connect=False, **kwargs)
+    await bot.start(bot_token=BOT_TOKEN)
+    return bot
+
+
+def tiny_png() -> bytes:
+    """A valid 2x1 RGB PNG (red, blue) built by hand."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    header = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00\x00\x00\xff")  # filter byte, then 2 RGB pixels
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b""))
+
+
+def named(data: bytes, name: str) -> io.BytesIO:
+    """An in-memory file with a name (Telethon sends .png/.jpg streams as photos)."""
+    stream = io.BytesIO(data)
+    stream.name = name
+    return stream
 
 
 async def wait_until(predicate: Callable[[], Any], seconds: float = 5.0) -> None:
@@ -235,6 +270,8 @@ async def test_bot_in_basic_group(world: World, client_for: ClientFactory) -> No
     assert got[0].chat_id == -321 and got[0].sender_id == admin.id
     await bot.send_message(got[0].chat_id, "ok")
     assert world.sent_to(321)[0].text == "ok"
+    # A group group_message had to create is theirs: the first sender is its creator.
+    assert (await bot.get_permissions(-321, admin.id)).is_creator
 
 
 async def test_send_message_with_html_is_recorded_with_entities(
@@ -356,3 +393,277 @@ def test_write_session_creates_a_private_session_file(fake: FakeTelegram, reader
         session.close()
     with pytest.raises(ValueError, match="must end with"):
         fake.write_session(reader, tmp_path / "user")
+
+
+async def test_bot_in_supergroup_answers_commands_and_reads_roles(
+        world: World, reader: Account, bot_account: Account, client_for: ClientFactory) -> None:
+    owner, helper = world.add_user(500, "Владелец"), world.add_user(501, "Помощник")
+    member, stranger = world.add_user(502, "Участник"), world.add_user(503, "Чужой")
+    group = world.add_group(9100, "Штаб", [owner, helper, member, bot_account, reader],
+                            admins=[helper.id], creator=owner.id, megagroup=True)
+    assert isinstance(group, FakeChannel) and group.megagroup and group.private
+    assert bot_account.channels == {9100} and 9100 in reader.channels
+    bot = await start_bot(client_for, bot_account)
+    user = await client_for(reader)
+    seen = collect(user, events.NewMessage())
+
+    async def on_status(event: events.NewMessage.Event) -> None:
+        await event.reply("работаю")
+
+    bot.add_event_handler(on_status, events.NewMessage(pattern=r"^/status"))
+    incoming = world.group_message(bot_account, group.id, member, "/status@alert_bot")
+    await wait_until(lambda: world.sent_to(group.id))
+    reply = world.sent_to(group.id)[0]
+    assert (reply.text, reply.reply_to, reply.peer) == (
+        "работаю", incoming.id, types.PeerChannel(group.id))
+    await wait_until(lambda: len(seen) == 2)  # another member sees the command and the reply
+    assert [(e.chat_id, e.sender_id, e.raw_text) for e in seen] == [
+        (-1000000009100, member.id, "/status@alert_bot"),
+        (-1000000009100, bot_account.user.id, "работаю")]
+
+    async def roles() -> list[tuple[bool, bool]]:
+        perms = [await bot.get_permissions(-1000000009100, u.id) for u in (owner, helper, member)]
+        return [(p.is_creator, p.is_admin) for p in perms]
+
+    assert await roles() == [(True, True), (False, True), (False, False)]
+    raw = await bot(functions.channels.GetParticipantRequest(
+        types.InputChannel(group.id, 0), types.InputPeerUser(helper.id, 0)))
+    assert isinstance(raw.participant, types.ChannelParticipantAdmin)
+    assert raw.participant.admin_rights.ban_users and raw.participant.promoted_by == owner.id
+    me = await bot(functions.channels.GetParticipantRequest(
+        types.InputChannel(group.id, 0), types.InputPeerSelf()))
+    assert isinstance(me.participant, types.ChannelParticipantSelf)
+    with pytest.raises(errors.UserNotParticipantError):
+        await bot.get_permissions(-1000000009100, stranger.id)
+    world.set_admins(group.id, [member.id])
+    assert await roles() == [(True, True), (False, False), (False, True)]
+    with pytest.raises(ValueError, match="not members"):
+        world.set_admins(group.id, [stranger.id])
+
+
+async def test_bot_in_basic_group_with_admins(world: World, bot_account: Account,
+                                              client_for: ClientFactory) -> None:
+    owner, helper = world.add_user(500, "Владелец"), world.add_user(501, "Помощник")
+    member, stranger = world.add_user(502, "Участник"), world.add_user(503, "Чужой")
+    group = world.add_group(321, "Админы", [owner, helper, member, bot_account],
+                            admins=[helper.id], creator=owner.id)
+    assert isinstance(group, FakeGroup) and bot_account.chats == {321}
+    bot = await start_bot(client_for, bot_account)
+
+    async def on_status(event: events.NewMessage.Event) -> None:
+        await event.reply("работаю")
+
+    bot.add_event_handler(on_status, events.NewMessage(pattern=r"^/status"))
+    incoming = world.group_message(bot_account, 321, member, "/status")
+    await wait_until(lambda: world.sent_to(321))
+    reply = world.sent_to(321)[0]
+    assert (reply.text, reply.reply_to, reply.peer) == ("работаю", incoming.id,
+                                                       types.PeerChat(321))
+
+    async def roles() -> list[tuple[bool, bool]]:
+        perms = [await bot.get_permissions(-321, u.id) for u in (owner, helper, member)]
+        return [(p.is_creator, p.is_admin) for p in perms]
+
+    assert await roles() == [(True, True), (False, True), (False, False)]
+    full = await bot(functions.messages.GetFullChatRequest(321))
+    assert [type(p) for p in full.full_chat.participants.participants] == [
+        types.ChatParticipantCreator, types.ChatParticipantAdmin, types.ChatParticipant,
+        types.ChatParticipant]
+    assert {u.id for u in full.users} == {500, 501, 502, 424242}
+    assert full.chats[0].title == "Админы" and full.chats[0].participants_count == 4
+    with pytest.raises(errors.UserNotParticipantError):
+        await bot.get_permissions(-321, stranger.id)
+    world.set_admins(321, [member.id])
+    assert await roles() == [(True, True), (False, False), (False, True)]
+    with pytest.raises(ValueError, match="not members"):
+        world.add_group(322, "Другая", [owner], admins=[stranger.id])
+
+
+async def test_bot_removed_from_groups_cannot_write(world: World, bot_account: Account,
+                                                   client_for: ClientFactory) -> None:
+    owner = world.add_user(500, "Владелец")
+    basic = world.add_group(321, "Группа", [owner, bot_account], creator=owner.id)
+    world.add_group(9100, "Супергруппа", [owner, bot_account], creator=owner.id,
+                    megagroup=True)
+    bot = await start_bot(client_for, bot_account)
+    got = collect(bot, events.NewMessage())
+    actions = collect(bot, events.ChatAction())
+    world.group_message(bot_account, 321, owner, "привет")
+    world.group_message(bot_account, 9100, owner, "привет")
+    await wait_until(lambda: len(got) == 2)
+    await bot.send_message(-321, "до")
+    await bot.send_message(-1000000009100, "до")
+    world.remove_from_group(bot_account, 321)
+    world.remove_from_group(bot_account, 9100)
+    await wait_until(lambda: actions)  # Telegram tells a kicked member in a service message
+    assert actions[0].user_kicked and actions[0].user_id == bot_account.user.id
+    assert actions[0].kicked_by.id == owner.id
+    # Real Telegram: 403 CHAT_WRITE_FORBIDDEN for a basic group, 400 CHANNEL_PRIVATE once banned.
+    with pytest.raises(errors.ChatWriteForbiddenError):
+        await bot.send_message(-321, "после")
+    with pytest.raises(errors.ChannelPrivateError):
+        await bot.send_message(-1000000009100, "после")
+    assert [(s.peer_id, s.text) for s in world.sent] == [(321, "до"), (9100, "до")]
+    assert bot_account.chats == set() and bot_account.channels == set()
+    assert not world.is_participant(basic, bot_account.user.id)
+    with pytest.raises(ValueError, match="not in group"):
+        world.group_message(bot_account, 321, owner, "/status")
+    with pytest.raises(ValueError, match="creator"):
+        world.remove_from_group(owner, 321)
+
+
+async def test_buttons_under_group_messages_are_pressed_and_edited(
+        world: World, reader: Account, bot_account: Account, client_for: ClientFactory) -> None:
+    owner = world.add_user(500, "Владелец")
+    world.add_group(321, "Группа", [owner, bot_account])
+    supergroup = world.add_group(9100, "Штаб", [owner, bot_account, reader], megagroup=True)
+    assert isinstance(supergroup, FakeChannel)
+    bot = await start_bot(client_for, bot_account)
+    got = collect(bot, events.NewMessage())
+    presses: list[tuple[int, int, bytes]] = []
+
+    async def on_button(event: events.CallbackQuery.Event) -> None:
+        presses.append((event.chat_id, event.sender_id, event.data))
+        await event.answer("принято")
+        await event.edit(f"нажато {event.data.decode()}", buttons=None)
+
+    bot.add_event_handler(on_button, events.CallbackQuery())
+    world.group_message(bot_account, 321, owner, "привет")
+    world.group_message(bot_account, 9100, owner, "привет")
+    await wait_until(lambda: len(got) == 2)
+    in_basic = await bot.send_message(-321, "Вопрос?", buttons=[Button.inline("Да", b"yes")])
+    in_super = await bot.send_message(-1000000009100, "Вопрос?",
+                                      buttons=[Button.inline("Да", b"yes")])
+    sent_basic, sent_super = world.sent_to(321)[-1], world.sent_to(9100)[-1]
+    assert isinstance(sent_basic.reply_markup, types.ReplyInlineMarkup)
+    assert supergroup.messages[in_super.id].reply_markup == sent_super.reply_markup
+    world.press_button(bot_account, owner, sent_basic, b"yes")
+    await wait_until(lambda: len(world.edited) == 1)
+    world.press_button(bot_account, owner, sent_super, b"yes")
+    await wait_until(lambda: len(world.edited) == 2)
+    assert presses == [(-321, owner.id, b"yes"), (-1000000009100, owner.id, b"yes")]
+    assert len(world.callback_answers) == 2
+    assert [(e.peer_id, e.msg_id, e.text, e.reply_markup) for e in world.edited] == [
+        (321, in_basic.id, "нажато yes", None), (9100, in_super.id, "нажато yes", None)]
+    # A new keyboard on the same text is an edit; members see it, the history keeps it.
+    user = await client_for(reader)
+    edits = collect(user, events.MessageEdited())
+    await bot.edit_message(-1000000009100, in_super.id, buttons=[Button.inline("Ещё", b"more")])
+    await bot.edit_message(-321, in_basic.id, buttons=[Button.inline("Ещё", b"more")])
+    assert [e.text for e in world.edited[2:]] == ["нажато yes", "нажато yes"]
+    assert world.edited[-1].reply_markup.rows[0].buttons[0].type.data == b"more"
+    await wait_until(lambda: edits)
+    assert edits[0].raw_text == "нажато yes" and edits[0].buttons[0][0].data == b"more"
+    history = await bot.get_messages(-321, ids=in_basic.id)
+    assert history.buttons[0][0].data == b"more"
+    with pytest.raises(errors.MessageNotModifiedError):
+        await bot.edit_message(-321, in_basic.id, buttons=[Button.inline("Ещё", b"more")])
+
+
+async def test_fail_sends_injects_errors_for_one_peer(world: World, bot_account: Account,
+                                                     client_for: ClientFactory) -> None:
+    admin, other = world.add_user(500, "Админ"), world.add_user(501, "Другой")
+    world.add_group(321, "Группа", [admin, bot_account])
+    bot = await start_bot(client_for, bot_account, flood_sleep_threshold=0)
+    world.fail_sends(admin.id, "USER_IS_BLOCKED", times=2, code=403)
+    with pytest.raises(errors.UserIsBlockedError):
+        await bot.send_message(admin.id, "раз")
+    await bot.send_message(other.id, "другому")  # other peers are not affected
+    with pytest.raises(errors.UserIsBlockedError):
+        await bot.send_file(admin.id, named(tiny_png(), "chart.png"))
+    sent = await bot.send_message(admin.id, "два")
+    # An injected error never reaches the handler: the random_id stays free for the retry.
+    world.fail_sends(321, "CHAT_WRITE_FORBIDDEN", code=403)
+    request = functions.messages.SendMessageRequest(types.InputPeerChat(321), "три",
+                                                    random_id=777)
+    with pytest.raises(errors.ChatWriteForbiddenError):
+        await bot(request)
+    await bot(request)
+    world.fail_sends(admin.id, "INTERNAL", code=500)
+    await bot.edit_message(admin.id, sent.id, "два (испр.)")  # Telethon retries a 500 after 2 s
+    world.fail_sends(admin.id, "FLOOD_WAIT_30", code=420)
+    with pytest.raises(errors.FloodWaitError) as flood:
+        await bot.send_message(admin.id, "четыре")
+    assert flood.value.seconds == 30
+    assert world.failed_sends == [
+        (admin.id, "USER_IS_BLOCKED"), (admin.id, "USER_IS_BLOCKED"),
+        (321, "CHAT_WRITE_FORBIDDEN"), (admin.id, "INTERNAL"), (admin.id, "FLOOD_WAIT_30")]
+    assert world.send_failures == {}
+    assert [(s.peer_id, s.text) for s in world.sent] == [
+        (other.id, "другому"), (admin.id, "два"), (321, "три")]
+    assert world.edited[-1].text == "два (испр.)"
+
+
+async def test_bot_sends_photos_and_files(world: World, bot_account: Account,
+                                          client_for: ClientFactory, tmp_path: Path) -> None:
+    admin = world.add_user(500, "Админ")
+    group = world.add_group(9100, "Штаб", [admin, bot_account], megagroup=True)
+    assert isinstance(group, FakeChannel)
+    world.add_group(321, "Группа", [admin, bot_account])
+    # One attempt and the error itself for 500s (RANDOM_ID_DUPLICATE), not five retries.
+    bot = await start_bot(client_for, bot_account, request_retries=0, raise_last_call_error=True)
+    png = tiny_png()
+    msg = await bot.send_file(admin.id, named(png, "chart.png"), caption="<b>График</b> за день",
+                              parse_mode="html")
+    sent = world.sent[-1]
+    assert sent.photo == png and sent.document is None and sent.msg_id == msg.id
+    assert sent.html == "<strong>График</strong> за день" and sent.random_id
+    assert msg.photo is not None and (msg.photo.sizes[0].w, msg.photo.sizes[0].h) == (2, 1)
+    path = tmp_path / "chart.png"
+    path.write_bytes(png)
+    # An open file, not a path: with Pillow installed Telethon leaves a path's image open.
+    with path.open("rb") as file:
+        in_group = await bot.send_file(-1000000009100, file, caption="в группу")
+        file.seek(0)
+        in_basic = await bot.send_file(-321, file, caption="в чат")
+    assert world.sent_to(9100)[-1].photo == png and group.messages[in_group.id].photo
+    assert world.sent_to(321)[-1].photo == png and in_basic.photo is not None
+    await bot.edit_message(-321, in_basic.id, "в чат (испр.)")  # a caption edit keeps the photo
+    assert world.edited[-1].photo == png
+    assert (await bot.get_messages(-321, ids=in_basic.id)).photo is not None
+    # Raw bytes have no file name: Telethon sends them as a document, not a photo.
+    doc = await bot.send_file(admin.id, png)
+    assert (world.sent[-1].photo, world.sent[-1].document) == (None, png)
+    assert world.sent[-1].file_name == "unnamed" and doc.document is not None
+    # By hand: a big file's parts, then SendMedia with the same random_id twice.
+    await bot(functions.upload.SaveBigFilePartRequest(99, 0, 2, png[:10]))
+    await bot(functions.upload.SaveBigFilePartRequest(99, 1, 2, png[10:]))
+    request = functions.messages.SendMediaRequest(
+        await bot.get_input_entity(admin.id),
+        types.InputMediaUploadedPhoto(types.InputFileBig(99, 2, "big.png")), "большой",
+        random_id=4242)
+    result = await bot(request)
+    assert isinstance(result, types.Updates)
+    assert [type(u) for u in result.updates] == [types.UpdateMessageID, types.UpdateNewMessage]
+    assert world.sent[-1].photo == png and world.sent[-1].text == "большой"
+    with pytest.raises(errors.RandomIdDuplicateError):
+        await bot(request)
+    assert world.duplicate_sends == 1 and [s.random_id for s in world.sent].count(4242) == 1
+    await bot(functions.upload.SaveFilePartRequest(12345, 0, png))
+    with pytest.raises(errors.FilePartMissingError) as missing:  # the file has 2 parts
+        await bot(functions.messages.SendMediaRequest(
+            types.InputPeerUser(admin.id, 0),
+            types.InputMediaUploadedPhoto(types.InputFile(12345, 2, "x.png", "")), ""))
+    assert missing.value.which == 1
+    with pytest.raises(errors.ImageProcessFailedError):
+        await bot.send_file(admin.id, named(b"not an image", "fake.png"))
+    assert len(world.sent) == 5
+
+
+async def test_user_who_blocked_the_bot(world: World, bot_account: Account,
+                                        client_for: ClientFactory) -> None:
+    admin, other = world.add_user(500, "Админ"), world.add_user(501, "Другой")
+    bot = await start_bot(client_for, bot_account)
+    world.block_bot(admin.id, bot_account)
+    with pytest.raises(errors.UserIsBlockedError):
+        await bot.send_message(admin.id, "раз")
+    with pytest.raises(errors.UserIsBlockedError):
+        await bot.send_file(admin.id, named(tiny_png(), "chart.png"))
+    request = functions.messages.SendMessageRequest(types.InputPeerUser(admin.id, 0), "два",
+                                                    random_id=555)
+    with pytest.raises(errors.UserIsBlockedError):
+        await bot(request)
+    await bot.send_message(other.id, "другому")
+    world.unblock_bot(admin.id, bot_account)
+    await bot(request)  # the refused send did not use up its random_id
+    assert [(s.peer_id, s.text) for s in world.sent] == [(other.id, "другому"), (admin.id, "два")]
