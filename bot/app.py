@@ -11,6 +11,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.budget import Limits, SendBudgets
 from bot.clock import Clock, SystemClock, to_iso
 from bot.commands import Services
 from bot.config import Settings
@@ -105,8 +106,10 @@ class App:
         services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
                             s.backfill_posts, self.digests, self.clock, self._wake)
         self.bot = BotGateway(bot_client, CommandRouter(services, self.clock))
+        limits = Limits(per_chat=s.send_rate_chat, per_group=s.send_rate_group,
+                        overall=s.send_rate_total)
         self.dispatcher = Dispatcher(store, self.bot, self.clock, s.admin_ids,
-                                     on_chat_dead=self._chat_dead)
+                                     on_chat_dead=self._chat_dead, budgets=SendBudgets(limits))
         self._rules = rules
         admins = AdminNotifier(store, s.admin_ids, self.dispatcher.wake)
         self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,

@@ -58,6 +58,9 @@ class Settings:
     deletion_check_interval: dt.timedelta = dt.timedelta(minutes=30)
     deletion_check_window: dt.timedelta = dt.timedelta(hours=48)
     dedup_window: dt.timedelta = dt.timedelta(hours=6)
+    send_rate_chat: float = 0.9  # messages per second
+    send_rate_group: float = 19 / 60
+    send_rate_total: float = 28.0
     db_busy_timeout: dt.timedelta = dt.timedelta(seconds=5)
 
     @property
@@ -163,6 +166,25 @@ def _duration(
     return value
 
 
+_RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute|h|hour))?$")
+_PER = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(raw: str) -> float:
+    """``1/s``, ``20/min``, ``0.5`` (per second) → messages per second; ValueError otherwise."""
+    match = _RATE_RE.match(raw.strip().lower())
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"expected a rate like 1/s, 20/min or 0.5, got {raw!r}")
+    return float(match.group(1)) / _PER[match.group(2) or "s"]
+
+
+def _rate(env: Mapping[str, str], key: str, default: str) -> float:
+    try:
+        return parse_rate(env.get(key, "").strip() or default)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
+
+
 def _count(env: Mapping[str, str], key: str, default: int, maximum: int) -> int:
     raw = env.get(key, "").strip() or str(default)
     if not raw.isdigit() or int(raw) > maximum:
@@ -191,6 +213,9 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         ),
         deletion_check_window=_duration(env, "DELETION_CHECK_WINDOW", "48h", dt.timedelta(0)),
         dedup_window=_duration(env, "DEDUP_WINDOW", "6h", dt.timedelta(0)),
+        send_rate_chat=_rate(env, "SEND_RATE_CHAT", "0.9/s"),
+        send_rate_group=_rate(env, "SEND_RATE_GROUP", "19/min"),
+        send_rate_total=_rate(env, "SEND_RATE_TOTAL", "28/s"),
         db_busy_timeout=_duration(env, "DB_BUSY_TIMEOUT", "5s", dt.timedelta(0)),
     )
 

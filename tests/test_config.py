@@ -48,6 +48,9 @@ def test_secrets_never_show() -> None:
         ("ADMIN_IDS", " , ", "ADMIN_IDS: must name at least one"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: must be one of"),
         ("TIMEZONE", "Mars/Olympus", "TIMEZONE: unknown time zone"),
+        ("SEND_RATE_CHAT", "fast", "SEND_RATE_CHAT: expected a rate like"),
+        ("SEND_RATE_GROUP", "0/min", "SEND_RATE_GROUP: expected a rate like"),
+        ("DEDUP_WINDOW", "soon", "DEDUP_WINDOW: "),
     ],
 )
 def test_each_bad_key_gives_one_line_naming_it(key: str, value: str | None, message: str) -> None:
@@ -88,3 +91,12 @@ def test_env_example_lists_every_setting() -> None:
     for key in ("TG_API_ID", "TG_API_HASH", "TG_BOT_TOKEN", "ADMIN_IDS", "DATA_DIR",
                 "DATABASE_PATH", "LOG_LEVEL", "TIMEZONE"):
         assert f"{key}=" in example, key
+
+
+def test_send_rates() -> None:
+    settings = settings_from_mapping({**GOOD, "SEND_RATE_CHAT": "1/s", "SEND_RATE_GROUP": "20/min",
+                                      "SEND_RATE_TOTAL": "0.5"})
+    assert (settings.send_rate_chat, settings.send_rate_group, settings.send_rate_total) == (
+        1.0, 20 / 60, 0.5)
+    defaults = settings_from_mapping(GOOD)
+    assert defaults.send_rate_chat == 0.9 and defaults.send_rate_total == 28.0

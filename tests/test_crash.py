@@ -26,7 +26,10 @@ KILLS = 20
 def child_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "ADMIN_"))}
     env.update(settings_env(data_dir))
-    env.update({"RECONCILE_INTERVAL": "10s", "LOG_LEVEL": "WARNING"})
+    # ~190 alerts go to one chat in a minute: Telegram's 1/s per chat would take minutes, and
+    # the fake does not enforce it (the budgets are tested in test_dispatcher.py)
+    env.update({"RECONCILE_INTERVAL": "10s", "LOG_LEVEL": "WARNING", "SEND_RATE_CHAT": "50/s",
+                "SEND_RATE_TOTAL": "200/s"})
     return env
 
 
