@@ -17,6 +17,9 @@ from bot.commands import Services
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.guard import CommandRouter
+from bot.http.client import make_http_client
+from bot.http.translate import Translations, make_provider, render_translation
+from bot.http.webhooks import HttpWebhookSender
 from bot.match import Lemmatizer
 from bot.models import Channel, Post
 from bot.regions.places import PlaceMatcher
@@ -36,6 +39,18 @@ from bot.telegram.user import UserGateway
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
+
+
+class TranslationBlock:
+    """The dispatcher's translator: the HTML block under an alert, never raising."""
+
+    def __init__(self, translations: Translations) -> None:
+        self._translations = translations
+
+    async def block(self, post_id: int, text: str, lang: str) -> str:
+        """The translation (cached per post and language) or a short note."""
+        translated, note = await self._translations.for_alert(post_id, text, lang)
+        return render_translation(translated, note, lang)
 
 
 class App:
@@ -102,14 +117,32 @@ class App:
                                 self._on_delete)
         watch = WatchService(store, self.user, on_change=watched.refresh,
                              on_watched=self._on_watched)
+        # One HTTP client for preview pages, webhooks and translations; closed at shutdown.
+        self.http = http = make_http_client(s.http_timeout.total_seconds())
+        self._stack.push_async_callback(http.aclose)
+        provider = make_provider(
+            http, translate_url=s.translate_url,
+            translate_api_key=s.translate_api_key.value if s.translate_api_key else None,
+            deepl_api_key=s.deepl_api_key.value if s.deepl_api_key else None,
+            deepl_url=s.deepl_url)
+        translator = TranslationBlock(Translations(store, provider,
+                                                   timeout=s.translate_timeout.total_seconds()))
+        await store.set_operator_webhook(s.webhook_url.value if s.webhook_url else None,
+                                         s.webhook_format)
+
         self.digests = DigestService(store, self.clock, s.timezone, places, self._wake)
         services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
-                            s.backfill_posts, self.digests, self.clock, self._wake)
+                            s.backfill_posts, self.digests, self.clock, self._wake,
+                            webhook_allow_private=s.webhook_allow_private,
+                            translator_name=provider.name if provider else None)
         self.bot = BotGateway(bot_client, CommandRouter(services, self.clock))
         limits = Limits(per_chat=s.send_rate_chat, per_group=s.send_rate_group,
                         overall=s.send_rate_total)
-        self.dispatcher = Dispatcher(store, self.bot, self.clock, s.admin_ids,
-                                     on_chat_dead=self._chat_dead, budgets=SendBudgets(limits))
+        self.dispatcher = Dispatcher(
+            store, self.bot, self.clock, s.admin_ids, on_chat_dead=self._chat_dead,
+            budgets=SendBudgets(limits),
+            webhooks=HttpWebhookSender(http, allow_private=s.webhook_allow_private),
+            translator=translator)
         self._rules = rules
         admins = AdminNotifier(store, s.admin_ids, self.dispatcher.wake)
         self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,

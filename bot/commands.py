@@ -7,8 +7,11 @@ and return the HTML reply. Permission policy lives in bot/guard.py, not here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock, SystemClock
@@ -21,7 +24,14 @@ from bot.schedule import ScheduleError, digest_cron, format_hhmm, parse_range
 from bot.services.access import AccessService
 from bot.services.digest import DigestService
 from bot.services.rules import RuleLimitError, RulesService
-from bot.services.watch import WatchError, WatchService, parse_watch_args
+from bot.services.watch import (
+    LIVE_LIMIT,
+    WatchError,
+    WatchLimitError,
+    WatchService,
+    parse_channel_target,
+    parse_watch_args,
+)
 from bot.store import Store
 
 
@@ -37,6 +47,14 @@ class CommandContext:
     role: Role
 
 
+class PreviewWatcher(Protocol):
+    """Follows a public channel through its web preview (bot/preview/)."""
+
+    async def watch(self, username: str, added_by: int) -> tuple[str, bool]:
+        """Start following; return (channel title, newly watched) or raise WatchError."""
+        ...
+
+
 @dataclass(frozen=True)
 class Services:
     """What command handlers may use."""
@@ -50,6 +68,9 @@ class Services:
     digests: DigestService | None = None
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] | None = None  # the dispatcher: something new is due
+    webhook_allow_private: bool = False
+    translator_name: str | None = None  # the configured provider, if any
+    preview: PreviewWatcher | None = None
 
 
 @dataclass(frozen=True)
@@ -108,12 +129,26 @@ async def cmd_help(ctx: CommandContext, svc: Services) -> str:
 
 
 async def cmd_watch(ctx: CommandContext, svc: Services) -> str:
-    """Start watching a channel with the user account, and backfill its recent posts."""
+    """Start watching a channel with the user account (or its web preview), and backfill."""
     if not ctx.args:
-        return "Usage: /watch @name or /watch https://t.me/name [since 2026-11-01]"
+        return ("Usage: /watch @name or /watch https://t.me/name [since 2026-11-01],"
+                " or /watch @name preview (read its public web preview, no join)")
+    words = ctx.args.split()
+    if len(words) == 2 and words[1].lower() == "preview":
+        return await _watch_preview(ctx, svc, words[0], "")
     try:
         target, since = parse_watch_args(ctx.args)
+        if (svc.preview is not None and since is None
+                and await svc.watch.live_count() >= LIVE_LIMIT):
+            return await _watch_preview(
+                ctx, svc, target, f"The account has joined {LIVE_LIMIT}+ channels (Telegram"
+                " allows about 500), so this one is read through its web preview. ")
         channel, created = await svc.watch.watch(target, ctx.sender_id, ctx.chat_id, since)
+    except WatchLimitError as exc:
+        if svc.preview is None:
+            return f"⚠️ {esc(str(exc))}"
+        return await _watch_preview(ctx, svc, ctx.args.split()[0],
+                                    f"{exc} Reading it through its web preview instead. ")
     except WatchError as exc:
         return f"⚠️ {esc(str(exc))}"
     name = f" (@{esc(channel.username)})" if channel.username else ""
@@ -123,6 +158,21 @@ async def cmd_watch(ctx: CommandContext, svc: Services) -> str:
                else f"the last {svc.backfill_posts} posts")
     return (f"👁 Watching <b>{esc(channel.title)}</b>{name}. New posts are matched from now on;"
             f" {earlier} are being stored without alerts.")
+
+
+async def _watch_preview(ctx: CommandContext, svc: Services, target: str, why: str) -> str:
+    if svc.preview is None:
+        return "⚠️ Web-preview channels are not available in this instance."
+    try:
+        username = parse_channel_target(target)
+        title, created = await svc.preview.watch(username, ctx.sender_id)
+    except WatchError as exc:
+        return f"⚠️ {esc(why)}{esc(str(exc))}"
+    if not created:
+        return f"{esc(why)}Already watching <b>{esc(title)}</b> (@{esc(username)})."
+    return (f"🌐 {esc(why)}Watching <b>{esc(title)}</b> (@{esc(username)}) through its web"
+            " preview (t.me/s), polled every few minutes: no join needed. Its newest posts are"
+            " stored without alerts; new ones are matched from now on.")
 
 
 async def cmd_unwatch(ctx: CommandContext, svc: Services) -> str:
@@ -470,6 +520,94 @@ async def cmd_digest(ctx: CommandContext, svc: Services) -> str:
     return "\n".join(lines)
 
 
+MAX_WEBHOOKS = 5
+
+
+def _url_host(url: str) -> str:
+    """A webhook as lists show it: scheme and host only (paths often hold tokens)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}/…"
+
+
+async def cmd_translate(ctx: CommandContext, svc: Services) -> str:
+    """Add a translation of the post under every alert to this chat (or stop)."""
+    from bot.http.translate import check_lang
+
+    chat = await _chat(ctx, svc)
+    arg = ctx.args.strip().lower()
+    if not arg:
+        now = f"into <b>{esc(chat.translate_lang)}</b>" if chat.translate_lang else "off"
+        return (f"🌐 Translation of alerts: {now}. /translate en (uk, ru, de …) or"
+                " /translate off")
+    if arg == "off":
+        await svc.store.set_translate(ctx.chat_id, None)
+        return "🌐 Alerts are no longer translated."
+    try:
+        lang = check_lang(arg)
+    except ValueError as exc:
+        return f"⚠️ {esc(str(exc))}"
+    await svc.store.set_translate(ctx.chat_id, lang)
+    if svc.translator_name is None:
+        return (f"🌐 Alerts will be translated into <b>{esc(lang)}</b> — but no translation"
+                " service is configured yet, so they arrive with a note instead. Ask the"
+                " operator to set TRANSLATE_URL or DEEPL_API_KEY.")
+    return (f"🌐 Alerts to this chat now carry a translation into <b>{esc(lang)}</b>"
+            f" (via {esc(svc.translator_name)}).")
+
+
+async def cmd_webhook(ctx: CommandContext, svc: Services) -> str:
+    """Also POST this chat's alerts to a URL: add, list, delete, test."""
+    from bot.http.webhooks import FORMATS, WebhookURLError, check_url
+
+    words = ctx.args.split()
+    sub = words[0].lower() if words else ""
+    usage = ("Usage: /webhook add &lt;url&gt; [json|slack|discord|ntfy], /webhook list,"
+             " /webhook delete &lt;n&gt;, /webhook test")
+    if sub == "add" and len(words) in (2, 3):
+        fmt = words[2].lower() if len(words) == 3 else "json"
+        if fmt not in FORMATS:
+            return f"⚠️ Unknown format “{esc(fmt)}”: json, slack, discord or ntfy."
+        if len(await svc.store.webhooks(ctx.chat_id)) >= MAX_WEBHOOKS:
+            return f"⚠️ This chat already has {MAX_WEBHOOKS} webhooks; /webhook delete one."
+        try:
+            url = await check_url(words[1], allow_private=svc.webhook_allow_private)
+        except WebhookURLError as exc:
+            return f"⚠️ {esc(str(exc))}"
+        hook = await svc.store.add_webhook(ctx.chat_id, url, fmt, ctx.sender_id)
+        return (f"🔗 Webhook #{hook.number} ({fmt}) → {esc(_url_host(url))} added. Alerts of"
+                " this chat's rules are POSTed there too. /webhook test sends a test event.")
+    if sub == "list" and len(words) == 1:
+        hooks = await svc.store.webhooks(ctx.chat_id)
+        if not hooks:
+            return "No webhooks. /webhook add &lt;url&gt; [json|slack|discord|ntfy]"
+        lines = ["<b>Webhooks</b>"]
+        for h in hooks:
+            state = "" if h.status == "active" else (
+                f" — stopped: {esc(h.last_error or h.status)}")
+            lines.append(f"#{h.number} {h.format} → {esc(_url_host(h.url))}{state}")
+        return "\n".join(lines)
+    if sub == "delete" and len(words) == 2:
+        number = _rule_number(words[1])
+        deleted = await svc.store.delete_webhook(ctx.chat_id, number) if number else None
+        if deleted is None:
+            return f"No webhook #{esc(words[1])} in this chat. /webhook list shows them."
+        return f"🗑 Webhook #{deleted.number} deleted."
+    if sub == "test" and len(words) == 1:
+        hooks = [h for h in await svc.store.webhooks(ctx.chat_id) if h.status == "active"]
+        if not hooks:
+            return "No active webhook to test. /webhook add &lt;url&gt;"
+        event = json.dumps({"version": 1, "type": "test", "chat_id": ctx.chat_id,
+                            "sent_at": svc.clock.now().isoformat(timespec="seconds"),
+                            "text": "chanwatch webhook test"}, ensure_ascii=False)
+        for hook in hooks:
+            await svc.store.enqueue_webhook_test(hook, event)
+        if svc.wake is not None:
+            svc.wake()
+        return (f"🔗 A test event is on its way to {len(hooks)} webhook"
+                f"{'s' if len(hooks) != 1 else ''}; a failure is reported here.")
+    return usage
+
+
 async def mute_button(ctx: CommandContext, svc: Services, data: str) -> tuple[str, str | None]:
     """The "mute 1h / 24h" buttons under an alert: (short answer, None)."""
     _, ids, span = [*data.split(":"), "", ""][:3]
@@ -511,10 +649,15 @@ COMMANDS: tuple[Command, ...] = (
             changes=True),
     Command("quiet", cmd_quiet, Role.MEMBER, False, "/quiet 23:00-07:00 | off",
             "hold alerts during quiet hours", changes=True),
+    Command("translate", cmd_translate, Role.MEMBER, False, "/translate en | off",
+            "add a translation under alerts", changes=True),
+    Command("webhook", cmd_webhook, Role.MEMBER, False,
+            "/webhook add <url> [json|slack|discord|ntfy] | list | delete <n> | test",
+            "also POST alerts to a URL", changes=True),
     Command("tz", cmd_tz, Role.MEMBER, False, "/tz Europe/Kyiv", "this chat's time zone",
             changes=True),
-    Command("watch", cmd_watch, Role.ADMIN, True, "/watch @name [since YYYY-MM-DD]",
-            "watch a channel"),
+    Command("watch", cmd_watch, Role.ADMIN, True, "/watch @name [since YYYY-MM-DD | preview]",
+            "watch a channel (preview: through its web preview, no join)"),
     Command("unwatch", cmd_unwatch, Role.ADMIN, True, "/unwatch @name", "stop watching"),
     Command("channels", cmd_channels, Role.ADMIN, True, "/channels", "watched channels"),
     Command("allow", cmd_allow, Role.ADMIN, True, "/allow <user id>", "grant access"),

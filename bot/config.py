@@ -62,6 +62,18 @@ class Settings:
     send_rate_group: float = 19 / 60
     send_rate_total: float = 28.0
     db_busy_timeout: dt.timedelta = dt.timedelta(seconds=5)
+    preview_base_url: str = "https://t.me"
+    preview_interval: dt.timedelta = dt.timedelta(minutes=2)
+    preview_concurrency: int = 4
+    webhook_url: Secret | None = None
+    webhook_format: str = "json"
+    webhook_allow_private: bool = False
+    translate_url: str | None = None
+    translate_api_key: Secret | None = None
+    deepl_api_key: Secret | None = None
+    deepl_url: str | None = None
+    translate_timeout: dt.timedelta = dt.timedelta(seconds=5)
+    http_timeout: dt.timedelta = dt.timedelta(seconds=20)
 
     @property
     def user_session_path(self) -> Path:
@@ -185,11 +197,54 @@ def _rate(env: Mapping[str, str], key: str, default: str) -> float:
         raise ConfigError(key, str(exc)) from None
 
 
+def _url(env: Mapping[str, str], key: str, default: str | None = None) -> str | None:
+    raw = env.get(key, "").strip() or default
+    if raw is None:
+        return None
+    if not re.match(r"^https?://[^\s/]+", raw):
+        raise ConfigError(key, f"must be an http:// or https:// address, got {raw[:40]!r}")
+    return raw.rstrip("/")
+
+
+def _secret(env: Mapping[str, str], key: str) -> Secret | None:
+    raw = env.get(key, "").strip()
+    return Secret(raw) if raw else None
+
+
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(key, f"must be 1 or 0, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, options: tuple[str, ...]) -> str:
+    raw = env.get(key, "").strip().lower() or default
+    if raw not in options:
+        raise ConfigError(key, f"must be one of {', '.join(options)}, got {raw!r}")
+    return raw
+
+
 def _count(env: Mapping[str, str], key: str, default: int, maximum: int) -> int:
     raw = env.get(key, "").strip() or str(default)
     if not raw.isdigit() or int(raw) > maximum:
         raise ConfigError(key, f"must be a whole number from 0 to {maximum}, got {raw!r}")
     return int(raw)
+
+
+def _webhook_url(env: Mapping[str, str]) -> Secret | None:
+    # often carries a token: kept as a secret, and never quoted in errors
+    from bot.http.webhooks import WebhookURLError, check_url_syntax
+
+    raw = env.get("WEBHOOK_URL", "").strip()
+    if not raw:
+        return None
+    try:
+        return Secret(check_url_syntax(raw))
+    except WebhookURLError as exc:
+        raise ConfigError("WEBHOOK_URL", str(exc)) from None
 
 
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
@@ -216,6 +271,19 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         send_rate_chat=_rate(env, "SEND_RATE_CHAT", "0.9/s"),
         send_rate_group=_rate(env, "SEND_RATE_GROUP", "19/min"),
         send_rate_total=_rate(env, "SEND_RATE_TOTAL", "28/s"),
+        preview_base_url=_url(env, "PREVIEW_BASE_URL", "https://t.me") or "https://t.me",
+        preview_interval=_duration(env, "PREVIEW_INTERVAL", "2m", dt.timedelta(seconds=10)),
+        preview_concurrency=max(1, _count(env, "PREVIEW_CONCURRENCY", 4, 32)),
+        webhook_url=_webhook_url(env),
+        webhook_format=_choice(env, "WEBHOOK_FORMAT", "json",
+                               ("json", "slack", "discord", "ntfy")),
+        webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE"),
+        translate_url=_url(env, "TRANSLATE_URL"),
+        translate_api_key=_secret(env, "TRANSLATE_API_KEY"),
+        deepl_api_key=_secret(env, "DEEPL_API_KEY"),
+        deepl_url=_url(env, "DEEPL_URL"),
+        translate_timeout=_duration(env, "TRANSLATE_TIMEOUT", "5s", dt.timedelta(seconds=1)),
+        http_timeout=_duration(env, "HTTP_TIMEOUT", "20s", dt.timedelta(seconds=1)),
         db_busy_timeout=_duration(env, "DB_BUSY_TIMEOUT", "5s", dt.timedelta(0)),
     )
 
@@ -239,3 +307,7 @@ def configure_logging(level: str) -> None:
     # Telethon logs every reconnect attempt at INFO; keep it to warnings unless debugging.
     if level != "DEBUG":
         logging.getLogger("telethon").setLevel(logging.WARNING)
+    # httpx logs every request with its full URL, and webhook and translation URLs carry
+    # secrets: never below WARNING, even when debugging
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

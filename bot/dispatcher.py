@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -27,11 +28,13 @@ from bot.models import ChatKind, OutboxItem
 from bot.render import esc, render_also, render_fold
 from bot.services.notify import AdminNotifier
 from bot.services.ports import (
+    AlertTranslator,
     FloodWait,
     MessageRejected,
     MessageSender,
     Outgoing,
     PermanentSendError,
+    WebhookPoster,
 )
 from bot.store import Store
 
@@ -53,9 +56,12 @@ class Dispatcher:
         *, rng: random.Random | None = None, base_backoff: float = 2.0,
         on_chat_dead: Callable[[], Awaitable[None]] | None = None,
         budgets: SendBudgets | None = None, max_in_flight: int = MAX_IN_FLIGHT,
-        batch: int = BATCH,
+        batch: int = BATCH, webhooks: WebhookPoster | None = None,
+        translator: AlertTranslator | None = None,
     ) -> None:
         self._batch = batch
+        self._webhooks = webhooks
+        self._translator = translator
         self._on_chat_dead = on_chat_dead
         self._store = store
         self._sender = sender
@@ -65,8 +71,8 @@ class Dispatcher:
         self._base_backoff = base_backoff
         self.budgets = budgets or SendBudgets()
         self._max_in_flight = max_in_flight
-        self._paused: dict[int, dt.datetime] = {}
-        self._busy: dict[int, asyncio.Task[bool]] = {}
+        self._paused: dict[tuple[int, int], dt.datetime] = {}
+        self._busy: dict[tuple[int, int], asyncio.Task[bool]] = {}
         self._wake = asyncio.Event()
         self._origin = clock.now()
         self.floodwaits = 0  # FloodWaits Telegram answered (the budgets aim to keep this 0)
@@ -109,9 +115,9 @@ class Dispatcher:
         nothing was held back), so the caller knows when to come back.
         """
         await self.fold_due()
-        blocked: set[int] = set()  # chats already handled this round
+        blocked: set[tuple[int, int]] = set()  # lanes already handled this round
         # sends still in flight from the last round stay in flight: no round waits for them
-        busy = self._busy = {c: t for c, t in self._busy.items() if not t.done()}
+        busy = self._busy = {k: t for k, t in self._busy.items() if not t.done()}
         soonest: float | None = None  # on the bucket clock (self._t())
 
         def later(seconds: float) -> None:
@@ -121,32 +127,36 @@ class Dispatcher:
 
         due = await self._store.due_outbox(self._clock.now(), limit=self._batch)
         for item in due:
-            chat = item.chat_id
-            if chat in blocked:
+            lane = item.lane
+            if lane in blocked:
                 continue
-            blocked.add(chat)  # one message per chat per round, in order
-            if chat in busy:
+            blocked.add(lane)  # one message per lane per round, in order
+            if lane in busy:
                 later(0.05)  # its previous message is still in flight
                 continue
-            until = self._paused.get(chat)
+            until = self._paused.get(lane)
             if until is not None and until > self._clock.now():
                 later((until - self._clock.now()).total_seconds())
                 continue
+            telegram = item.webhook_id is None  # webhooks do not spend the bot's budget
             is_group = item.chat_kind is not ChatKind.PRIVATE
-            wait = self.budgets.chat_wait(chat, is_group, self._t())
-            if wait > 0:
-                later(wait)
-                continue
-            while (wait := self.budgets.overall_wait(self._t())) > 0:
-                await self._clock.sleep(wait + 1e-6)
+            if telegram:
+                wait = self.budgets.chat_wait(item.chat_id, is_group, self._t())
+                if wait > 0:
+                    later(wait)
+                    continue
+                while (wait := self.budgets.overall_wait(self._t())) > 0:
+                    await self._clock.sleep(wait + 1e-6)
             while len(busy) >= self._max_in_flight:
                 await asyncio.wait(busy.values(), return_when=asyncio.FIRST_COMPLETED)
-                for done in [c for c, t in busy.items() if t.done()]:
+                for done in [k for k, t in busy.items() if t.done()]:
                     del busy[done]
-            self.budgets.take(chat, is_group, self._t())
-            busy[chat] = asyncio.ensure_future(self._attempt(item))
+            if telegram:
+                self.budgets.take(item.chat_id, is_group, self._t())
+            busy[lane] = asyncio.ensure_future(self._attempt(item))
             await asyncio.sleep(0)  # let it go out now, at the moment its budget was spent
-            later(self.budgets.chat_wait(chat, is_group, self._t()))  # its next message
+            if telegram:  # its next message
+                later(self.budgets.chat_wait(item.chat_id, is_group, self._t()))
         if len(due) >= self._batch:
             return 0.0  # more is due than one round takes: go on at once
         if busy:  # the queue is drained: let the last sends finish
@@ -174,29 +184,52 @@ class Dispatcher:
         except TimeoutError:
             pass
 
-    def _outgoing(self, item: OutboxItem) -> Outgoing:
+    async def _outgoing(self, item: OutboxItem) -> Outgoing:
         html = item.payload + render_also(item.also)
         if item.kind == "edit" and item.edit_message_id is None:
             # the alert went out but its message id is unknown (resent after a crash):
             # say it in a new message instead of editing
             return Outgoing(item.chat_id, "↪ The story above" + render_also(item.also).strip(),
                             item.random_id)
+        if (item.kind == "alert" and item.translate_lang and item.post_text
+                and item.post_id is not None and self._translator is not None):
+            # bounded by TRANSLATE_TIMEOUT; a failure adds a short note instead
+            html += await self._translator.block(item.post_id, item.post_text,
+                                                 item.translate_lang)
         return Outgoing(item.chat_id, html, item.random_id, item.buttons, item.attachment,
                         item.edit_message_id if item.kind == "edit" else None)
 
+    async def _deliver(self, item: OutboxItem) -> int | None:
+        if item.webhook_id is not None:
+            if self._webhooks is None or item.webhook_url is None:
+                raise PermanentSendError("webhooks are not available")
+            await self._webhooks.post(item.webhook_url, item.webhook_format or "json",
+                                      json.loads(item.payload))
+            return None
+        return await self._sender.deliver(await self._outgoing(item))
+
     async def _attempt(self, item: OutboxItem) -> bool:
-        """Send one message; return False if its chat can no longer receive anything."""
+        """Send one message; return False if its lane can no longer receive anything."""
         try:
-            message_id = await self._sender.deliver(self._outgoing(item))
+            message_id = await self._deliver(item)
         except FloodWait as exc:
             self.floodwaits += 1
             until = self._clock.now() + dt.timedelta(seconds=exc.seconds)
-            self._paused[item.chat_id] = until
+            self._paused[item.lane] = until
             log.warning("flood wait %ds for chat %d", exc.seconds, item.chat_id)
             await self._store.mark_retry(item.id, until, f"FLOOD_WAIT_{exc.seconds}")
-            # every waiting message of that chat waits too, so it never crowds out the others
-            await self._store.defer_chat(item.chat_id, until)
+            # every waiting message of that lane waits too, so it never crowds out the others
+            await self._store.defer_chat(item.chat_id, until, item.webhook_id)
         except PermanentSendError as exc:
+            if item.webhook_id is not None:
+                log.warning("webhook %d of chat %d failed for good: %s", item.webhook_id,
+                            item.chat_id, exc)
+                if await self._store.mark_webhook_dead(item.webhook_id, item.id, str(exc)):
+                    await self._admins.tell_chat(
+                        item.chat_id, f"⚠️ A webhook of this chat stopped ({esc(str(exc))})."
+                        " /webhook list shows it; add it again once it works.",
+                        f"webhook-dead:{item.webhook_id}")
+                return False
             log.warning("chat %d cannot receive messages: %s", item.chat_id, exc)
             await self._store.mark_chat_dead(item.chat_id, item.id, str(exc))
             await self._tell_admins(item.chat_id, str(exc), item.id)

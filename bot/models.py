@@ -38,6 +38,7 @@ class Channel:
     status: str
     added_at: dt.datetime
     last_error: str | None = None
+    source: str = "live"  # live (the user account) or preview (the t.me/s web preview)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,19 @@ class ChatKind(str, Enum):
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """Where a chat's alerts are also POSTed (chat_id None: the operator's WEBHOOK_URL)."""
+
+    id: int
+    chat_id: int | None
+    number: int
+    url: str
+    format: str
+    status: str
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
 class Chat:
     """A subscriber chat of the bot."""
 
@@ -70,6 +84,7 @@ class Chat:
     quiet_end: int | None = None
     digest_cron: str | None = None
     digest_since: dt.datetime | None = None
+    translate_lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +141,17 @@ class OutboxItem:
     also: tuple[str, ...] = ()
     edit_message_id: int | None = None  # kind 'edit': the Telegram message to change
     ref_id: int | None = None
+    post_id: int | None = None
+    post_text: str | None = None  # for translations
+    translate_lang: str | None = None  # the chat's /translate language
+    webhook_id: int | None = None  # kind 'webhook': where the JSON event goes
+    webhook_url: str | None = None
+    webhook_format: str | None = None
+
+    @property
+    def lane(self) -> tuple[int, int]:
+        """Messages of one lane go out in order: a chat's Telegram messages, or one webhook."""
+        return (self.chat_id, self.webhook_id or 0)
 
 
 @dataclass(frozen=True)
@@ -138,3 +164,4 @@ class AlertDraft:
     buttons: Buttons = ()
     held_until: dt.datetime | None = None  # quiet hours: deliver (folded) at this time
     also_label: str = ""  # how this post is named in "also in …" when it repeats a story
+    event: str = ""  # the JSON event for the chat's webhooks (README: Webhooks)

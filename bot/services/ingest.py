@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
+from bot.clock import Clock, to_iso
 from bot.match import MatchHit
 from bot.match.index import PLACE_MARK
 from bot.models import AlertDraft, Buttons, ButtonSpec, Post, Rule
@@ -146,9 +149,31 @@ class IngestService:
             summary = render_summary(channel_title=title, post=post, spans=found.spans, tz=tz,
                                      rules=instant)
             held = quiet_until(now, tz, chat.quiet_start, chat.quiet_end) if chat else None
+            event = alert_event(chat_id, post, title, username, instant, found, note, now)
             drafts.append(AlertDraft(chat_id, html, summary, alert_buttons(instant, post),
-                                     held, label))
+                                     held, label, event))
         return drafts
+
+
+def alert_event(chat_id: int, post: Post, title: str, username: str | None,
+                rules: Sequence[Rule], found: ChatHits, note: str | None,
+                now: dt.datetime) -> str:
+    """The webhook event of an alert (version 1; README: Webhooks), as JSON text."""
+    matched = list(dict.fromkeys(post.text[a:b] for a, b in sorted(found.spans)))
+    key = (f"album:{post.channel_id}:{post.grouped_id}" if post.grouped_id
+           else f"post:{post.channel_id}:{post.message_id}")
+    event = {
+        "version": 1, "type": "alert", "id": f"{chat_id}:{key}",  # same on every retry
+        "chat_id": chat_id, "sent_at": to_iso(now),
+        "channel": {"id": post.channel_id, "username": username, "title": title},
+        "post": {"id": post.message_id, "url": post.permalink, "date": to_iso(post.date),
+                 "text": post.text, "views": post.views, "media": post.media,
+                 "forwarded_from": post.fwd_from, "edited": post.edit_date is not None},
+        "rules": [{"number": r.number, "expression": r.expression} for r in rules],
+        "matched": matched, "places": list(dict.fromkeys(found.places)),
+        "late": html.unescape(re.sub(r"<[^>]+>", "", note)) if note else None,
+    }
+    return json.dumps(event, ensure_ascii=False)
 
 
 def alert_buttons(rules: Sequence[Rule], post: Post) -> Buttons:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.models import Buttons, Channel, Post
 
@@ -22,6 +22,10 @@ class ResolvedChannel:
 
 class ChannelLookupError(Exception):
     """A channel cannot be watched; the message is fit to show to the person who asked."""
+
+
+class ChannelLimitError(ChannelLookupError):
+    """The user account has joined as many channels as Telegram allows."""
 
 
 class ChannelDirectory(Protocol):
@@ -142,4 +146,24 @@ class HistorySource(Protocol):
 
     async def fetch_ids(self, channel: Channel, ids: Sequence[int]) -> dict[int, Post | None]:
         """The posts with these ids as they are now; None for deleted ones."""
+        ...
+
+
+class WebhookPoster(Protocol):
+    """Where webhook deliveries go (bot/http/webhooks.py).
+
+    Raises FloodWait on HTTP 429, PermanentSendError on other 4xx (or a refused address),
+    TransientSendError on 5xx and network trouble — the same rules as Telegram messages.
+    """
+
+    async def post(self, url: str, fmt: str, event: dict[str, Any]) -> None:
+        """POST the event shaped for ``fmt``."""
+        ...
+
+
+class AlertTranslator(Protocol):
+    """Translations under alerts (bot/http/translate.py); never raises, bounded in time."""
+
+    async def block(self, post_id: int, text: str, lang: str) -> str:
+        """The HTML to append under the alert: the translation, or a short note."""
         ...

@@ -8,7 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from bot.models import Channel, ChannelStats
-from bot.services.ports import ChannelDirectory, ChannelLookupError
+from bot.services.ports import ChannelDirectory, ChannelLimitError, ChannelLookupError
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,13 @@ def parse_watch_args(text: str) -> tuple[str, dt.date | None]:
     return text, None
 
 
+class WatchLimitError(WatchError):
+    """The user account cannot join more channels."""
+
+
+LIVE_LIMIT = 490  # Telegram lets an account join about 500 channels; keep some room
+
+
 OnWatched = Callable[[Channel, int, int, "dt.date | None"], Awaitable[None]]
 
 
@@ -87,6 +94,8 @@ class WatchService:
             resolved = await self._directory.resolve_channel(username)
             await self._directory.join(resolved)
             top = await self._directory.top_id(resolved)
+        except ChannelLimitError as exc:
+            raise WatchLimitError(str(exc)) from exc
         except ChannelLookupError as exc:
             raise WatchError(str(exc)) from exc
         channel, created = await self._store.add_channel(
@@ -108,11 +117,17 @@ class WatchService:
         await self._store.set_channel_status(channel.id, "unwatched")
         if self._on_change:
             await self._on_change()
+        if channel.source != "live":
+            return channel  # read through its web preview: nothing was joined
         try:
             await self._directory.leave(channel.id, channel.access_hash)
         except Exception:  # leaving only frees a join slot; never fail the command for it
             log.warning("could not leave channel %d", channel.id, exc_info=True)
         return channel
+
+    async def live_count(self) -> int:
+        """How many channels the user account has joined for chanwatch."""
+        return len(await self._store.active_channels())
 
     async def channels(self) -> list[ChannelStats]:
         """Every known channel with its numbers."""

@@ -25,6 +25,7 @@ from bot.models import (
     Post,
     Role,
     Rule,
+    Webhook,
 )
 from bot.store.db import Database
 
@@ -90,6 +91,7 @@ def _channel(row: sqlite3.Row) -> Channel:
         status=row["status"],
         added_at=from_iso(row["added_at"]),
         last_error=row["last_error"],
+        source=row["source"],
     )
 
 
@@ -108,6 +110,7 @@ def _chat(row: sqlite3.Row) -> Chat:
         id=row["id"], kind=ChatKind(row["kind"]), title=row["title"], tz=row["tz"],
         status=row["status"], quiet_start=row["quiet_start"], quiet_end=row["quiet_end"],
         digest_cron=row["digest_cron"], digest_since=_opt_dt(row["digest_since"]),
+        translate_lang=row["translate_lang"],
     )
 
 
@@ -135,20 +138,30 @@ def _buttons(raw: str | None) -> Buttons:
 
 
 def _outbox_item(r: sqlite3.Row) -> OutboxItem:
+    common = {"chat_kind": ChatKind(r["chat_kind"]), "post_id": r["post_id"],
+              "post_text": r["post_text"], "translate_lang": r["translate_lang"],
+              "webhook_id": r["webhook_id"], "webhook_url": r["webhook_url"],
+              "webhook_format": r["webhook_format"], "ref_id": r["ref_id"]}
     if r["kind"] == "edit":  # the message it edits supplies text, buttons and message id
         return OutboxItem(
             r["id"], r["chat_id"], r["kind"], r["ref_payload"] or "", r["random_id"],
-            r["attempts"], ChatKind(r["chat_kind"]), _buttons(r["ref_buttons"]), None,
-            tuple(json.loads(r["ref_also"] or "[]")), r["ref_message_id"], r["ref_id"])
+            r["attempts"], buttons=_buttons(r["ref_buttons"]),
+            also=tuple(json.loads(r["ref_also"] or "[]")), edit_message_id=r["ref_message_id"],
+            **common)
     return OutboxItem(
         r["id"], r["chat_id"], r["kind"], r["payload"], r["random_id"], r["attempts"],
-        ChatKind(r["chat_kind"]), _buttons(r["buttons"]), r["attachment"],
-        tuple(json.loads(r["also"] or "[]")), None, r["ref_id"])
+        buttons=_buttons(r["buttons"]), attachment=r["attachment"],
+        also=tuple(json.loads(r["also"] or "[]")), **common)
 
 
 def new_random_id() -> int:
     """A random signed 64-bit id for messages.sendMessage, persisted before the first try."""
     return secrets.randbits(64) - (1 << 63)
+
+
+def _webhook(r: sqlite3.Row) -> Webhook:
+    return Webhook(r["id"], r["chat_id"], r["number"], r["url"], r["format"], r["status"],
+                   r["last_error"])
 
 
 @dataclass(frozen=True)
@@ -288,12 +301,17 @@ class Store:
             (status, error, channel_id, status),
         ) > 0
 
-    async def active_channels(self) -> list[Channel]:
-        """Return the channels being watched now."""
+    async def active_channels(self, source: str = "live") -> list[Channel]:
+        """Return the channels being watched now by the user account (or the preview poller)."""
         rows = await self.db.fetchall(
-            "SELECT * FROM channels WHERE status = 'active' ORDER BY id"
+            "SELECT * FROM channels WHERE status = 'active' AND source = ? ORDER BY id",
+            (source,),
         )
         return [_channel(r) for r in rows]
+
+    async def set_channel_source(self, channel_id: int, source: str) -> None:
+        """Read a channel live (user account) or through its web preview."""
+        await self._write("UPDATE channels SET source = ? WHERE id = ?", (source, channel_id))
 
     async def channel_stats(self) -> list[ChannelStats]:
         """Return every known channel with its post count and last post time."""
@@ -634,6 +652,117 @@ class Store:
             out.append((rule, _post(r), r["title"]))
         return out
 
+    # ------------------------------------------------------------------ webhooks
+    async def add_webhook(self, chat_id: int | None, url: str, fmt: str,
+                          created_by: int | None) -> Webhook:
+        """Store a webhook under the chat's next number."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(
+                "INSERT INTO webhooks (chat_id, number, url, format, created_by, created_at)"
+                " VALUES (?, (SELECT COALESCE(MAX(number), 0) + 1 FROM webhooks"
+                "  WHERE COALESCE(chat_id, 0) = COALESCE(?, 0)), ?, ?, ?, ?)",
+                (chat_id, chat_id, url, fmt, created_by, now))
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        webhook_id = await self.db.transaction(work)
+        row = await self.db.fetchone("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
+        assert row is not None
+        return _webhook(row)
+
+    async def webhooks(self, chat_id: int | None) -> list[Webhook]:
+        """A chat's webhooks (None: the operator's), deleted ones left out."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM webhooks WHERE COALESCE(chat_id, 0) = COALESCE(?, 0)"
+            " AND status != 'deleted' ORDER BY number", (chat_id,))
+        return [_webhook(r) for r in rows]
+
+    async def delete_webhook(self, chat_id: int | None, number: int) -> Webhook | None:
+        """Delete a chat's webhook by number; its queued deliveries are dropped."""
+
+        async def work(conn: aiosqlite.Connection) -> int | None:
+            cur = await conn.execute(
+                "UPDATE webhooks SET status = 'deleted' WHERE COALESCE(chat_id, 0) ="
+                " COALESCE(?, 0) AND number = ? AND status != 'deleted' RETURNING id",
+                (chat_id, number))
+            row = await cur.fetchone()
+            await cur.close()
+            if row is None:
+                return None
+            await conn.execute(
+                "UPDATE outbox SET status = 'dead', error = 'webhook deleted'"
+                " WHERE webhook_id = ? AND status = 'pending'", (row["id"],))
+            return int(row["id"])
+
+        webhook_id = await self.db.transaction(work)
+        if webhook_id is None:
+            return None
+        row = await self.db.fetchone("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
+        return _webhook(row) if row else None
+
+    async def mark_webhook_dead(self, webhook_id: int, item_id: int, error: str) -> bool:
+        """A permanent failure: dead-letter the delivery and stop the webhook; True if new."""
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            await conn.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, error = ?"
+                " WHERE id = ?", (error, item_id))
+            cur = await conn.execute(
+                "UPDATE webhooks SET status = 'dead', last_error = ? WHERE id = ?"
+                " AND status = 'active'", (error, webhook_id))
+            changed = cur.rowcount > 0
+            await conn.execute(
+                "UPDATE outbox SET status = 'dead', error = 'webhook stopped'"
+                " WHERE webhook_id = ? AND status = 'pending'", (webhook_id,))
+            return changed
+
+        return await self.db.transaction(work)
+
+    async def set_operator_webhook(self, url: str | None, fmt: str = "json") -> None:
+        """Make the operator's WEBHOOK_URL the one operator webhook (or remove it)."""
+        current = await self.webhooks(None)
+        if current and url and current[0].url == url and current[0].format == fmt:
+            return
+        for hook in current:
+            await self.delete_webhook(None, hook.number)
+        if url:
+            await self.add_webhook(None, url, fmt, None)
+
+    async def enqueue_webhook_test(self, webhook: Webhook, event: str) -> bool:
+        """Queue a test event for one webhook."""
+        now = to_iso(self._clock.now())
+        assert webhook.chat_id is not None
+        return await self._write(
+            "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key, webhook_id,"
+            " next_attempt_at, created_at) VALUES (?, 'webhook', ?, 0, ?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+            (webhook.chat_id, event, f"webhook-test:{webhook.id}:{now}", webhook.id, now, now),
+        ) > 0
+
+    # ------------------------------------------------------------------ translations
+    async def translation(self, post_id: int, lang: str, source_hash: str) -> str | None:
+        """A cached translation of the post's current text into ``lang``."""
+        row = await self.db.fetchone(
+            "SELECT text FROM translations WHERE post_id = ? AND lang = ? AND source_hash = ?",
+            (post_id, lang, source_hash))
+        return str(row["text"]) if row else None
+
+    async def save_translation(self, post_id: int, lang: str, source_hash: str, text: str,
+                               provider: str) -> None:
+        """Cache a translation (replacing one of an earlier text of the post)."""
+        await self._write(
+            "INSERT INTO translations (post_id, lang, source_hash, text, provider, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (post_id, lang) DO UPDATE SET"
+            " source_hash = excluded.source_hash, text = excluded.text,"
+            " provider = excluded.provider, created_at = excluded.created_at",
+            (post_id, lang, source_hash, text, provider, to_iso(self._clock.now())))
+
+    async def set_translate(self, chat_id: int, lang: str | None) -> None:
+        """Translate alerts to this chat into ``lang`` (None: off)."""
+        await self._write("UPDATE chats SET translate_lang = ? WHERE id = ?", (lang, chat_id))
+
     # ------------------------------------------------------------------ outbox
     async def enqueue_notice(self, chat_id: int, html: str, dedup_key: str) -> bool:
         """Queue a bot-initiated notice once per dedup key; return whether it was new."""
@@ -652,12 +781,15 @@ class Store:
         holds back the ones after it) and lets one chat's backlog never hide the others.
         """
         rows = await self.db.fetchall(
-            "SELECT o.*, c.kind AS chat_kind, r.payload AS ref_payload, r.also AS ref_also,"
-            " r.buttons AS ref_buttons, r.message_id AS ref_message_id"
-            " FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY chat_id)"
+            "SELECT o.*, c.kind AS chat_kind, c.translate_lang, r.payload AS ref_payload,"
+            " r.also AS ref_also, r.buttons AS ref_buttons, r.message_id AS ref_message_id,"
+            " p.text AS post_text, w.url AS webhook_url, w.format AS webhook_format"
+            " FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending'"
+            "       GROUP BY chat_id, COALESCE(webhook_id, 0))"
             " AS head JOIN outbox o ON o.id = head.id JOIN chats c ON c.id = o.chat_id"
-            " LEFT JOIN outbox r ON r.id = o.ref_id"
-            " WHERE o.next_attempt_at <= ? AND c.status != 'dead'"
+            " LEFT JOIN outbox r ON r.id = o.ref_id LEFT JOIN posts p ON p.id = o.post_id"
+            " LEFT JOIN webhooks w ON w.id = o.webhook_id"
+            " WHERE o.next_attempt_at <= ? AND (c.status != 'dead' OR o.webhook_id IS NOT NULL)"
             " ORDER BY o.id LIMIT ?",
             (to_iso(now), limit),
         )
@@ -667,7 +799,8 @@ class Store:
         """Return when the earliest pending (or held) message becomes due."""
         row = await self.db.fetchone(
             "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE id IN"
-            " (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY chat_id)"
+            " (SELECT MIN(id) FROM outbox WHERE status = 'pending'"
+            "  GROUP BY chat_id, COALESCE(webhook_id, 0))"
             " OR status = 'held'"
         )
         return _opt_dt(row["t"]) if row else None
@@ -757,13 +890,14 @@ class Store:
             (to_iso(at), error, item_id),
         )
 
-    async def defer_chat(self, chat_id: int, until: dt.datetime) -> None:
-        """Hold every pending message of a chat until ``until`` (after a flood wait)."""
+    async def defer_chat(self, chat_id: int, until: dt.datetime,
+                         webhook_id: int | None = None) -> None:
+        """Hold every pending message of a lane until ``until`` (after a flood wait)."""
 
         await self._write(
             "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
-            " WHERE chat_id = ? AND status = 'pending'",
-            (to_iso(until), chat_id),
+            " WHERE chat_id = ? AND status = 'pending' AND COALESCE(webhook_id, 0) = ?",
+            (to_iso(until), chat_id, webhook_id or 0),
         )
 
     async def set_chat_status(self, chat_id: int, status: str) -> bool:
@@ -869,6 +1003,16 @@ async def _enqueue_alerts(
              "held" if held else "pending",
              to_iso(alert.held_until) if alert.held_until else now, now),
         )
+        if cur.rowcount and alert.event:
+            # machines do not sleep: webhooks are not held by quiet hours
+            cur = await conn.execute(
+                "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
+                " webhook_id, next_attempt_at, created_at)"
+                " SELECT ?, 'webhook', ?, ?, 0, 'webhook:' || id || ':' || ?, id, ?, ?"
+                " FROM webhooks WHERE status = 'active' AND (chat_id = ? OR chat_id IS NULL)"
+                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                (alert.chat_id, post_id, alert.event, alert_key(post), now, now, alert.chat_id),
+            )
         enqueued += cur.rowcount
     return enqueued
 

@@ -12,7 +12,13 @@ from telethon import TelegramClient, errors, events
 from telethon.tl import functions, types
 
 from bot.models import Channel, Post
-from bot.services.ports import ChannelLookupError, ChannelTop, ChannelTrouble, ResolvedChannel
+from bot.services.ports import (
+    ChannelLimitError,
+    ChannelLookupError,
+    ChannelTop,
+    ChannelTrouble,
+    ResolvedChannel,
+)
 from bot.services.watch import WatchedChannels
 from bot.telegram.clients import NotLoggedIn
 from bot.telegram.convert import message_to_post
@@ -138,7 +144,7 @@ class UserGateway:
                 f"{channel.title} is private: the account cannot join it."
             ) from None
         except errors.ChannelsTooMuchError:
-            raise ChannelLookupError(
+            raise ChannelLimitError(
                 "The user account has joined as many channels as Telegram allows (about 500);"
                 " /unwatch some first."
             ) from None

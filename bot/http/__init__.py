@@ -1,0 +1,1 @@
+"""Outbound HTTP integrations (translation providers, webhooks) on the shared httpx client."""
