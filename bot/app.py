@@ -22,6 +22,8 @@ from bot.http.translate import Translations, make_provider, render_translation
 from bot.http.webhooks import HttpWebhookSender
 from bot.match import Lemmatizer
 from bot.models import Channel, Post
+from bot.preview.parse import clean_username, preview_channel_id
+from bot.preview.poller import PreviewError, PreviewPoller
 from bot.regions.places import PlaceMatcher
 from bot.render import esc
 from bot.services.access import AccessService
@@ -30,7 +32,7 @@ from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.reconcile import Backfiller, DeletionChecker, Reconciler
 from bot.services.rules import RulesService
-from bot.services.watch import WatchedChannels, WatchService
+from bot.services.watch import WatchedChannels, WatchError, WatchService
 from bot.store import Database, Store, apply_migrations
 from bot.tasks import TaskOwner
 from bot.telegram.botside import BotGateway
@@ -39,6 +41,38 @@ from bot.telegram.user import UserGateway
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
+
+
+class PreviewWatch:
+    """``/watch @name preview``: follow a public channel through its web preview."""
+
+    def __init__(self, store: Store, poller: PreviewPoller, poll_soon: Callable[[], None]) -> None:
+        self._store = store
+        self._poller = poller
+        self._poll_soon = poll_soon
+
+    async def watch(self, username: str, added_by: int) -> tuple[str, bool]:
+        """Probe the preview, record the channel, and poll it at once (its newest page is
+        stored without alerts); raise WatchError with a readable reason."""
+        channel_id = preview_channel_id(username)
+        known = await self._store.channel(channel_id)
+        if known is not None and known.status == "active":
+            return known.title, False
+        live = await self._store.channel_by_username(username)
+        if live is not None and live.status == "active" and live.source == "live":
+            return live.title, False
+        try:
+            page = await self._poller.probe(username)
+        except PreviewError as exc:
+            raise WatchError(str(exc)) from exc
+        if page.disabled:
+            raise WatchError(f"@{username} has its web preview switched off; watch it live"
+                             f" with /watch @{username}.")
+        channel, created = await self._store.add_channel(
+            channel_id, clean_username(username), page.title or username, None, added_by)
+        await self._store.set_channel_source(channel.id, "preview")
+        self._poll_soon()
+        return channel.title, created
 
 
 class TranslationBlock:
@@ -130,11 +164,21 @@ class App:
         await store.set_operator_webhook(s.webhook_url.value if s.webhook_url else None,
                                          s.webhook_format)
 
+        admins = AdminNotifier(store, s.admin_ids, self._wake)
+        self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,
+                                    on_enqueued=self._wake)
+        self.preview = PreviewPoller(
+            http, s.preview_base_url, store, self.ingest, admins, self.clock,
+            max_in_flight=s.preview_concurrency,
+            base_backoff=s.preview_interval.total_seconds())
+        preview_watch = PreviewWatch(store, self.preview, self._poll_preview_soon)
+
         self.digests = DigestService(store, self.clock, s.timezone, places, self._wake)
         services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
                             s.backfill_posts, self.digests, self.clock, self._wake,
                             webhook_allow_private=s.webhook_allow_private,
-                            translator_name=provider.name if provider else None)
+                            translator_name=provider.name if provider else None,
+                            preview=preview_watch)
         self.bot = BotGateway(bot_client, CommandRouter(services, self.clock))
         limits = Limits(per_chat=s.send_rate_chat, per_group=s.send_rate_group,
                         overall=s.send_rate_total)
@@ -144,9 +188,6 @@ class App:
             webhooks=HttpWebhookSender(http, allow_private=s.webhook_allow_private),
             translator=translator)
         self._rules = rules
-        admins = AdminNotifier(store, s.admin_ids, self.dispatcher.wake)
-        self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,
-                                    on_enqueued=self.dispatcher.wake)
         self.reconciler = Reconciler(store, self.user, self.ingest, admins, self.clock,
                                      on_change=watched.refresh)
         self.backfiller = Backfiller(store, self.user, self.ingest, admins)
@@ -168,11 +209,15 @@ class App:
              self.clock.now()),
             (self.run_scheduled_reconcile, "reconcile", s.reconcile_interval, None),
             (self.run_deletion_check, "deletion-check", s.deletion_check_interval, None),
+            (self.run_preview, "preview", s.preview_interval, self.clock.now()),
         )
         for func, job_id, every, first in jobs:
+            # preview polls are jittered so that many instances do not hit t.me in step
+            jitter = every.total_seconds() / 5 if job_id == "preview" else None
             scheduler.add_job(self._start_job, "interval", args=(f"job:{job_id}", func),
                               seconds=every.total_seconds(), id=job_id, replace_existing=True,
-                              coalesce=True, max_instances=1, next_run_time=first)
+                              coalesce=True, max_instances=1, next_run_time=first,
+                              jitter=jitter)
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
         self.scheduler = scheduler
@@ -254,6 +299,15 @@ class App:
             return
         if deleted or edited:
             log.info("deletion check: %d deleted, %d edited", deleted, edited)
+
+    async def run_preview(self) -> None:
+        """Poll the channels read through their web preview (never raises)."""
+        stored = await self.preview.poll_all()
+        if stored:
+            log.info("web preview: %d new posts", stored)
+
+    def _poll_preview_soon(self) -> None:
+        self.tasks.spawn_once("job:preview", self.run_preview)
 
     async def run_heartbeat(self) -> None:
         """Touch the heartbeat file while both clients are connected (read by the health check)."""

@@ -8,6 +8,7 @@ import time
 from bot.models import Role
 from tests.harness import ADMIN, Env, ask, wait_for, wait_until
 from tests.http_receiver import Receiver, Reply
+from tests.preview_server import PreviewServer
 from tests.translate_server import TranslateServer
 
 MEMBER = 600
@@ -130,6 +131,46 @@ async def test_translated_alerts_cache_and_timeout(env: Env) -> None:
         assert "🌐 translation unavailable: timed out" in env.alerts_to(ADMIN)[-1].text
         assert "no longer translated" in await ask(env, env.admin, "/translate off")
         assert "unknown language" in await ask(env, env.admin, "/translate xx")
+    finally:
+        await env.stop_app()
+        await server.close()
+
+
+async def test_watch_preview_polls_the_web_preview_and_alerts(env: Env) -> None:
+    server = await PreviewServer.start()
+    try:
+        await restart(env, PREVIEW_BASE_URL=server.url)
+        fake = server.channel("rybar_test", "Рыбарь")
+        fake.add_many(5)
+        fake.add("Старый пост про дрон")  # history: stored without an alert
+        await ask(env, env.admin, "/alert дрон")
+        reply = await ask(env, env.admin, "/watch @rybar_test preview")
+        assert "Watching Рыбарь (@rybar_test) through its web preview" in reply
+        app = env.running
+
+        async def stored(n: int) -> bool:
+            return await env.count("SELECT COUNT(*) FROM posts p JOIN channels c ON"
+                                   " c.id = p.channel_id WHERE c.source = 'preview'") == n
+
+        await wait_until(lambda: stored(6))
+        fake.add("Дрон над Белгородом (web preview)")
+        fake.add("Без совпадений")
+        await app.run_preview()  # the scheduled job
+        await wait_for(lambda: env.alerts_to(ADMIN))
+        (alert,) = env.alerts_to(ADMIN)
+        assert "Дрон над Белгородом (web preview)" in alert.text
+        assert "https://t.me/rybar_test/7" in alert.text
+        assert await stored(8)
+        channels = await ask(env, env.admin, "/channels")
+        assert "Рыбарь @rybar_test" in channels
+        # the reconciler leaves preview channels alone: it asks Telegram only for live ones
+        assert await app.store.active_channels() == []
+        # a channel whose preview is off is refused with the advice to watch it live
+        server.channel("closed_prev", "Закрытый", preview=False)
+        reply = await ask(env, env.admin, "/watch @closed_prev preview")
+        assert reply.startswith("⚠️") and "/watch @closed_prev" in reply
+        assert "@rybar_test is not being watched" not in await ask(
+            env, env.admin, "/unwatch @rybar_test")
     finally:
         await env.stop_app()
         await server.close()
