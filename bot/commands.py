@@ -199,7 +199,9 @@ async def cmd_channels(ctx: CommandContext, svc: Services) -> str:
         name = f" @{esc(ch.username)}" if ch.username else ""
         last = format_time(s.last_post_at, tz) if s.last_post_at else "no posts yet"
         status = "" if ch.status == "active" else f" [{esc(ch.status)}]"
-        lines.append(f"• <b>{esc(ch.title)}</b>{name} — {s.post_count} posts, last {last}{status}")
+        via = " · web preview" if ch.source == "preview" else ""
+        lines.append(f"• <b>{esc(ch.title)}</b>{name} — {s.post_count} posts, last {last}"
+                     f"{via}{status}")
     return "\n".join(lines)
 
 
