@@ -50,6 +50,12 @@ class Lemmatizer:
         keys = {norm}
         if not _CYRILLIC_RE.search(norm):
             return frozenset(keys)
+        if "-" in norm:
+            # "FPV-дронов", "беспилотник-камикадзе", "Ростов-на-Дону": each part of 3+
+            # letters counts as a word too (the first keeps the token's capital)
+            for i, part in enumerate(norm.split("-")):
+                if len(part) >= 3:
+                    keys |= self.keys(part, proper and i == 0)
         ru, uk = (analyzer.parse(norm) for analyzer in self._analyzers)
         if proper:
             # Only the Russian dictionary tags places (Geox). When it knows the word as a name,

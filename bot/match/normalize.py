@@ -35,7 +35,12 @@ class Token(NamedTuple):
 
 
 def repair_mixed_script(word: str) -> str:
-    """Turn Latin look-alike letters inside a Cyrillic word into Cyrillic ones."""
+    """Turn Latin look-alike letters inside a Cyrillic word into Cyrillic ones.
+
+    Each part of a hyphenated word is its own word: "FPV-дронов" stays Latin before the hyphen.
+    """
+    if "-" in word:
+        return "-".join(repair_mixed_script(part) for part in word.split("-"))
     if _CYRILLIC_RE.search(word) and _LATIN_RE.search(word):
         repaired = word.translate(_LOOKALIKES)
         # "і" is Ukrainian; in a word without other Ukrainian letters an "i" stands for "и"
