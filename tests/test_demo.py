@@ -30,12 +30,19 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     assert result.posts_replayed == 80
     sample = load_sample(80)
     alerted = [a.text for a in result.alerts]
-    # the replay's alerts, the post caught up after the outage, the edit-made match, then the
-    # delivery scene's story (its forward by @mash only edits that alert)
-    assert len(alerted) == len(EXPECTED) + 3
-    assert "⏱ 4 min late: found when catching up" in alerted[-3]
-    assert "✏️ edited: the new text matches" in alerted[-2]
-    assert "сбит беспилотник" in alerted[-1]
+    # the replay's alerts, the post caught up after the outage, the edit-made match, the
+    # delivery scene's story (its forward by @mash only edits that alert), then the new post of
+    # the channel read through its web preview
+    assert len(alerted) == len(EXPECTED) + 4
+    assert "⏱ 4 min late: found when catching up" in alerted[-4]
+    assert "✏️ edited: the new text matches" in alerted[-3]
+    assert "сбит беспилотник" in alerted[-2]
+    # rules #1, #3 and #4 were muted by the button, so rule #2 alone alerts on the preview post
+    assert "Фронтовая сводка (web preview)" in alerted[-1]
+    assert "https://t.me/frontline_preview/4" in alerted[-1]
+    assert "Rule #2" in alerted[-1]
+    assert ("🌐 EN: [demo stand-in: transliteration, not a translation] Bespilotnik atakoval"
+            " legkovoy avtomobil v Belgorodskoy oblasti") in alerted[-1]
     for index, text in zip(EXPECTED, alerted[:len(EXPECTED)], strict=True):
         first_words = " ".join(sample[index]["text"].split()[:4]).replace("**", "")
         assert first_words[:20] in text.replace("**", "").replace("\n", " "), (index, text)
@@ -57,15 +64,38 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     assert "🗞 *Digest* ·" in transcript and "#3 беспилотник -Севастополь — " in transcript
     assert "Belgorod Oblast — " in transcript
     assert "Digest daily at 08:00, 20:00 (Europe/Moscow)" in transcript
+    # a channel read through its web preview (the web stand-in), with a translated alert
+    assert "A stand-in for the web (channel web previews, a translator) runs on" in transcript
+    assert "🌐 @frontline_preview (web): Итоги дня" in transcript
+    assert "Alerts to this chat now carry a translation into *en* (via LibreTranslate)." in (
+        transcript)
+    assert ("🌐 Watching *Фронтовая сводка (web preview)* (@frontline_preview) through its web"
+            " preview (t.me/s)") in transcript
+    assert "🌐 @frontline_preview (web): Беспилотник атаковал легковой автомобиль" in transcript
+    assert "shortened to 10 s for the demo" in transcript
+    assert "🔔 *Фронтовая сводка (web preview)* ·" in transcript
+    assert ("🌐 *EN*: [demo stand-in: transliteration, not a translation] Bespilotnik"
+            " atakoval") in transcript
+    assert "🌐 Alerts are no longer translated." in transcript
+    assert "*Фронтовая сводка (web preview)* @frontline_preview — 4 posts" in transcript
+    assert transcript.count("🔔 *Фронтовая сводка") == 1  # its earlier posts are history
 
     db = sqlite3.connect(tmp_path / "demo" / "chanwatch.sqlite3")
     try:
         # 80 replayed, 30 backfilled history posts, 2 published during the outage, 3 in the
-        # delivery scene
-        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2 + 3
+        # delivery scene, 3 + 1 read through the web preview
+        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2 + 3 + 4
+        sources = db.execute(
+            "SELECT p.source, COUNT(*) FROM posts p JOIN channels c ON c.id = p.channel_id"
+            " WHERE c.username = 'frontline_preview' GROUP BY 1 ORDER BY 1").fetchall()
+        assert sources == [("backfill", 3), ("preview", 1)]
         statuses = db.execute(
             "SELECT status, COUNT(*) FROM outbox WHERE kind = 'alert' GROUP BY 1").fetchall()
-        assert statuses == [("folded", 1), ("sent", len(EXPECTED) + 3)]
+        assert statuses == [("folded", 1), ("sent", len(EXPECTED) + 4)]
+        translations = db.execute("SELECT lang, provider, text FROM translations").fetchall()
+        assert [(lang, provider) for lang, provider, _ in translations] == [
+            ("en", "LibreTranslate")]
+        assert translations[0][2].startswith("[demo stand-in: transliteration")
         kinds = db.execute("SELECT kind, status FROM outbox WHERE kind != 'alert'"
                            " AND kind != 'notice' ORDER BY id").fetchall()
         assert kinds == [("edit", "sent"), ("fold", "sent"), ("digest", "sent")]
@@ -89,6 +119,7 @@ async def test_demo_command_runs_from_the_cli(tmp_path: Path) -> None:
     text = out.decode()
     assert "👤 admin › /watch @rian_ru" in text
     assert "Demo finished: 5 posts replayed" in text
+    assert "🌐 *EN*: [demo stand-in: transliteration, not a translation]" in text
     assert (tmp_path / "d" / "chanwatch.sqlite3").is_file()
 
 
@@ -113,5 +144,5 @@ async def test_interactive_demo_takes_commands_and_posts_from_stdin(tmp_path: Pa
     assert "✅ Rule #5 saved. Understood as: шебекино" in text
     assert "Обстрел *Шебекино* ночью" in text
     assert "usage: post @channel text" in text
-    # + the outage post and the delivery scene's story
-    assert "Demo finished: 2 posts replayed, 3 alerts sent." in text
+    # + the outage post, the delivery scene's story and the web-preview post
+    assert "Demo finished: 2 posts replayed, 4 alerts sent." in text

@@ -1,7 +1,9 @@
 """``chanwatch demo``: the real service against the loopback fake Telegram, as a chat transcript.
 
 One process, no network, no credentials: the fake Telegram serves a user account, the bot and
-three channels seeded with real posts; chanwatch's own composition root runs against it with a
+three channels seeded with real posts; a loopback stand-in for the web (bot/sandbox/web.py)
+serves the web preview of one more channel and a LibreTranslate-compatible translator that only
+transliterates (and says so); chanwatch's own composition root runs against both with a
 temporary data directory; a scripted admin watches the channels and sets rules while the
 channels replay their posts, and every message of the bot is printed as it is sent.
 """
@@ -29,6 +31,7 @@ from bot.config import settings_from_mapping
 from bot.match import Lemmatizer
 from bot.regions.places import PlaceMatcher
 from bot.sandbox.server import FakeTelegram
+from bot.sandbox.web import PreviewChannel, WebStandIn
 from bot.sandbox.world import Account, FakeChannel, SentMessage, World
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "demo_posts.jsonl"
@@ -50,6 +53,18 @@ SCRIPT = (
 )
 HISTORY = 30  # posts from the end of the sample that the channels "had" before /watch
 AFTER = ("/channels",)
+# A public channel the account never joins: chanwatch reads it through its web preview.
+PREVIEW_CHANNEL = "frontline_preview"
+PREVIEW_TITLE = "Фронтовая сводка (web preview)"
+PREVIEW_HISTORY = (  # on its page before /watch: stored without alerts by the first poll
+    "Утренняя сводка: обстановка на линии соприкосновения без существенных изменений (демо)",
+    "В Курской области восстановлено электроснабжение после непогоды (демо)",
+    "Итоги дня: подробности в следующем выпуске (демо)",
+)
+PREVIEW_NEW = ("Беспилотник атаковал легковой автомобиль в Белгородской области,"
+               " водитель ранен (демо)")
+PREVIEW_INTERVAL = "10s"  # the shortest PREVIEW_INTERVAL; the service's default is 2 min
+PREVIEW_INTERVAL_SHOWN = "10 s"
 
 _TAGS = [
     (re.compile(r"<(?:strong|b)>(.*?)</(?:strong|b)>", re.S), "\x1b[1m\\1\x1b[22m"),
@@ -126,9 +141,11 @@ class Transcript:
         self.line(f"\n👤 admin › {text}")
 
     def channel_post(self, channel: str, text: str) -> None:
-        short = " ".join(text.split())
-        short = short if len(short) <= 90 else short[:89] + "…"
-        self.line(f"   📣 @{channel}: {short}")
+        self.line(f"   📣 @{channel}: {_short(text)}")
+
+    def web_post(self, channel: str, text: str) -> None:
+        """A post published on the web stand-in (a channel read through its web preview)."""
+        self.line(f"   🌐 @{channel} (web): {_short(text)}")
 
     def flush(self) -> None:
         """Print every bot message sent since the last call."""
@@ -148,6 +165,11 @@ class Transcript:
             tail = to_terminal(message.html, self._color).splitlines()[-2:]
             indent = "\n".join("   " + ln for ln in ["…", *tail])
             self.line(f"🤖 bot edits its message {message.msg_id} ›\n{indent}")
+
+
+def _short(text: str, limit: int = 90) -> str:
+    short = " ".join(text.split())
+    return short if len(short) <= limit else short[:limit - 1] + "…"
 
 
 def _extras(message: SentMessage) -> str:
@@ -183,14 +205,21 @@ class Demo:
         data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="chanwatch-demo-"))
         self.result = DemoResult(data_dir=data_dir)
         self.fake: FakeTelegram
+        self.web: WebStandIn
         self.app: App
         self.bot: Account
         self.channels: dict[str, FakeChannel] = {}
+        self.web_channels: dict[str, PreviewChannel] = {}  # read through their web preview
         self.published: list[tuple[str, Any]] = []  # (channel, message) in replay order
 
     async def run(self) -> DemoResult:
-        """Play the whole demo; always stops the service and the stand-in."""
+        """Play the whole demo; always stops the service and the stand-ins."""
         self.fake = await FakeTelegram.start()
+        try:
+            self.web = await WebStandIn.start()
+        except BaseException:
+            await self.fake.stop()
+            raise
         try:
             self._build_world()
             self.transcript = Transcript(self.fake.world, self.result, self.options.color,
@@ -204,6 +233,7 @@ class Demo:
                 await self.app.stop()
         finally:
             self.result.unscripted = list(self.fake.world.unscripted)
+            await self.web.close()
             await self.fake.stop()
         return self.result
 
@@ -224,6 +254,12 @@ class Demo:
         if self.options.posts <= len(sample) - HISTORY:
             for row in sample[-HISTORY:]:
                 world.post(self.channels[row["channel"]], row["text"], deliver=False)
+        # The web-preview channel: its page already shows a few posts of the last hours.
+        hour = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+        frontline = self.web.channel(PREVIEW_CHANNEL, PREVIEW_TITLE)
+        for back, text in zip(range(len(PREVIEW_HISTORY), 0, -1), PREVIEW_HISTORY, strict=True):
+            frontline.add_text(text, date=hour - dt.timedelta(minutes=40 * back))
+        self.web_channels[PREVIEW_CHANNEL] = frontline
         data = self.result.data_dir
         data.mkdir(parents=True, exist_ok=True)
         # A fresh auth key per run: sessions from an earlier demo in the same folder are replaced.
@@ -237,6 +273,9 @@ class Demo:
             "TG_API_ID": "1", "TG_API_HASH": "0" * 32, "TG_BOT_TOKEN": BOT_TOKEN,
             "ADMIN_IDS": str(ADMIN_ID), "DATA_DIR": str(self.result.data_dir),
             "TIMEZONE": "Europe/Moscow", "LOG_LEVEL": "WARNING",
+            # the web stand-in: channel previews and the (transliterating) translator
+            "PREVIEW_BASE_URL": self.web.url, "PREVIEW_INTERVAL": PREVIEW_INTERVAL,
+            "TRANSLATE_URL": self.web.url,
         })
 
     async def say(self, text: str) -> None:
@@ -251,11 +290,14 @@ class Demo:
         t = self.transcript
         t.line(f"chanwatch demo — data in {self.result.data_dir}")
         t.line("A fake Telegram runs on 127.0.0.1; the real chanwatch service is connected to it.")
+        t.line(f"A stand-in for the web (channel web previews, a translator) runs on"
+               f" {self.web.url}.")
         for command in SCRIPT:
             await self.say(command)
         await self.replay(self.options.posts, self.options.speed)
         await self.never_miss_scene()
         await self.delivery_scene()
+        await self.preview_scene()
         for command in AFTER:
             await self.say(command)
         if self.options.interactive:
@@ -355,6 +397,47 @@ class Demo:
         t.flush()
         await self.say("/digest 08:00, 20:00")
 
+    async def preview_scene(self) -> None:
+        """A channel followed only through its web preview; its alert carries a translation."""
+        t, name = self.transcript, PREVIEW_CHANNEL
+        frontline = self.web_channels[name]
+        t.line(f"\n🌐 @{name} is public, but the account never joins it: chanwatch reads its web"
+               f" preview (t.me/s/{name}), served here by the web stand-in. Its page shows"
+               " (demo texts):")
+        for post in frontline.posts:
+            t.web_post(name, html.unescape(post.text.replace("<br/>", "\n")))
+        t.line("   The translator at TRANSLATE_URL is the stand-in too: it answers a"
+               " transliteration, labelled as such, not a real translation.")
+        await self.say("/translate en")
+        before = await self._stored()
+        await self.say(f"/watch @{name} preview")
+        # the first poll (started by /watch) stores the newest page without alerts
+        await self._settle(before + len(frontline.posts))
+        alerts = len(self.result.alerts)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        frontline.add_text(PREVIEW_NEW, date=now)
+        t.line(f"\n🌐 @{name} publishes a new post on its web page (demo text)")
+        t.web_post(name, PREVIEW_NEW)
+        t.line("   ⏱ web previews are polled by a scheduled job every PREVIEW_INTERVAL"
+               f" (2 min by default, shortened to {PREVIEW_INTERVAL_SHOWN} for the demo);"
+               " the demo runs that job now")
+        await self._poll_preview(before + len(frontline.posts))
+        await self._settle_alerts(alerts + 1)
+        await self.say("/translate off")
+
+    async def _poll_preview(self, expected_posts: int) -> None:
+        """Run the preview job until the new posts are stored and their alerts sent.
+
+        A poll of a channel that another poll (the scheduled one) is reading skips it, so the
+        job is run again until the posts are in.
+        """
+        for _ in range(100):
+            await self.app.run_preview()
+            if await self._stored() >= expected_posts:
+                break
+            await asyncio.sleep(0.05)
+        await self._settle(expected_posts)
+
     async def _stored(self) -> int:
         row = await self.app.store.db.fetchone("SELECT COUNT(*) FROM posts")
         return int(row[0]) if row else 0
@@ -385,7 +468,8 @@ class Demo:
         """Let the person type as the admin; ``post @channel text`` publishes a post."""
         t = self.transcript
         t.line("\nYour turn. Type bot commands as the admin (/help),"
-               " `post @rian_ru some text` to publish a post, or `quit`.")
+               " `post @rian_ru some text` to publish a post (on the web stand-in for"
+               f" `post @{PREVIEW_CHANNEL} …`), or `quit`.")
         loop = asyncio.get_running_loop()
         while True:
             line = await loop.run_in_executor(None, _read_line)
@@ -402,11 +486,18 @@ class Demo:
     async def _manual_post(self, line: str) -> None:
         parts = line.split(maxsplit=2)
         name = parts[1].lstrip("@") if len(parts) > 1 else ""
-        if name not in self.channels or len(parts) < 3:
-            self.transcript.line(f"   usage: post @channel text (channels: "
-                                 f"{', '.join('@' + c for c in self.channels)})")
+        if (name not in self.channels and name not in self.web_channels) or len(parts) < 3:
+            names = [f"@{c}" for c in self.channels] + [f"@{c} (web)" for c in self.web_channels]
+            self.transcript.line(f"   usage: post @channel text (channels: {', '.join(names)})")
             return
         before = await self._stored()
+        if name in self.web_channels:
+            self.web_channels[name].add_text(
+                parts[2], date=dt.datetime.now(dt.UTC).replace(microsecond=0))
+            self.transcript.web_post(name, parts[2])
+            self.result.posts_replayed += 1
+            await self._poll_preview(before + 1)
+            return
         self.fake.world.post(self.channels[name], parts[2])
         self.transcript.channel_post(name, parts[2])
         self.result.posts_replayed += 1
