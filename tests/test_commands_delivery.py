@@ -16,8 +16,9 @@ from bot.models import ChatKind, Role
 from bot.schedule import ScheduleError, digest_cron, parse_range, quiet_until
 from bot.services.access import AccessService
 from bot.services.digest import DigestService
+from bot.services.ports import ChannelLimitError, ResolvedChannel
 from bot.services.rules import RulesService
-from bot.services.watch import WatchService
+from bot.services.watch import LIVE_LIMIT, WatchService
 from bot.store import Store
 from tests.conftest import FakeClock
 from tests.test_commands import NoTelegram
@@ -193,3 +194,73 @@ async def test_mute_button_in_a_group_needs_a_group_admin(rig: Rig, clock: FakeC
     assert "no longer exists" in answer
     (theirs,) = await rig.store.rules(MEMBER)
     assert theirs.muted_until is None
+
+
+# ---------------------------------------------------------------------- preview fallback
+class FullAccount:
+    """The user account's side when Telegram refuses another join (CHANNELS_TOO_MUCH)."""
+
+    async def resolve_channel(self, username: str) -> ResolvedChannel:
+        return ResolvedChannel(777, username, "Канал", 1)
+
+    async def join(self, channel: ResolvedChannel) -> None:
+        raise ChannelLimitError("The user account has joined as many channels as Telegram"
+                                " allows (about 500); /unwatch some first.")
+
+    async def leave(self, channel_id: int, access_hash: int | None) -> None:
+        raise AssertionError("nothing was joined")
+
+    async def top_id(self, channel: ResolvedChannel) -> int:
+        raise AssertionError("never reached")
+
+
+class RecordingPreview:
+    """Stands in for the web-preview follower (tested for real in test_e2e_reach.py)."""
+
+    def __init__(self) -> None:
+        self.watched: list[str] = []
+
+    async def watch(self, username: str, added_by: int) -> tuple[str, bool]:
+        self.watched.append(username)
+        return f"Title of {username}", True
+
+
+async def preview_router(store: Store, lemmatizer: Lemmatizer, clock: FakeClock,
+                         directory: object) -> tuple[CommandRouter, RecordingPreview]:
+    preview = RecordingPreview()
+    services = Services(store, AccessService(store, frozenset({ADMIN})),
+                        WatchService(store, directory), RulesService(store, lemmatizer),  # type: ignore[arg-type]
+                        ZoneInfo("UTC"), clock=clock, preview=preview)
+    return CommandRouter(services, clock), preview
+
+
+async def ask_admin(router: CommandRouter, text: str) -> str:
+    reply = await router.handle(Incoming(text, ADMIN, ADMIN, ChatKind.PRIVATE, None))
+    assert isinstance(reply, str)
+    return reply
+
+
+async def test_watch_preview_explicitly(store: Store, lemmatizer: Lemmatizer,
+                                        clock: FakeClock) -> None:
+    router, preview = await preview_router(store, lemmatizer, clock, NoTelegram())
+    reply = await ask_admin(router, "/watch https://t.me/rybar preview")
+    assert "through its web preview" in reply and preview.watched == ["rybar"]
+
+
+async def test_a_refused_join_falls_back_to_the_web_preview(
+        store: Store, lemmatizer: Lemmatizer, clock: FakeClock) -> None:
+    router, preview = await preview_router(store, lemmatizer, clock, FullAccount())
+    reply = await ask_admin(router, "/watch @rybar")
+    assert "as many channels as Telegram allows" in reply
+    assert "Reading it through its web preview instead" in reply
+    assert preview.watched == ["rybar"]
+
+
+async def test_near_the_join_limit_new_channels_use_the_web_preview(
+        store: Store, lemmatizer: Lemmatizer, clock: FakeClock) -> None:
+    for i in range(LIVE_LIMIT):
+        await store.add_channel(10_000 + i, f"chan{i}", f"Chan {i}", 1, ADMIN)
+    router, preview = await preview_router(store, lemmatizer, clock, NoTelegram())
+    reply = await ask_admin(router, "/watch @rybar")
+    assert f"The account has joined {LIVE_LIMIT}+ channels" in reply
+    assert preview.watched == ["rybar"]
