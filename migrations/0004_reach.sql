@@ -1,9 +1,7 @@
 -- Beyond the account: channels read through their web preview, webhooks, translated alerts.
 
--- channels.source ('live' | 'preview') exists since 0001. A preview channel is polled over
--- HTTP; these say how that went.
-ALTER TABLE channels ADD COLUMN preview_checked_at TEXT;  -- last successful poll (UTC)
-ALTER TABLE channels ADD COLUMN preview_failures INTEGER NOT NULL DEFAULT 0;
+-- channels.source ('live' | 'preview') exists since 0001: a preview channel is polled over
+-- HTTP (bot/preview/) and has a synthetic negative id (its page shows no numeric id).
 
 -- Webhooks: alerts of a chat's rules are also POSTed here, through the outbox.
 CREATE TABLE webhooks (
