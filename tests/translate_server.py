@@ -1,27 +1,25 @@
 """A loopback LibreTranslate- and DeepL-compatible HTTP server for translation tests.
 
-Minimal HTTP/1.1 over ``asyncio.start_server`` on 127.0.0.1: one request per connection
-(``Connection: close``). ``POST /translate`` answers ``"[<target>] " + q`` like LibreTranslate;
-``POST /v2/translate`` answers ``"[<TARGET_LANG>] " + text`` like DeepL. A test scripts it:
-``delay`` seconds before answering, ``fail = (status, message)`` for an error answer, and the
-``api_key`` / ``deepl_key`` it demands. Every request is recorded.
+``POST /translate`` answers ``"[<target>] " + q`` like LibreTranslate; ``POST /v2/translate``
+answers ``"[<TARGET_LANG>] " + text`` like DeepL. A test scripts it: ``delay`` seconds before
+answering, ``fail = (status, message)`` for an error answer, and the ``api_key`` /
+``deepl_key`` it demands. Every request is recorded. The HTTP itself (127.0.0.1, one request
+per connection) is ``bot.sandbox.web.LoopbackHTTPServer``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error"}
+from bot.sandbox.web import HttpRequest, LoopbackHTTPServer, Response, json_response
 
 
 @dataclass
 class Request:
-    """One request the server received."""
+    """One request the server received (``body``: parsed JSON, else the text)."""
 
     method: str
     path: str
@@ -30,7 +28,7 @@ class Request:
 
 
 @dataclass
-class TranslateServer:
+class TranslateServer(LoopbackHTTPServer):
     """The server; ``await TranslateServer.start()``, then ``await server.close()``."""
 
     api_key: str | None = None  # LibreTranslate: demanded in the JSON body when set
@@ -38,80 +36,23 @@ class TranslateServer:
     delay: float = 0.0
     fail: tuple[int, str] | None = None
     requests: list[Request] = field(default_factory=list)
-    port: int = 0
-    _server: asyncio.Server | None = None
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    @classmethod
-    async def start(cls, **script: Any) -> TranslateServer:
-        """Listen on a free port of 127.0.0.1."""
-        self = cls(**script)
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    @property
-    def url(self) -> str:
-        """Base URL (TRANSLATE_URL or DEEPL_URL)."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def count(self) -> int:
         """How many requests arrived so far."""
         return len(self.requests)
 
-    async def close(self) -> None:
-        """Stop listening and end every connection still open (e.g. one still delaying)."""
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def respond(self, request: HttpRequest) -> Response:
+        """Record the request, hold it back ``delay`` seconds, then answer it as JSON."""
         try:
-            request = await self._read(reader)
-            if request is None:
-                return
-            self.requests.append(request)
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            status, answer = self._answer(request)
-            body = json.dumps(answer, ensure_ascii=False).encode()
-            writer.write(
-                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n".encode() + body
-            )
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client gave up (a timeout test): nothing to answer
-        finally:
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    @staticmethod
-    async def _read(reader: asyncio.StreamReader) -> Request | None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, path, _ = lines[0].split(" ", 2)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if ":" in line:
-                name, value = line.split(":", 1)
-                headers[name.strip().lower()] = value.strip()
-        raw = await reader.readexactly(int(headers.get("content-length", "0")))
-        try:
-            body = json.loads(raw) if raw else None
+            body = json.loads(request.body) if request.body else None
         except ValueError:
-            body = raw.decode("utf-8", "replace")
-        return Request(method, path, headers, body)
+            body = request.body.decode("utf-8", "replace")
+        recorded = Request(request.method, request.target, request.headers, body)
+        self.requests.append(recorded)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return json_response(*self._answer(recorded))
 
     def _answer(self, request: Request) -> tuple[int, Any]:
         if self.fail is not None:

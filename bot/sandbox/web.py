@@ -1,7 +1,9 @@
 """A loopback stand-in for the web: channel web previews (``/s/<name>``) and a translator.
 
-Minimal HTTP/1.1 over ``asyncio.start_server`` on 127.0.0.1, one request per connection
-(``Connection: close``), used by ``chanwatch demo`` and by the tests. Two things are served:
+``LoopbackHTTPServer`` is a minimal HTTP/1.1 server over ``asyncio.start_server`` on 127.0.0.1
+(one request per connection unless asked to keep connections alive; optionally HTTPS), the base
+of every loopback server here and in the tests. ``WebStandIn``, used by ``chanwatch demo`` and
+by the tests, serves two things:
 
 * **Channel web previews**, the way t.me serves them: ``/s/<name>`` the newest 20 messages,
   ``?before=<id>`` the 20 before an id, ``?after=<id>`` the 20 after it, each page oldest first
@@ -26,8 +28,11 @@ import contextlib
 import datetime as dt
 import html
 import json
+import ssl as _ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
+from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,10 +44,6 @@ MAX_BODY = 1 << 20  # bytes: a larger request body is refused with 413
 STAND_IN_PREFIX = "[demo stand-in: transliteration, not a translation] "
 HTML_TYPE = {"Content-Type": "text/html; charset=utf-8"}
 JSON_TYPE = {"Content-Type": "application/json"}
-_REASONS = {200: "OK", 302: "Found", 400: "Bad Request", 404: "Not Found",
-            405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
-            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-            503: "Service Unavailable"}
 _UKRAINIAN_LETTERS = frozenset("іїєґІЇЄҐ")
 
 C = TypeVar("C", bound="PreviewChannel")
@@ -235,20 +236,30 @@ def stand_in_translation(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- HTTP
-@dataclass
-class Request:
-    """One request the server received (``query``: its parameters with digit values)."""
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request as it arrived: ``target`` as sent (path and query, or a whole URL when the
+    server is asked as a proxy), header names lower-case, the body with any chunking undone."""
 
-    path: str
-    query: dict[str, int]
-    method: str = "GET"
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
-    body: bytes = b""
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def path(self) -> str:
+        """The target's path, without the query."""
+        return urlsplit(self.target).path
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The target's query parameters (the first value of each)."""
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.target).query).items()}
 
 
 @dataclass
 class Response:
-    """What the server answers; Content-Length and Connection are added when it is sent."""
+    """What a server answers; Content-Length and Connection are added when it is sent."""
 
     status: int
     headers: dict[str, str]
@@ -260,31 +271,192 @@ def json_response(status: int, payload: Any) -> Response:
     return Response(status, dict(JSON_TYPE), json.dumps(payload, ensure_ascii=False).encode())
 
 
+@dataclass(kw_only=True)
+class LoopbackHTTPServer:
+    """A minimal HTTP/1.1 server on a free port of 127.0.0.1; subclasses override ``respond``.
+
+    Every answer closes its connection (``Connection: close``) unless ``keep_alive``: then a
+    connection serves requests until the client closes it or asks ``Connection: close``.
+    ``ssl`` makes it HTTPS (``on_sni`` hears the name of each handshake). ``connections``
+    counts the connections accepted, ``in_flight``/``max_in_flight`` the requests being
+    answered. ``await Server.start(**fields)`` or ``async with Server(**fields)``; ``close()``
+    cuts every connection still open (e.g. one whose answer is still delayed).
+    """
+
+    ssl: _ssl.SSLContext | None = None
+    keep_alive: bool = False
+    port: int = 0
+    connections: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    _server: asyncio.Server | None = field(default=None, init=False, repr=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+
+    @classmethod
+    async def start(cls, **fields: Any) -> Self:
+        """Create the server with these fields (e.g. ``delay``) and listen."""
+        server = cls(**fields)
+        await server.listen()
+        return server
+
+    async def listen(self) -> None:
+        """Listen on a free port of 127.0.0.1 (``port`` tells which)."""
+        if self.ssl is not None:
+            self.ssl.sni_callback = lambda _sock, name, _ctx: self.on_sni(name)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        """The base URL, without a trailing slash."""
+        return f"{'https' if self.ssl else 'http'}://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> Self:
+        await self.listen()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop listening, cut every open connection and wait for the handlers to end."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        while self._tasks:  # a connection accepted just before may start its handler late
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await server.wait_closed()
+
+    def on_sni(self, name: str | None) -> None:
+        """Called with the server name of each TLS handshake (None: the client sent none)."""
+
+    async def respond(self, request: HttpRequest) -> Response:
+        """The answer to a request; this one is 404."""
+        return Response(404, dict(HTML_TYPE), b"<html><body>Not found</body></html>")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        try:
+            again = self._server is not None  # False: close() has begun
+            while again:
+                request = await read_request(reader)
+                if isinstance(request, Response):
+                    response, again = request, False
+                else:
+                    self.in_flight += 1
+                    self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                    try:
+                        response = await self.respond(request)
+                    finally:
+                        self.in_flight -= 1
+                    again = (self.keep_alive
+                             and request.headers.get("connection", "").lower() != "close")
+                writer.write(encode_response(response, again))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                _ssl.SSLError):
+            pass  # the client went away, or sent no HTTP at all
+        except asyncio.CancelledError:
+            # close() cuts the connection; asyncio would log a cancelled handler as an error,
+            # so the handler ends normally instead
+            pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
+
+
+def _error(status: int, text: str) -> Response:
+    return Response(status, dict(HTML_TYPE), f"<html>{text}</html>".encode())
+
+
+async def read_request(reader: asyncio.StreamReader) -> HttpRequest | Response:
+    """Read one request (head, then a Content-Length or chunked body of at most ``MAX_BODY``
+    bytes), or the error answer to send instead."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    words = lines[0].split(" ")
+    if len(words) != 3:
+        return _error(400, "bad request")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    coding = headers.get("transfer-encoding", "").lower()
+    if coding == "chunked":
+        body: bytes | Response = await _read_chunked(reader)
+    elif coding:
+        return _error(411, "length required")
+    elif not (length := headers.get("content-length", "0")).isdigit():
+        return _error(400, "bad content-length")
+    elif int(length) > MAX_BODY:
+        return _error(413, "too large")
+    else:
+        body = await reader.readexactly(int(length))
+    if isinstance(body, Response):
+        return body
+    return HttpRequest(words[0], words[1], headers, body)
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes | Response:
+    body = b""
+    while True:
+        size_field = (await reader.readuntil(b"\r\n")).split(b";")[0].strip()
+        if not size_field or any(c not in b"0123456789abcdefABCDEF" for c in size_field):
+            return _error(400, "bad chunk")
+        size = int(size_field, 16)
+        if len(body) + size > MAX_BODY:
+            return _error(413, "too large")
+        if size == 0:
+            break
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)  # the chunk's CRLF
+    while await reader.readuntil(b"\r\n") != b"\r\n":
+        pass  # trailer fields, not kept
+    return body
+
+
+def encode_response(response: Response, keep_alive: bool) -> bytes:
+    """The response as sent: status line, headers, Content-Length, Connection, body."""
+    try:
+        phrase = HTTPStatus(response.status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    lines = [f"HTTP/1.1 {response.status} {phrase}",
+             *(f"{k}: {v}" for k, v in response.headers.items()),
+             f"Content-Length: {len(response.body)}",
+             f"Connection: {'keep-alive' if keep_alive else 'close'}", "", ""]
+    return "\r\n".join(lines).encode() + response.body
+
+
+# ---------------------------------------------------------------------------- the stand-in
 @dataclass
-class WebStandIn:
+class Request:
+    """One request the stand-in received (``query``: its parameters with digit values)."""
+
+    path: str
+    query: dict[str, int]
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+
+
+@dataclass
+class WebStandIn(LoopbackHTTPServer):
     """The server; ``await WebStandIn.start()``, then ``await server.close()``."""
 
     channels: dict[str, PreviewChannel] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     delay: float = 0.0  # seconds every answer is held back
-    in_flight: int = 0
-    max_in_flight: int = 0
-    port: int = 0
-    _server: asyncio.Server | None = None
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    @classmethod
-    async def start(cls, **script: Any) -> Self:
-        """Listen on a free port of 127.0.0.1; ``script`` sets the fields (e.g. ``delay``)."""
-        self = cls(**script)
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    @property
-    def url(self) -> str:
-        """Base URL: PREVIEW_BASE_URL, and TRANSLATE_URL."""
-        return f"http://127.0.0.1:{self.port}"
 
     def add_channel(self, channel: C) -> C:
         """Serve ``channel`` (replacing one of the same name, in any letter case)."""
@@ -299,15 +471,14 @@ class WebStandIn:
         """The queries of the requests for the channel's preview, in order."""
         return [r.query for r in self.requests if r.path.lower() == f"/s/{name.lower()}"]
 
-    async def close(self) -> None:
-        """Stop listening and end every connection still open (e.g. one still delaying)."""
-        if self._server is None:
-            return
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
+    async def respond(self, request: HttpRequest) -> Response:
+        """Record the request, hold it back ``delay`` seconds, then ``answer`` it."""
+        query = {k: int(v) for k, v in request.query.items() if v.isdigit()}
+        recorded = Request(request.path, query, request.method, request.headers, request.body)
+        self.requests.append(recorded)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self.answer(recorded)
 
     # ------------------------------------------------------------------ routes
     def answer(self, request: Request) -> Response:
@@ -348,62 +519,3 @@ class WebStandIn:
         if isinstance(q, list) and all(isinstance(t, str) for t in q):
             return json_response(200, {"translatedText": [stand_in_translation(t) for t in q]})
         return json_response(400, {"error": "Invalid request: missing q parameter"})
-
-    # ------------------------------------------------------------------ the connection
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            request = await _read_request(reader)
-            if isinstance(request, Response):
-                response = request
-            else:
-                self.requests.append(request)
-                if self.delay:
-                    await asyncio.sleep(self.delay)
-                response = self.answer(request)
-            writer.write(
-                f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Error')}\r\n"
-                .encode()
-                + "".join(f"{k}: {v}\r\n" for k, v in response.headers.items()).encode()
-                + f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n".encode()
-                + response.body
-            )
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # the client went away, or sent no HTTP at all
-        finally:
-            self.in_flight -= 1
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-
-async def _read_request(reader: asyncio.StreamReader) -> Request | Response:
-    """Read one request (head, then a Content-Length body), or the error answer to send."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    words = lines[0].split(" ")
-    if len(words) != 3:
-        return Response(400, dict(HTML_TYPE), b"<html>bad request</html>")
-    method, target = words[0], words[1]
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if ":" in line:
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-    if "transfer-encoding" in headers:
-        return Response(411, dict(HTML_TYPE), b"<html>length required</html>")
-    length = headers.get("content-length", "0")
-    if not length.isdigit():
-        return Response(400, dict(HTML_TYPE), b"<html>bad content-length</html>")
-    if int(length) > MAX_BODY:
-        return Response(413, dict(HTML_TYPE), b"<html>too large</html>")
-    body = await reader.readexactly(int(length))
-    parts = urlsplit(target)
-    query = {k: int(v[0]) for k, v in parse_qs(parts.query).items() if v[0].isdigit()}
-    return Request(parts.path, query, method, headers, body)
