@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from bot.budget import SendBudgets
 from bot.clock import Clock
 from bot.models import ChatKind, OutboxItem
-from bot.render import esc, render_also, render_fold
+from bot.render import esc, human_delay, render_also, render_fold
 from bot.services.notify import AdminNotifier
 from bot.services.ports import (
     AlertTranslator,
@@ -43,6 +43,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 IDLE_WAIT = 5.0
 MAX_IN_FLIGHT = 8
+QUEUED_NOTE_AFTER = dt.timedelta(minutes=1)  # an alert this late in the queue says so
 # Chats served per round: about two seconds of the overall budget, so a chat with a backlog
 # gets its next message about when its own budget allows, even during a large fan-out.
 BATCH = 60
@@ -191,6 +192,13 @@ class Dispatcher:
             # say it in a new message instead of editing
             return Outgoing(item.chat_id, "↪ The story above" + render_also(item.also).strip(),
                             item.random_id)
+        if item.kind == "alert" and item.created_at is not None:
+            waited = self._clock.now() - item.created_at
+            if waited >= QUEUED_NOTE_AFTER:  # send limits or a flood wait held it back: say so
+                head, _, rest = html.partition("\n")
+                note = (f"⏳ <i>sent {esc(human_delay(waited))} after it was found"
+                        " (delivery queue)</i>")
+                html = f"{head}\n{note}\n{rest}" if rest else f"{head}\n{note}"
         if (item.kind == "alert" and item.translate_lang and item.post_text
                 and item.post_id is not None and self._translator is not None):
             # bounded by TRANSLATE_TIMEOUT; a failure adds a short note instead

@@ -147,6 +147,7 @@ class OutboxItem:
     webhook_id: int | None = None  # kind 'webhook': where the JSON event goes
     webhook_url: str | None = None
     webhook_format: str | None = None
+    created_at: dt.datetime | None = None  # when it was queued
 
     @property
     def lane(self) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import random
 
 from bot.budget import Limits, SendBudgets
 from bot.dispatcher import MAX_ATTEMPTS, Dispatcher
-from bot.models import ChatKind
+from bot.models import AlertDraft, ChatKind, Post
 from bot.services.ports import (
     FloodWait,
     MessageRejected,
@@ -299,3 +299,34 @@ async def test_a_dead_chat_pauses_its_rules(store: Store, clock: FakeClock) -> N
     await dispatcher.drain()
     assert rebuilt == [True]
     assert {r.chat_id for r in await store.alerting_rules()} == {2}
+
+
+async def test_an_alert_held_back_in_the_queue_says_how_late_it_is(
+    store: Store, clock: FakeClock
+) -> None:
+    await setup(store, 1)
+    await store.add_channel(77, "c", "C", None, None)
+    post = Post(channel_id=77, message_id=1, date=clock.now(), text="x",
+                permalink="https://t.me/c/1")
+    alerts = [AlertDraft(1, "🔔 <b>C</b> · 12:00\nx\nRule #1", "x")]
+    await store.save_post(post, [], alerts)
+    post2 = Post(channel_id=77, message_id=2, date=clock.now(), text="y",
+                 permalink="https://t.me/c/2")
+    await store.save_post(post2, [], [AlertDraft(1, "🔔 <b>C</b> · 12:00\ny\nRule #1", "y")])
+    sender = RecordingSender(clock)
+    sender.failures[1] = [FloodWait(300)]  # Telegram held the chat back for five minutes
+    dispatcher = make(store, clock, sender)
+    await dispatcher.drain()
+    clock.advance(seconds=301)
+    await run_until_empty(dispatcher, store, clock)
+    first, second = (m.html for m in sender.messages)
+    assert first.splitlines()[1] == "⏳ <i>sent 5 min after it was found (delivery queue)</i>"
+    assert first.splitlines()[0] == "🔔 <b>C</b> · 12:00" and first.endswith("Rule #1")
+    assert "⏳" in second
+    # on time: no note
+    await store.save_post(Post(channel_id=77, message_id=3, date=clock.now(), text="z",
+                               permalink="https://t.me/c/3"), [],
+                          [AlertDraft(1, "🔔 <b>C</b> · 12:10\nz", "z")])
+    clock.advance(seconds=2)
+    await run_until_empty(dispatcher, store, clock)
+    assert "⏳" not in sender.messages[-1].html

@@ -141,7 +141,8 @@ def _outbox_item(r: sqlite3.Row) -> OutboxItem:
     common = {"chat_kind": ChatKind(r["chat_kind"]), "post_id": r["post_id"],
               "post_text": r["post_text"], "translate_lang": r["translate_lang"],
               "webhook_id": r["webhook_id"], "webhook_url": r["webhook_url"],
-              "webhook_format": r["webhook_format"], "ref_id": r["ref_id"]}
+              "webhook_format": r["webhook_format"], "ref_id": r["ref_id"],
+              "created_at": _opt_dt(r["created_at"])}
     if r["kind"] == "edit":  # the message it edits supplies text, buttons and message id
         return OutboxItem(
             r["id"], r["chat_id"], r["kind"], r["ref_payload"] or "", r["random_id"],
