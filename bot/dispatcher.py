@@ -190,7 +190,8 @@ class Dispatcher:
         if item.kind == "edit" and item.edit_message_id is None:
             # the alert went out but its message id is unknown (resent after a crash):
             # say it in a new message instead of editing
-            return Outgoing(item.chat_id, "↪ The story above" + render_also(item.also).strip(),
+            also = ", ".join(dict.fromkeys(item.also))
+            return Outgoing(item.chat_id, f"↪ The story of the alert above is also in {also}",
                             item.random_id)
         if item.kind == "alert" and item.created_at is not None:
             waited = self._clock.now() - item.created_at

@@ -28,7 +28,7 @@ from bot.render import (
 from bot.schedule import quiet_until
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
-from bot.store import RuleHitRecord, SaveResult, Store
+from bot.store import RuleHitRecord, SaveResult, Store, alert_key
 
 log = logging.getLogger(__name__)
 LATE_AFTER = dt.timedelta(minutes=1)  # a reconciled post older than this is marked late
@@ -160,10 +160,8 @@ def alert_event(chat_id: int, post: Post, title: str, username: str | None,
                 now: dt.datetime) -> str:
     """The webhook event of an alert (version 1; README: Webhooks), as JSON text."""
     matched = list(dict.fromkeys(post.text[a:b] for a, b in sorted(found.spans)))
-    key = (f"album:{post.channel_id}:{post.grouped_id}" if post.grouped_id
-           else f"post:{post.channel_id}:{post.message_id}")
     event = {
-        "version": 1, "type": "alert", "id": f"{chat_id}:{key}",  # same on every retry
+        "version": 1, "type": "alert", "id": f"{chat_id}:{alert_key(post)}",  # same on retries
         "chat_id": chat_id, "sent_at": to_iso(now),
         "channel": {"id": post.channel_id, "username": username, "title": title},
         "post": {"id": post.message_id, "url": post.permalink, "date": to_iso(post.date),

@@ -216,14 +216,17 @@ class Store:
         row = await self.db.fetchone("SELECT * FROM chats WHERE id = ?", (chat_id,))
         return _chat(row) if row else None
 
+    async def _rows_by_id(self, table: str, ids: Iterable[int]) -> list[sqlite3.Row]:
+        """Every row of ``table`` (a fixed name, never user input) with one of these ids."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        return await self.db.fetchall(f"SELECT * FROM {table} WHERE id IN ({marks})", wanted)
+
     async def chats(self, chat_ids: Iterable[int]) -> dict[int, Chat]:
         """Return the named subscriber chats by id."""
-        ids = sorted(set(chat_ids))
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = await self.db.fetchall(f"SELECT * FROM chats WHERE id IN ({marks})", ids)
-        return {row["id"]: _chat(row) for row in rows}
+        return {row["id"]: _chat(row) for row in await self._rows_by_id("chats", chat_ids)}
 
     async def stored_role(self, user_id: int) -> Role | None:
         """Return the role granted with /allow, if any."""
@@ -599,12 +602,7 @@ class Store:
 
     async def rules_by_ids(self, rule_ids: Iterable[int]) -> dict[int, Rule]:
         """The named rules as stored now (mode and mute change without a rebuild)."""
-        ids = sorted(set(rule_ids))
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = await self.db.fetchall(f"SELECT * FROM rules WHERE id IN ({marks})", ids)
-        return {row["id"]: _rule(row) for row in rows}
+        return {row["id"]: _rule(row) for row in await self._rows_by_id("rules", rule_ids)}
 
     async def set_tz(self, chat_id: int, tz: str | None) -> None:
         """Set the chat's time zone (None: the instance's)."""
