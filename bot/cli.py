@@ -12,10 +12,13 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, configure_logging, load_settings
+
+if TYPE_CHECKING:
+    from bot.telegram.login import Prompts
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,8 @@ EXIT_NOT_LOGGED_IN = 3  # run `chanwatch login` first: restarting will not help
 EXIT_TEMPFAIL = 75  # Telegram unreachable or database busy: restart later
 EXIT_CONFIG = 78  # configuration error: fix .env, restarting will not help
 STOP_TIMEOUT = 5.0
+# Login: Telethon sleeps through shorter flood waits; longer ones are reported and end the login.
+LOGIN_FLOOD_SLEEP = 10
 HEALTH_MAX_AGE = 90
 
 
@@ -100,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "login":
-        return asyncio.run(_login(settings))
+        return _login_until_ctrl_c(settings)
     return asyncio.run(run_service(settings))
 
 
@@ -119,20 +124,40 @@ async def _migrate(settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _login(settings: Settings) -> int:
+async def cmd_login(settings: Settings, prompts: Prompts | None = None) -> int:
+    """Log the user account in, asking on the terminal (or through `prompts`); the exit code."""
     from bot.telegram.clients import disconnect, make_client
+    from bot.telegram.login import LoginStopped, LoginWait, log_in, terminal_prompts
 
-    client = make_client(settings, settings.user_session_path, flood_sleep_threshold=60)
+    client = make_client(settings, settings.user_session_path,
+                         flood_sleep_threshold=LOGIN_FLOOD_SLEEP)
     try:
-        # Interactive on purpose: Telethon asks for the phone number, the code and the
-        # two-step password on the terminal.
-        await client.start()
-        me = await client.get_me()
-        print(f"chanwatch: logged in as {me.first_name} (id {me.id});"
-              f" session saved to {settings.user_session_path}")
+        done = await log_in(client, prompts or terminal_prompts())
+    except LoginWait as exc:
+        print(f"chanwatch: {exc}", file=sys.stderr)
+        return EXIT_TEMPFAIL
+    except LoginStopped as exc:
+        print(f"chanwatch: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (ConnectionError, OSError) as exc:
+        print(f"chanwatch: cannot reach Telegram: {exc}", file=sys.stderr)
+        return EXIT_TEMPFAIL
     finally:
         await disconnect(client)
+    state = "already logged in" if done.already else "logged in"
+    print(f"chanwatch: {state} as {done.name} (id {done.user_id});"
+          f" session saved to {settings.user_session_path}")
     return EXIT_OK
+
+
+def _login_until_ctrl_c(settings: Settings) -> int:
+    try:
+        return asyncio.run(cmd_login(settings))
+    except KeyboardInterrupt:  # Ctrl-C while waiting for Telegram; at a prompt it is handled
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # off the line the terminal echoed ^C on
+        print("chanwatch: login stopped (Ctrl-C; the account is not logged in)", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 async def run_service(settings: Settings) -> int:

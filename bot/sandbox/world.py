@@ -14,6 +14,8 @@ from telethon.extensions import html
 from telethon.tl import types as tl
 from telethon.tl.tlobject import TLObject
 
+from bot.sandbox.srp import Challenge, Verifier
+
 _USERNAME = re.compile(r"^[a-z](?:(?!__)\w){2,30}[a-z\d]$", re.IGNORECASE)
 
 
@@ -67,11 +69,27 @@ class Account:
     last_msg_id: int = 0
     log: list[tuple[int, TLObject]] = field(default_factory=list, repr=False)  # (pts, update)
     connections: set[UpdateSink] = field(default_factory=set, repr=False)
+    # Signing in (handlers: auth.sendCode, auth.signIn, account.getPassword, auth.checkPassword).
+    phone: str | None = None  # digits only, as Telethon sends it
+    two_step: Verifier | None = field(default=None, repr=False)  # the two-step password's
+    awaiting_password: bool = False  # the code was right; auth.checkPassword comes next
+    srp_challenge: Challenge | None = field(default=None, repr=False)  # the last getPassword's
 
     @property
     def is_bot(self) -> bool:
         """Whether this account is a bot."""
         return bool(self.user.bot)
+
+
+@dataclass(eq=False)
+class LoginCode:
+    """A login code the fake "sent" for auth.sendCode; a test reads it as World.login_code."""
+
+    account: Account
+    phone: str
+    phone_code_hash: str
+    code: str
+    expired: bool = False  # used, superseded by a newer code, or World.expire_login_code
 
 
 @dataclass(eq=False)
@@ -250,6 +268,8 @@ class World:
         self.failed_sends: list[tuple[int, str]] = []  # (peer id, error message) as served
         self.uploads: dict[tuple[int, int], dict[int, bytes]] = {}  # (user id, file_id) -> parts
         self.media_seq = 0  # ids of photos/documents the accounts sent
+        self.login_codes: list[LoginCode] = []  # every code auth.sendCode "sent", in order
+        self.login_failures: list[str] = []  # errors the sign-in handlers answered, in order
 
     # ------------------------------------------------------------------ scripting API
     def add_user(self, user_id: int, first_name: str, username: str | None = None, *,
@@ -263,14 +283,38 @@ class World:
         return user
 
     def add_account(self, user: tl.User, *, bot_token: str | None = None,
-                    logged_in: bool | None = None) -> Account:
-        """Create a login for `user`; a bot stays logged out until it imports `bot_token`."""
+                    logged_in: bool | None = None, phone: str | None = None,
+                    password: str | None = None) -> Account:
+        """Create a login for `user`; a bot stays logged out until it imports `bot_token`.
+
+        A user account created with logged_in=False signs in as on Telegram: auth.sendCode to
+        its `phone`, auth.signIn with World.login_code, then, if it has a two-step `password`,
+        the SRP check (only the verifier is kept, not the password). The fake has no DH key
+        exchange, so the starting point is a session file from FakeTelegram.write_session:
+        an auth key the server knows but that is not authorised yet. That key can only become
+        this account; any other phone number is PHONE_NUMBER_INVALID.
+        """
         self.users.setdefault(user.id, user)
         if logged_in is None:
             logged_in = bot_token is None
-        account = Account(user=user, bot_token=bot_token, logged_in=logged_in)
+        account = Account(user=user, bot_token=bot_token, logged_in=logged_in,
+                          phone=re.sub(r"\D", "", phone) if phone else None,
+                          two_step=Verifier.create(password) if password else None)
         self.accounts.append(account)
         return account
+
+    @property
+    def login_code(self) -> str:
+        """The code of the last auth.sendCode, which the person would read in their app."""
+        if not self.login_codes:
+            raise LookupError("no login code has been sent")
+        return self.login_codes[-1].code
+
+    def expire_login_code(self) -> None:
+        """The last code expires: signing in with it answers PHONE_CODE_EXPIRED."""
+        if not self.login_codes:
+            raise LookupError("no login code has been sent")
+        self.login_codes[-1].expired = True
 
     def add_channel(self, channel_id: int, title: str, username: str | None = None, *,
                     private: bool = False, megagroup: bool = False) -> FakeChannel:
