@@ -51,9 +51,11 @@ class PreviewWatch:
         self._poller = poller
         self._poll_soon = poll_soon
 
-    async def watch(self, username: str, added_by: int) -> tuple[str, bool]:
-        """Probe the preview, record the channel, and poll it at once (its newest page is
-        stored without alerts); raise WatchError with a readable reason."""
+    async def watch(self, username: str, added_by: int,
+                    since: dt.date | None = None) -> tuple[str, bool]:
+        """Probe the preview, record the channel, and poll it at once: its backfill (the last
+        BACKFILL_POSTS posts, or every post since ``since``, without alerts) is reported to
+        the admin's private chat; raise WatchError with a readable reason."""
         channel_id = preview_channel_id(username)
         known = await self._store.channel(channel_id)
         if known is not None and known.status == "active":
@@ -68,6 +70,8 @@ class PreviewWatch:
         if page.disabled:
             raise WatchError(f"@{username} has its web preview switched off; watch it live"
                              f" with /watch @{username}.")
+        # before the channel is active: a poll must not start a backfill the plan misses
+        self._poller.plan_backfill(channel_id, added_by, since)  # /watch: a private chat
         channel, created = await self._store.add_channel(
             channel_id, clean_username(username), page.title or username, None, added_by)
         await self._store.set_channel_source(channel.id, "preview")
@@ -170,7 +174,8 @@ class App:
         self.preview = PreviewPoller(
             http, s.preview_base_url, store, self.ingest, admins, self.clock,
             max_in_flight=s.preview_concurrency,
-            base_backoff=s.preview_interval.total_seconds())
+            base_backoff=s.preview_interval.total_seconds(),
+            backfill_posts=s.backfill_posts, tz=s.timezone, spawn=self.tasks.spawn)
         preview_watch = PreviewWatch(store, self.preview, self._poll_preview_soon)
 
         self.digests = DigestService(store, self.clock, s.timezone, places, self._wake)

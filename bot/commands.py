@@ -50,8 +50,9 @@ class CommandContext:
 class PreviewWatcher(Protocol):
     """Follows a public channel through its web preview (bot/preview/)."""
 
-    async def watch(self, username: str, added_by: int) -> tuple[str, bool]:
-        """Start following; return (channel title, newly watched) or raise WatchError."""
+    async def watch(self, username: str, added_by: int,
+                    since: dt.date | None = None) -> tuple[str, bool]:
+        """Start following (and backfill); return (title, newly watched) or raise WatchError."""
         ...
 
 
@@ -134,21 +135,22 @@ async def cmd_watch(ctx: CommandContext, svc: Services) -> str:
         return ("Usage: /watch @name or /watch https://t.me/name [since 2026-11-01],"
                 " or /watch @name preview (read its public web preview, no join)")
     words = ctx.args.split()
-    if len(words) == 2 and words[1].lower() == "preview":
-        return await _watch_preview(ctx, svc, words[0], "")
+    preview = len(words) >= 2 and words[1].lower() == "preview"
     try:
-        target, since = parse_watch_args(ctx.args)
-        if (svc.preview is not None and since is None
-                and await svc.watch.live_count() >= LIVE_LIMIT):
+        target, since = parse_watch_args(" ".join(words[:1] + words[2:]) if preview
+                                         else ctx.args)
+        if preview:
+            return await _watch_preview(ctx, svc, target, "", since)
+        if svc.preview is not None and await svc.watch.live_count() >= LIVE_LIMIT:
             return await _watch_preview(
                 ctx, svc, target, f"The account has joined {LIVE_LIMIT}+ channels (Telegram"
-                " allows about 500), so this one is read through its web preview. ")
+                " allows about 500), so this one is read through its web preview. ", since)
         channel, created = await svc.watch.watch(target, ctx.sender_id, ctx.chat_id, since)
     except WatchLimitError as exc:
         if svc.preview is None:
             return f"⚠️ {esc(str(exc))}"
         return await _watch_preview(ctx, svc, ctx.args.split()[0],
-                                    f"{exc} Reading it through its web preview instead. ")
+                                    f"{exc} Reading it through its web preview instead. ", since)
     except WatchError as exc:
         return f"⚠️ {esc(str(exc))}"
     name = f" (@{esc(channel.username)})" if channel.username else ""
@@ -160,19 +162,24 @@ async def cmd_watch(ctx: CommandContext, svc: Services) -> str:
             f" {earlier} are being stored without alerts.")
 
 
-async def _watch_preview(ctx: CommandContext, svc: Services, target: str, why: str) -> str:
+async def _watch_preview(ctx: CommandContext, svc: Services, target: str, why: str,
+                         since: dt.date | None = None) -> str:
     if svc.preview is None:
         return "⚠️ Web-preview channels are not available in this instance."
     try:
         username = parse_channel_target(target)
-        title, created = await svc.preview.watch(username, ctx.sender_id)
+        # ``since`` only when asked: watchers written before it existed still fit
+        title, created = await (svc.preview.watch(username, ctx.sender_id, since) if since
+                                else svc.preview.watch(username, ctx.sender_id))
     except WatchError as exc:
         return f"⚠️ {esc(why)}{esc(str(exc))}"
     if not created:
         return f"{esc(why)}Already watching <b>{esc(title)}</b> (@{esc(username)})."
+    earlier = (f"its posts since {since.isoformat()}" if since
+               else f"its last {svc.backfill_posts} posts")
     return (f"🌐 {esc(why)}Watching <b>{esc(title)}</b> (@{esc(username)}) through its web"
-            " preview (t.me/s), polled every few minutes: no join needed. Its newest posts are"
-            " stored without alerts; new ones are matched from now on.")
+            " preview (t.me/s), polled every few minutes: no join needed. New posts are"
+            f" matched from now on; {earlier} are being stored without alerts.")
 
 
 async def cmd_unwatch(ctx: CommandContext, svc: Services) -> str:

@@ -3,12 +3,14 @@ poller against a real HTTP server on 127.0.0.1 with the real store, rules and in
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -147,11 +149,14 @@ class Rig:
     poller: PreviewPoller
     rules: RulesService
 
-    async def watch(self, fake: FakeChannel) -> int:
+    async def watch(self, fake: FakeChannel, *, by: int | None = CHAT,
+                    since: dt.date | None = None) -> int:
+        """Follow the channel as /watch @name preview does (its backfill told to ``by``)."""
         cid = preview_channel_id(fake.name)
-        await self.store.add_channel(cid, fake.name, fake.title, None, None)
-        await self.store.db.transaction(
-            lambda c: c.execute("UPDATE channels SET source = 'preview' WHERE id = ?", (cid,)))
+        if by is not None:
+            self.poller.plan_backfill(cid, by, since)
+        await self.store.add_channel(cid, fake.name, fake.title, None, by)
+        await self.store.set_channel_source(cid, "preview")
         return cid
 
     async def channel(self, cid: int) -> Channel:
@@ -173,10 +178,23 @@ class Rig:
             " WHERE o.kind = 'alert' ORDER BY o.id")
         return [r["text"] for r in rows]
 
-    async def notices(self) -> list[str]:
+    async def notices(self, chat: int = ADMIN) -> list[str]:
         rows = await self.store.db.fetchall(
-            "SELECT payload FROM outbox WHERE kind = 'notice' AND chat_id = ?", (ADMIN,))
+            "SELECT payload FROM outbox WHERE kind = 'notice' AND chat_id = ? ORDER BY id",
+            (chat,))
         return [r["payload"] for r in rows]
+
+    async def all_notices(self) -> list[str]:
+        rows = await self.store.db.fetchall(
+            "SELECT payload FROM outbox WHERE kind = 'notice' ORDER BY id")
+        return [r["payload"] for r in rows]
+
+    async def matched(self, cid: int) -> list[int]:
+        """Message ids of the channel's posts with a recorded rule match."""
+        rows = await self.store.db.fetchall(
+            "SELECT DISTINCT p.message_id FROM matches m JOIN posts p ON p.id = m.post_id"
+            " WHERE p.channel_id = ? ORDER BY 1", (cid,))
+        return [r["message_id"] for r in rows]
 
 
 @pytest.fixture
@@ -193,7 +211,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def make_rig(store: Store, clock: FakeClock, lemmatizer: Lemmatizer,
-                   server: PreviewServer, http: httpx.AsyncClient, **options: int) -> Rig:
+                   server: PreviewServer, http: httpx.AsyncClient, **options: Any) -> Rig:
     for chat in (CHAT, ADMIN):
         await store.upsert_chat(chat, ChatKind.PRIVATE, None)
     rules = RulesService(store, lemmatizer)
@@ -211,32 +229,33 @@ async def rig(store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: Pr
     return await make_rig(store, clock, lemmatizer, server, http)
 
 
-async def test_first_poll_backfills_the_newest_page_then_new_posts_alert(rig: Rig) -> None:
+async def test_first_poll_backfills_then_new_posts_alert(rig: Rig) -> None:
     fake = rig.server.channel("rybar", "Рыбарь")
     fake.add_many(30)
     fake.add("Над Белгородом сбит дрон")  # matches, but is history: no alert
     fake.add_many(3)
     cid = await rig.watch(fake)
 
-    assert await rig.poll(cid) == 20
-    assert await rig.stored(cid) == [(i, "backfill") for i in range(15, 35)]
+    assert await rig.poll(cid) == 34  # fewer than BACKFILL_POSTS: the whole channel
+    backfilled = [(i, "backfill") for i in range(15, 35)] + [(i, "backfill") for i in range(1, 15)]
+    assert await rig.stored(cid) == backfilled  # newest page first, each page oldest first
     assert (await rig.channel(cid)).cursor == 34
-    assert await rig.alerts() == []
-    assert rig.server.hits("rybar") == [{}]  # the newest page, no paging
+    assert await rig.alerts() == [] and await rig.matched(cid) == [31]
+    assert rig.server.hits("rybar") == [{}, {"before": 15}]  # the second page held message 1
 
     fake.add_many(1)
     fake.add("Дрон упал у Курска")
     fake.add("Сводка без совпадений")
     assert await rig.poll(cid) == 3
-    assert await rig.stored(cid) == ([(i, "backfill") for i in range(15, 35)]
-                                     + [(35, "preview"), (36, "preview"), (37, "preview")])
+    assert await rig.stored(cid) == [*backfilled, (35, "preview"), (36, "preview"),
+                                     (37, "preview")]
     assert await rig.alerts() == ["Дрон упал у Курска"]
     assert (await rig.channel(cid)).cursor == 37
-    assert rig.server.hits("rybar")[1:] == [{"after": 34}]
+    assert rig.server.hits("rybar")[2:] == [{"after": 34}]
 
     assert await rig.poll(cid) == 0  # nothing new: one request, nothing stored twice
-    assert rig.server.hits("rybar")[2:] == [{"after": 37}]
-    assert len(await rig.stored(cid)) == 23 and len(await rig.alerts()) == 1
+    assert rig.server.hits("rybar")[3:] == [{"after": 37}]
+    assert len(await rig.stored(cid)) == 37 and len(await rig.alerts()) == 1
 
 
 async def test_more_than_a_page_of_new_posts_is_followed_oldest_first(rig: Rig) -> None:
@@ -497,3 +516,323 @@ async def test_the_channel_title_follows_the_page(rig: Rig) -> None:
     fake.title = "Рыбарь 2.0"
     await rig.poll(cid)
     assert (await rig.channel(cid)).title == "Рыбарь 2.0"
+
+
+# ---------------------------------------------------------------------------- backfill
+DRONE = "Сбит дрон над Белгородом"
+
+
+@pytest.fixture
+async def rig60(store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+                http: httpx.AsyncClient) -> Rig:
+    return await make_rig(store, clock, lemmatizer, server, http, backfill_posts=60)
+
+
+def drone_channel(server: PreviewServer, name: str = "rybar", count: int = 100) -> FakeChannel:
+    """``count`` posts; every tenth (10, 20, …) matches the rig's rule ``дрон``."""
+    fake = server.channel(name, "Рыбарь")
+    for _ in range(count):
+        if (len(fake.posts) + 1) % 10 == 0:
+            fake.add(DRONE)
+        else:
+            fake.add_many(1)
+    return fake
+
+
+async def test_backfill_pages_back_to_backfill_posts_without_alerts(rig60: Rig) -> None:
+    rig = rig60
+    drone_channel(rig.server)
+    cid = await rig.watch(rig.server.channels["rybar"])
+    assert await rig.poller.poll_all() == 60
+    stored = await rig.stored(cid)
+    assert sorted(m for m, _ in stored) == list(range(41, 101))  # the newest 60, each once
+    assert [m for m, _ in stored[:20]] == list(range(81, 101))  # each page oldest first
+    assert {s for _, s in stored} == {"backfill"}
+    assert rig.server.hits("rybar") == [{}, {"before": 81}, {"before": 61}]
+    assert await rig.alerts() == []  # history: no alerts…
+    assert await rig.matched(cid) == [50, 60, 70, 80, 90, 100]  # …but the matches are kept
+    assert (await rig.channel(cid)).cursor == 100
+    assert await rig.notices(CHAT) == [
+        "📚 Backfill of <b>Рыбарь</b> done: 60 earlier posts stored (no alerts for them; they"
+        " count in search and digests)."]
+    # the next poll goes on from the newest post, and new posts alert
+    rig.server.channels["rybar"].add("Дрон над Курском")
+    assert await rig.poller.poll_all() == 1
+    assert rig.server.hits("rybar")[3:] == [{"after": 100}]
+    assert await rig.alerts() == ["Дрон над Курском"]
+    assert await rig.notices(ADMIN) == []
+
+
+async def test_backfill_since_a_date_takes_every_post_since_local_midnight(
+        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        http: httpx.AsyncClient) -> None:
+    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=20,
+                         tz=ZoneInfo("Europe/Kyiv"))
+    fake = server.channel("rybar", "Рыбарь")
+    start = dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.UTC)
+    for k in range(120):  # one post every 30 minutes
+        fake.add(DRONE if k % 10 == 0 else f"Сводка {k}",
+                 date=start + dt.timedelta(minutes=30 * k))
+    # 2026-11-21 in Kyiv (UTC+2) starts at 2026-11-20 22:00 UTC: message 45 (k = 44)
+    cid = await rig.watch(fake, since=dt.date(2026, 11, 21))
+    assert await rig.poller.poll_all() == 76  # not limited by backfill_posts (20)
+    assert sorted(m for m, _ in await rig.stored(cid)) == list(range(45, 121))
+    assert server.hits("rybar") == [{}, {"before": 101}, {"before": 81}, {"before": 61}]
+    assert await rig.alerts() == []
+    assert await rig.matched(cid) == [51, 61, 71, 81, 91, 101, 111]
+    assert await rig.notices(CHAT) == [
+        "📚 Backfill of <b>Рыбарь</b> done: 76 earlier posts stored (no alerts for them; they"
+        " count in search and digests)."]
+
+
+async def test_a_long_backfill_reports_progress_every_500_posts(
+        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        http: httpx.AsyncClient) -> None:
+    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=1010)
+    fake = server.channel("rybar", "Рыбарь")
+    fake.add_many(1200)
+    cid = await rig.watch(fake)
+    assert await rig.poller.poll_all() == 1010
+    assert sorted(m for m, _ in await rig.stored(cid)) == list(range(191, 1201))
+    assert len(server.hits("rybar")) == 51  # 50 full pages and ten posts of the last
+    assert await rig.notices(CHAT) == [
+        "📚 Backfill of <b>Рыбарь</b>: 500/1010", "📚 Backfill of <b>Рыбарь</b>: 1000/1010",
+        "📚 Backfill of <b>Рыбарь</b> done: 1010 earlier posts stored (no alerts for them;"
+        " they count in search and digests)."]
+
+
+async def test_a_page_repeating_ids_at_the_start_of_a_channel_ends_the_paging(
+        rig: Rig) -> None:
+    fake = rig.server.add_channel(FakeChannel("rybar", "Рыбарь", repeats_start=True))
+    fake.add_many(45)
+    cid = await rig.watch(fake)
+    assert await rig.poller.poll_all() == 45
+    # ?before=6 is answered with messages 1–20: 1–5 are new, the rest repeat, paging ends
+    assert rig.server.hits("rybar") == [{}, {"before": 26}, {"before": 6}]
+    assert sorted(m for m, _ in await rig.stored(cid)) == list(range(1, 46))
+    assert len(await rig.stored(cid)) == 45  # nothing twice
+    assert "done: 45 earlier posts stored" in (await rig.notices(CHAT))[0]
+
+
+async def test_a_page_with_no_older_ids_ends_the_paging(rig: Rig) -> None:
+    fake = rig.server.add_channel(FakeChannel("rybar", "Рыбарь", ignore_before=True))
+    fake.add_many(45)
+    cid = await rig.watch(fake)
+    assert await rig.poller.poll_all() == 20  # ?before= gives the newest page again
+    assert rig.server.hits("rybar") == [{}, {"before": 26}]
+    assert sorted(m for m, _ in await rig.stored(cid)) == list(range(26, 46))
+    assert "done: 20 earlier posts stored" in (await rig.notices(CHAT))[0]
+
+
+async def test_a_channel_watched_again_is_backfilled_down_to_what_is_stored(rig: Rig) -> None:
+    fake = rig.server.channel("rybar", "Рыбарь")
+    fake.add_many(30)
+    cid = await rig.watch(fake)
+    assert await rig.poller.poll_all() == 30
+    await rig.store.set_channel_status(cid, "unwatched")
+    fake.add_many(30)
+    fake.add(DRONE)  # posted while it was not watched: history, no alert
+    await rig.watch(fake)  # as /watch does: the next poll is its backfill
+    assert (await rig.channel(cid)).cursor == 30
+    assert await rig.poller.poll_all() == 31
+    assert rig.server.hits("rybar")[2:] == [{}, {"before": 42}]  # no further than post 30
+    assert [m for m, s in await rig.stored(cid) if m > 30] == list(range(42, 62)) + list(
+        range(31, 42))
+    assert await rig.alerts() == [] and (await rig.channel(cid)).cursor == 61
+
+
+async def test_backfill_failing_midway_keeps_what_was_stored_and_polling_goes_on(
+        rig60: Rig) -> None:
+    rig = rig60
+    fake = drone_channel(rig.server)
+    cid = await rig.watch(fake)
+    rig.server.fail("rybar", 500, when="before")  # page 2 of the backfill
+    assert await rig.poller.poll_all() == 20
+    assert sorted(m for m, _ in await rig.stored(cid)) == list(range(81, 101))
+    assert await rig.notices(CHAT) == [
+        "⚠️ Backfill of <b>Рыбарь</b> failed (HTTP 500) after 20 earlier posts; new posts are"
+        " still watched."]
+    channel = await rig.channel(cid)
+    assert (channel.status, channel.cursor) == ("active", 100)
+    rig.clock.advance(seconds=60)  # the channel's back-off after its 500
+    fake.add("Дрон над Курском")
+    assert await rig.poller.poll_all() == 1
+    assert rig.server.hits("rybar")[2:] == [{"after": 100}]  # the backfill is not restarted
+    assert await rig.alerts() == ["Дрон над Курском"]
+    assert len(await rig.all_notices()) == 1
+
+
+async def test_backfill_failing_on_the_newest_page_starts_again_at_the_next_poll(
+        rig60: Rig) -> None:
+    rig = rig60
+    fake = drone_channel(rig.server)
+    cid = await rig.watch(fake, since=None)
+    rig.server.fail("rybar", 503, when="newest", times=2)
+    assert await rig.poller.poll_all() == 0
+    assert (await rig.channel(cid)).cursor == 0
+    failed = ("⚠️ Backfill of <b>Рыбарь</b> failed (HTTP 503); it starts again at the next"
+              " poll.")
+    assert await rig.notices(CHAT) == [failed]
+    assert await rig.poller.poll_all() == 0  # backing off: nothing asked
+    rig.clock.advance(seconds=60)
+    assert await rig.poller.poll_all() == 0  # the second 503: told once only
+    assert await rig.notices(CHAT) == [failed]
+    rig.clock.advance(seconds=120)
+    assert await rig.poller.poll_all() == 60
+    assert (await rig.notices(CHAT))[1].startswith("📚 Backfill of <b>Рыбарь</b> done: 60")
+    assert await rig.alerts() == []
+
+
+async def test_a_429_during_backfill_is_waited_out(rig60: Rig) -> None:
+    rig = rig60
+    cid = await rig.watch(drone_channel(rig.server))
+    rig.server.fail("rybar", 429, retry_after="30", when="before")
+    assert await rig.poller.poll_all() == 60
+    assert rig.clock.slept == [60.0]  # the base back-off outweighs Retry-After
+    assert rig.server.hits("rybar") == [{}, {"before": 81}, {"before": 81}, {"before": 61}]
+    assert "done: 60 earlier posts" in (await rig.notices(CHAT))[0]
+    assert len(await rig.stored(cid)) == 60
+
+
+async def test_backfill_posts_zero_stores_nothing_but_starts_after_the_newest(
+        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        http: httpx.AsyncClient) -> None:
+    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=0)
+    cid = await rig.watch(drone_channel(server, count=30))
+    assert await rig.poller.poll_all() == 0
+    assert await rig.stored(cid) == [] and (await rig.channel(cid)).cursor == 30
+    assert await rig.all_notices() == []
+
+
+async def test_with_a_task_owner_a_backfill_runs_beside_the_other_polls(
+        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        http: httpx.AsyncClient) -> None:
+    tasks: list[asyncio.Task[Any]] = []
+
+    def spawn(name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        tasks.append(asyncio.create_task(coro, name=name))
+
+    rig = await make_rig(store, clock, lemmatizer, server, http, spawn=spawn)
+    old = server.channel("old_news", "Старые новости")
+    old.add_many(3)
+    old_id = await rig.watch(old)
+    await rig.poller.poll(await rig.channel(old_id))
+    cid = await rig.watch(drone_channel(server, count=200))
+    old.add(DRONE)
+    server.delay = 0.02
+    assert await rig.poller.poll_all() == 1  # the other channel's new post, at once
+    assert [t.get_name() for t in tasks] == [f"preview-backfill:{cid}"]
+    assert await rig.poller.poll_all() == 0  # a backfill running is not started twice
+    assert len(tasks) == 1
+    await asyncio.gather(*tasks)
+    assert len(await rig.stored(cid)) == 200
+    assert (await rig.notices(CHAT))[-1].startswith("📚 Backfill of <b>Рыбарь</b> done: 200")
+    assert await rig.alerts() == [DRONE]
+
+
+# ---------------------------------------------------------------------------- isolation
+FAILURES = ("gone", "redirect", "garbage", "http500", "http403", "exception")
+STEPS = ("newest", "before", "after", "walkback")  # backfill: newest, before; polls: the rest
+
+
+async def inject(rig: Rig, kind: str, step: str, cid: int) -> None:
+    """Make the bad channel fail at ``step`` (persistently for polls, once for backfills)."""
+    times = 1 if step in ("newest", "before") else 10
+    when = {"walkback": "before"}.get(step, step)
+    if kind == "gone":
+        rig.server.fail("bad_chan", 404, when=when, times=times)
+    elif kind == "redirect":
+        rig.server.redirect("bad_chan", when=when, times=times)
+    elif kind == "garbage":
+        rig.server.garbage("bad_chan", when=when, times=times)
+    elif kind.startswith("http"):
+        rig.server.fail("bad_chan", int(kind[4:]), when=when, times=times)
+    else:  # storing its posts fails (a real SQLite error, raised by a trigger)
+        ids = {"newest": "NEW.message_id > 0", "before": "NEW.message_id < 31"}.get(
+            step, "NEW.message_id > 50")
+        await rig.store.db.transaction(lambda c: c.execute(
+            f"CREATE TRIGGER injected BEFORE INSERT ON posts WHEN NEW.channel_id = {cid}"
+            f" AND {ids} BEGIN SELECT RAISE(ABORT, 'injected failure'); END"))
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("kind", FAILURES)
+async def test_one_bad_channel_never_stops_the_others(
+        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        http: httpx.AsyncClient, kind: str, step: str) -> None:
+    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=40)
+    fakes = {n: drone_channel(server, n, 50) for n in ("bad_chan", "good_one", "good_two")}
+    # the bad channel was watched by the admin (its backfill is told there), the others not
+    ids = {n: await rig.watch(f, by=ADMIN if n == "bad_chan" else CHAT)
+           for n, f in fakes.items()}
+    goods = [ids["good_one"], ids["good_two"]]
+    backfill = step in ("newest", "before")
+    if not backfill:
+        assert await rig.poller.poll_all() == 120
+    earlier = len(await rig.notices(ADMIN))  # the bad channel's own backfill, if it ran
+    await inject(rig, kind, step, ids["bad_chan"])
+    runs = 1 if backfill else 4
+    for run in range(runs):
+        for name in ("good_one", "good_two", "bad_chan"):
+            fakes[name].add(f"Дрон, запуск {run}", gap=2 if step == "walkback" else 0)
+        rig.clock.advance(seconds=600)  # past any back-off of the bad channel
+        await rig.poller.poll_all()
+        for cid in goods:  # every other channel was read in the same run
+            newest = max(m for m, _ in await rig.stored(cid))
+            assert newest == fakes["good_one"].posts[-1].id, (run, cid)
+        notices = (await rig.notices(ADMIN))[earlier:]
+        if not backfill and kind not in ("gone", "redirect"):
+            assert len(notices) == (1 if run >= 2 else 0), (run, notices)  # the third time
+    notices = (await rig.notices(ADMIN))[earlier:]
+    assert len(notices) == 1, notices  # and only once
+    bad = await rig.channel(ids["bad_chan"])
+    if kind in ("gone", "redirect"):
+        assert bad.status == "error" and "no longer polled" in notices[0]
+        assert "web preview" in (bad.last_error or "")
+    else:
+        assert bad.status == "active"
+        assert ("Backfill of" in notices[0]) if backfill else ("3 polls in a row" in notices[0])
+        if step == "newest":  # nothing was stored: the next poll starts it again
+            assert notices[0].endswith("; it starts again at the next poll.")
+            assert bad.cursor == 0
+        elif step == "before":
+            assert notices[0].endswith(" after 20 earlier posts; new posts are still watched.")
+    alerts = await rig.alerts()
+    assert all(a.startswith("Дрон, запуск") for a in alerts)
+    assert len([a for a in alerts if a == "Дрон, запуск 0"]) >= (0 if backfill else 2)
+
+
+async def test_a_channel_answering_5xx_backs_off_alone(rig: Rig) -> None:
+    bad = rig.server.channel("bad_chan", "Плохой")
+    good = rig.server.channel("good_one", "Хороший")
+    for fake in (bad, good):
+        fake.add_many(3)
+        await rig.watch(fake)
+    await rig.poller.poll_all()
+    rig.server.fail("bad_chan", 500, times=10)
+    for _ in range(3):
+        good.add(DRONE)
+        bad.add_many(1)
+        rig.clock.advance(seconds=15)  # all three within the bad channel's back-off
+        await rig.poller.poll_all()
+    assert len(rig.server.hits("bad_chan")) == 2  # asked once, then it backs off…
+    assert rig.server.hits("good_one")[1:] == [{"after": 3}, {"after": 4}, {"after": 5}]
+    assert await rig.alerts() == [DRONE] * 3  # …and the other channel is read every time
+
+
+async def test_many_channels_answering_5xx_back_the_host_off(
+        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        http: httpx.AsyncClient) -> None:
+    rig = await make_rig(store, clock, lemmatizer, server, http, max_in_flight=1)
+    names = [f"news_{n}" for n in range(5)]
+    for name in names:
+        fake = server.channel(name, name)
+        fake.add_many(2)
+        await rig.watch(fake)
+    await rig.poller.poll_all()
+    for name in names:
+        server.fail(name, 502)
+    await rig.poller.poll_all()
+    # three channels in a row failed: the host itself is failing, the rest wait for it
+    assert sorted(len(server.hits(n)) for n in names) == [1, 1, 2, 2, 2]
+    assert await rig.notices(ADMIN) == []  # a failing host is no channel's fault
