@@ -30,7 +30,7 @@ from bot.services.access import AccessService
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
-from bot.services.reconcile import Backfiller, DeletionChecker, Reconciler
+from bot.services.reconcile import Backfiller, ChannelHealth, DeletionChecker, Reconciler
 from bot.services.rules import RulesService
 from bot.services.watch import WatchedChannels, WatchError, WatchService
 from bot.store import Database, Store, apply_migrations
@@ -168,9 +168,8 @@ class App:
         await store.set_operator_webhook(s.webhook_url.value if s.webhook_url else None,
                                          s.webhook_format)
 
-        admins = AdminNotifier(store, s.admin_ids, self._wake)
-        self.ingest = IngestService(store, rules, s.timezone, self.clock, admins,
-                                    on_enqueued=self._wake)
+        admins = AdminNotifier(store, s.admin_ids)
+        self.ingest = IngestService(store, rules, s.timezone, self.clock, admins)
         self.preview = PreviewPoller(
             http, s.preview_base_url, store, self.ingest, admins, self.clock,
             max_in_flight=s.preview_concurrency,
@@ -178,9 +177,9 @@ class App:
             backfill_posts=s.backfill_posts, tz=s.timezone, spawn=self.tasks.spawn)
         preview_watch = PreviewWatch(store, self.preview, self._poll_preview_soon)
 
-        self.digests = DigestService(store, self.clock, s.timezone, places, self._wake)
+        self.digests = DigestService(store, self.clock, s.timezone, places)
         services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
-                            s.backfill_posts, self.digests, self.clock, self._wake,
+                            s.backfill_posts, self.digests, self.clock,
                             webhook_allow_private=s.webhook_allow_private,
                             translator_name=provider.name if provider else None,
                             preview=preview_watch)
@@ -193,11 +192,12 @@ class App:
             webhooks=HttpWebhookSender(http, allow_private=s.webhook_allow_private),
             translator=translator)
         self._rules = rules
-        self.reconciler = Reconciler(store, self.user, self.ingest, admins, self.clock,
+        health = ChannelHealth(store, admins, self.clock, on_change=watched.refresh)
+        self.reconciler = Reconciler(store, self.user, self.ingest, health,
                                      on_change=watched.refresh)
-        self.backfiller = Backfiller(store, self.user, self.ingest, admins)
+        self.backfiller = Backfiller(store, self.user, self.ingest, health)
         self.deletion_checker = DeletionChecker(store, self.user, self.ingest, self.clock,
-                                                s.deletion_check_window)
+                                                s.deletion_check_window, health)
 
         await self.user.start()
         await self.bot.start(s.bot_token.value)
@@ -240,9 +240,6 @@ class App:
     def _start_job_now(self, name: str, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         self.tasks.spawn_once(name, func)
 
-    def _wake(self) -> None:
-        self.dispatcher.wake()
-
     async def _chat_dead(self) -> None:
         # its rules stop matching until /start (its digest job finds the chat dead and skips)
         await self._rules.rebuild()
@@ -281,7 +278,7 @@ class App:
             await self.store.enqueue_notice(
                 chat_id, f"⚠️ Backfill of <b>{esc(channel.title)}</b> failed ({reason});"
                 " new posts are still watched.", f"backfill-failed:{channel.id}:{top_id}")
-            self.dispatcher.wake()
+
 
     async def run_reconcile(self, reason: str) -> None:
         """Catch up every channel (at start, after reconnects, on the schedule)."""

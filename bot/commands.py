@@ -68,7 +68,6 @@ class Services:
     backfill_posts: int = 200
     digests: DigestService | None = None
     clock: Clock = field(default_factory=SystemClock)
-    wake: Callable[[], None] | None = None  # the dispatcher: something new is due
     webhook_allow_private: bool = False
     translator_name: str | None = None  # the configured provider, if any
     preview: PreviewWatcher | None = None
@@ -483,8 +482,6 @@ async def cmd_quiet(ctx: CommandContext, svc: Services) -> str:
     if arg == "off":
         await svc.store.set_quiet(ctx.chat_id, None, None)
         released = await svc.store.release_held(ctx.chat_id)
-        if released and svc.wake is not None:
-            svc.wake()
         extra = f" {released} held alert{'s' if released != 1 else ''} will arrive now." \
             if released else ""
         return f"🔊 Quiet hours off.{extra}"
@@ -610,8 +607,6 @@ async def cmd_webhook(ctx: CommandContext, svc: Services) -> str:
                             "text": "chanwatch webhook test"}, ensure_ascii=False)
         for hook in hooks:
             await svc.store.enqueue_webhook_test(hook, event)
-        if svc.wake is not None:
-            svc.wake()
         return (f"🔗 A test event is on its way to {len(hooks)} webhook"
                 f"{'s' if len(hooks) != 1 else ''}; a failure is reported here.")
     return usage

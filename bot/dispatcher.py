@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from bot.budget import SendBudgets
 from bot.clock import Clock
 from bot.models import ChatKind, OutboxItem
-from bot.render import esc, human_delay, render_also, render_fold
+from bot.render import DELETED_BEFORE_SENT, esc, human_delay, render_also, render_fold
 from bot.services.notify import AdminNotifier
 from bot.services.ports import (
     AlertTranslator,
@@ -67,7 +67,7 @@ class Dispatcher:
         self._store = store
         self._sender = sender
         self._clock = clock
-        self._admins = AdminNotifier(store, admin_ids, self.wake)
+        self._admins = AdminNotifier(store, admin_ids)
         self._rng = rng or random.Random()
         self._base_backoff = base_backoff
         self.budgets = budgets or SendBudgets()
@@ -76,6 +76,7 @@ class Dispatcher:
         self._busy: dict[tuple[int, int], asyncio.Task[bool]] = {}
         self._wake = asyncio.Event()
         self._origin = clock.now()
+        self._listening = False
         self.floodwaits = 0  # FloodWaits Telegram answered (the budgets aim to keep this 0)
 
     def wake(self) -> None:
@@ -87,7 +88,14 @@ class Dispatcher:
         return (self._clock.now() - self._origin).total_seconds()
 
     async def run(self) -> None:
-        """Send forever (until cancelled), sleeping while nothing is due."""
+        """Send forever (until cancelled), sleeping while nothing is due.
+
+        Woken at once by every commit that queues a message (``Store.on_outbox_due``);
+        ``IDLE_WAIT`` is only a safety net.
+        """
+        if not self._listening:
+            await self._store.on_outbox_due(self.wake)
+            self._listening = True
         try:
             await self._loop()
         finally:
@@ -168,7 +176,9 @@ class Dispatcher:
         """Quiet hours ended: fold each chat's held alerts into one message."""
         folded = 0
         for chat_id, held in (await self._store.due_held(self._clock.now())).items():
-            html = render_fold([h.summary + render_also(h.also) for h in held])
+            html = render_fold([h.summary + render_also(h.also)
+                                + (f" — {DELETED_BEFORE_SENT}" if h.post_deleted else "")
+                                for h in held])
             if await self._store.fold(chat_id, [h.id for h in held], html):
                 folded += 1
         return folded
@@ -193,13 +203,18 @@ class Dispatcher:
             also = ", ".join(dict.fromkeys(item.also))
             return Outgoing(item.chat_id, f"↪ The story of the alert above is also in {also}",
                             item.random_id)
+        notes = []
+        if item.kind == "alert" and item.post_deleted:
+            # the text is evidence: the alert goes anyway, and says so
+            notes.append(DELETED_BEFORE_SENT)
         if item.kind == "alert" and item.created_at is not None:
             waited = self._clock.now() - item.created_at
             if waited >= QUEUED_NOTE_AFTER:  # send limits or a flood wait held it back: say so
-                head, _, rest = html.partition("\n")
-                note = (f"⏳ <i>sent {esc(human_delay(waited))} after it was found"
-                        " (delivery queue)</i>")
-                html = f"{head}\n{note}\n{rest}" if rest else f"{head}\n{note}"
+                notes.append(f"⏳ <i>sent {esc(human_delay(waited))} after it was found"
+                             " (delivery queue)</i>")
+        if notes:
+            head, _, rest = html.partition("\n")
+            html = "\n".join([head, *notes, *([rest] if rest else [])])
         if (item.kind == "alert" and item.translate_lang and item.post_text
                 and item.post_id is not None and self._translator is not None):
             # bounded by TRANSLATE_TIMEOUT; a failure adds a short note instead
@@ -212,8 +227,10 @@ class Dispatcher:
         if item.webhook_id is not None:
             if self._webhooks is None or item.webhook_url is None:
                 raise PermanentSendError("webhooks are not available")
-            await self._webhooks.post(item.webhook_url, item.webhook_format or "json",
-                                      json.loads(item.payload))
+            event = json.loads(item.payload)
+            if event.get("type") == "alert" and item.post_deleted:
+                event["deleted_before_sent"] = True
+            await self._webhooks.post(item.webhook_url, item.webhook_format or "json", event)
             return None
         return await self._sender.deliver(await self._outgoing(item))
 

@@ -148,6 +148,7 @@ class OutboxItem:
     webhook_url: str | None = None
     webhook_format: str | None = None
     created_at: dt.datetime | None = None  # when it was queued
+    post_deleted: bool = False  # the channel deleted the post before this was sent
 
     @property
     def lane(self) -> tuple[int, int]:

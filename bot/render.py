@@ -130,6 +130,9 @@ def render_summary(*, channel_title: str, post: Post, spans: Sequence[Span], tz:
             f' <a href="{esc(post.permalink)}">open</a> ({numbers})')
 
 
+DELETED_BEFORE_SENT = "🗑 <i>deleted from the channel before this alert was sent</i>"
+
+
 def render_fold(summaries: Sequence[str]) -> str:
     """The one message that delivers the alerts held during quiet hours."""
     n = len(summaries)

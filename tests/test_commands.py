@@ -91,8 +91,8 @@ async def test_alert_rules_delete_cycle(router: CommandRouter, store: Store) -> 
                      "New posts of watched channels are matched against it.")
     await router.handle(msg('/alert "сбит беспилотник"', MEMBER))
     listing = await router.handle(msg("/rules", MEMBER))
-    assert listing == ("<b>Rules</b>\n#1 <code>Белгород -учения</code> (instant)\n"
-                       "#2 <code>&quot;сбит беспилотник&quot;</code> (instant)")
+    assert listing == ("<b>Rules</b>\n#1 <code>Белгород -учения</code> (both)\n"
+                       "#2 <code>&quot;сбит беспилотник&quot;</code> (both)")
     assert await router.handle(msg("/delete 1", MEMBER)) == (
         "🗑 Rule #1 <code>Белгород -учения</code> deleted."
     )

@@ -43,14 +43,13 @@ class Rig:
 @pytest.fixture
 async def rig(store: Store, lemmatizer: Lemmatizer, clock: FakeClock) -> AsyncIterator[Rig]:
     rules = RulesService(store, lemmatizer)
-    woken: list[bool] = []
-    digests = DigestService(store, clock, ZoneInfo("UTC"), None, lambda: woken.append(True))
+    digests = DigestService(store, clock, ZoneInfo("UTC"), None)
     scheduler = AsyncIOScheduler(timezone=dt.UTC)
     scheduler.start(paused=True)  # as in the app: started, so jobs replace each other
     await digests.attach(scheduler, lambda name, factory: None)
     services = Services(store, AccessService(store, frozenset({ADMIN})),
                         WatchService(store, NoTelegram()), rules, ZoneInfo("UTC"),
-                        digests=digests, clock=clock, wake=lambda: woken.append(True))
+                        digests=digests, clock=clock)
     await store.grant(MEMBER, Role.MEMBER, ADMIN)
     await store.grant(GROUP_ADMIN, Role.MEMBER, ADMIN)
     router = CommandRouter(services, clock, bot_username="chanwatch_bot")

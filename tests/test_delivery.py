@@ -194,7 +194,7 @@ async def test_the_same_story_after_the_window_alerts_again(rig: Rig) -> None:
 async def digest_rig(rig: Rig) -> DigestService:
     rule, _ = await rig.rules.add(CHAT, "дрон", CHAT)
     await rig.store.set_mode(CHAT, rule.number, "digest")
-    return DigestService(rig.store, rig.clock, UTC, None, rig.dispatcher.wake)
+    return DigestService(rig.store, rig.clock, UTC, None)
 
 
 async def test_digest_counts_rules_lists_top_posts_and_draws_a_chart(rig: Rig) -> None:
@@ -218,8 +218,9 @@ async def test_digest_counts_rules_lists_top_posts_and_draws_a_chart(rig: Rig) -
 
 
 async def test_empty_digest_says_so_and_how_to_fill_it(rig: Rig) -> None:
-    digests = DigestService(rig.store, rig.clock, UTC, None, rig.dispatcher.wake)
-    await rig.rules.add(CHAT, "дрон", CHAT)  # instant: not in digests
+    digests = DigestService(rig.store, rig.clock, UTC, None)
+    await rig.rules.add(CHAT, "дрон", CHAT)
+    await rig.store.set_mode(CHAT, 1, "instant")  # alerts only: not in digests
     await rig.store.set_digest(CHAT, "0 8 * * *")
     chat = await rig.store.chat(CHAT)
     assert chat is not None

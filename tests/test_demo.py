@@ -55,7 +55,7 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     assert "*Белгородской области*" in transcript  # highlights survive into the transcript
     assert f"Its database is {tmp_path / 'demo' / 'chanwatch.sqlite3'}" in transcript
     assert "deleted a post that rule #2 alerted on" in transcript
-    assert transcript.count("📚 Backfill of") == 3
+    assert transcript.count("📚 Backfill of") == 4  # the web-preview channel backfills too
     # delivery: buttons, "also in", quiet hours folded, a mute button, a digest
     assert "[🔕 Mute rules 1h] [🔕 24h] [Open post ↗]" in transcript
     assert "↪ also in @mash" in transcript

@@ -60,7 +60,7 @@ def _serves(*classes: type) -> Callable[[Handler], Handler]:
 
 def answer(world: World, acc: Account, req: TLObject) -> Result | tl.RpcError:
     """Answer one unwrapped request: injected error, 401, scripted result or FAKE_UNSCRIPTED."""
-    injected = _take_injected_error(world, req)
+    injected = _take_injected_error(world, req) or world.take_channel_failure(req)
     if injected is None and isinstance(req, _SENDS):
         injected = world.take_send_failure(_addressed_id(acc, req.peer))
     if injected is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
@@ -196,6 +197,8 @@ class SentMessage:
     document: bytes | None = None  # an uploaded file sent as a document
     file_name: str | None = None  # the document's DocumentAttributeFilename
     mime_type: str | None = None  # the document's mime type
+    # when the fake received it (time.monotonic()), for latency measurements
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def html(self) -> str:
@@ -266,6 +269,9 @@ class World:
         # World.fail_sends: errors queued per (unmarked) peer id, and those already answered.
         self.send_failures: dict[int, list[tl.RpcError]] = {}
         self.failed_sends: list[tuple[int, str]] = []  # (peer id, error message) as served
+        # World.fail_channel: (channel id, request class) -> [code, error, times left, after]
+        self.channel_failures: dict[tuple[int, type], list[Any]] = {}
+        self.failed_channel_reads: list[tuple[int, str, str]] = []  # (channel, request, error)
         self.uploads: dict[tuple[int, int], dict[int, bytes]] = {}  # (user id, file_id) -> parts
         self.media_seq = 0  # ids of photos/documents the accounts sent
         self.login_codes: list[LoginCode] = []  # every code auth.sendCode "sent", in order
@@ -521,6 +527,43 @@ class World:
     def unblock_bot(self, user_id: int, bot_account: Account) -> None:
         """The user unblocks the bot again."""
         self.blocked.discard((bot_account.user.id, user_id))
+
+    def fail_channel(self, channel_id: int, request: type, error: str, *, code: int = 400,
+                     times: int | None = None, after: int = 0) -> None:
+        """Requests of class `request` that name this channel answer `error` (`times` times,
+        or until `heal_channel`), once `after` such requests were answered normally. A
+        getPeerDialogs naming it among others fails as a whole, as on Telegram. Served errors
+        go to `failed_channel_reads`."""
+        self.channel_failures[(channel_id, request)] = [code, error, times, after]
+
+    def heal_channel(self, channel_id: int) -> None:
+        """Stop every failure injected for this channel."""
+        for key in [k for k in self.channel_failures if k[0] == channel_id]:
+            del self.channel_failures[key]
+
+    def take_channel_failure(self, req: TLObject) -> tl.RpcError | None:
+        """The injected error for a request naming a failing channel, if any."""
+        refs = [getattr(req, "peer", None), getattr(req, "channel", None),
+                *(getattr(p, "peer", None) for p in getattr(req, "peers", None) or ())]
+        for ref in refs:
+            channel_id = getattr(ref, "channel_id", None)
+            if not isinstance(channel_id, int):
+                continue
+            key = (channel_id, type(req))
+            failure = self.channel_failures.get(key)
+            if failure is None:
+                continue
+            code, error, times, after = failure
+            if after > 0:
+                failure[3] = after - 1
+                return None
+            if times is not None:
+                failure[2] = times - 1
+                if times - 1 <= 0:
+                    del self.channel_failures[key]
+            self.failed_channel_reads.append((channel_id, type(req).__name__, str(error)))
+            return tl.RpcError(error_code=code, error_message=error)
+        return None
 
     def fail_sends(self, peer_id: int, error: str, times: int = 1, code: int = 400) -> None:
         """The next `times` SendMessage/SendMedia/EditMessage to this peer answer `error`.

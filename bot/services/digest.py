@@ -39,12 +39,11 @@ class DigestService:
     """Builds digests and keeps one scheduler job per chat digest."""
 
     def __init__(self, store: Store, clock: Clock, default_tz: ZoneInfo,
-                 places: PlaceMatcher | None, wake: Callable[[], None]) -> None:
+                 places: PlaceMatcher | None) -> None:
         self._store = store
         self._clock = clock
         self._default_tz = default_tz
         self._places = places
-        self._wake = wake
         self.scheduler: AsyncIOScheduler | None = None
         self._spawn: Spawn | None = None
 
@@ -107,11 +106,8 @@ class DigestService:
         now = self._clock.now()
         since = chat.digest_since or now - FIRST_PERIOD
         html, chart = await self.build(chat, since, now)
-        queued = await self._store.enqueue_digest(chat.id, html, chart, key,
-                                                  now if move_period else None)
-        if queued:
-            self._wake()
-        return queued
+        return await self._store.enqueue_digest(chat.id, html, chart, key,
+                                                now if move_period else None)
 
     # ------------------------------------------------------------------ content
     async def build(self, chat: Chat, since: dt.datetime,

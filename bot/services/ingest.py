@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -39,14 +39,13 @@ class IngestService:
 
     def __init__(
         self, store: Store, rules: RulesService, default_tz: ZoneInfo, clock: Clock,
-        notifier: AdminNotifier, on_enqueued: Callable[[], None] | None = None,
+        notifier: AdminNotifier,
     ) -> None:
         self._store = store
         self._rules = rules
         self._default_tz = default_tz
         self._clock = clock
         self._notifier = notifier
-        self._on_enqueued = on_enqueued
 
     async def ingest(self, post: Post, *, source: str = "live") -> SaveResult:
         """Store one post; alert each chat whose rules match it, once per chat.
@@ -55,18 +54,12 @@ class IngestService:
         recorded for search and digests, but nothing is sent).
         """
         _, records, alerts = await self._prepare(post, source)
-        result = await self._store.save_post(post, records, alerts, source=source)
-        if result.alerts_enqueued and self._on_enqueued:
-            self._on_enqueued()
-        return result
+        return await self._store.save_post(post, records, alerts, source=source)
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
         """``ingest`` for a batch of posts in order, stored in one transaction."""
         items = [await self._prepare(post, source) for post in posts]
-        results = await self._store.save_posts(items, source=source)
-        if any(r.alerts_enqueued for r in results) and self._on_enqueued:
-            self._on_enqueued()
-        return results
+        return await self._store.save_posts(items, source=source)
 
     async def _prepare(
         self, post: Post, source: str
@@ -87,20 +80,22 @@ class IngestService:
         return None
 
     async def apply_edit(self, post: Post) -> bool:
-        """Record an edit; alert chats the new text matches for the first time. True if new."""
-        edit = await self._store.record_edit(post)
-        if edit is None or not edit.changed:
-            return False
-        hits = [h for h in self._rules.index.match(post.text, post.channel_username)
-                if h.chat_id not in edit.alerted_chats]
+        """Record an edit; alert chats the new text matches for the first time. True if new.
+
+        The new version, its matches and its alerts are stored in one transaction (a crash
+        cannot keep the edit and lose the alert it earned); chats already alerted on the
+        post, or whose rules matched it before, are left out inside that transaction.
+        """
+        if await self._store.post_text(post.channel_id, post.message_id) in (None, post.text):
+            return False  # unknown, or nothing changed (most re-reads): no matching needed
+        hits = self._rules.index.match(post.text, post.channel_username)
+        records = [RuleHitRecord(h.rule_id, h.spans, h.chat_id) for h in hits]
+        alerts: list[AlertDraft] = []
         if hits:
-            records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
             alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
                                         "✏️ <i>edited: the new text matches</i>")
-            if await self._store.add_alerts(post, edit.post_id, records, alerts):
-                if self._on_enqueued:
-                    self._on_enqueued()
-        return True
+        edit = await self._store.save_edit(post, records, alerts)
+        return edit is not None and edit.changed
 
     async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:
         """Flag deleted posts and tell the chats whose rules asked; return how many were new."""

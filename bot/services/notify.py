@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.store import Store
 
 
 class AdminNotifier:
     """Queues a notice for every admin who has a chat with the bot, once per key."""
 
-    def __init__(self, store: Store, admin_ids: frozenset[int],
-                 wake: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: Store, admin_ids: frozenset[int]) -> None:
         self._store = store
         self._admin_ids = admin_ids
-        self._wake = wake
 
     async def tell(self, html: str, key: str, *, skip_chat: int | None = None) -> int:
         """Queue ``html`` for the admins; return how many notices were new."""
@@ -22,13 +18,8 @@ class AdminNotifier:
         for chat in (await self._store.chats(self._admin_ids)).values():
             if chat.id != skip_chat and chat.status == "active":
                 queued += await self._store.enqueue_notice(chat.id, html, key)
-        if queued and self._wake:
-            self._wake()
         return queued
 
     async def tell_chat(self, chat_id: int, html: str, key: str) -> bool:
         """Queue a notice for one chat."""
-        new = await self._store.enqueue_notice(chat_id, html, key)
-        if new and self._wake:
-            self._wake()
-        return new
+        return await self._store.enqueue_notice(chat_id, html, key)

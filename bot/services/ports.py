@@ -118,12 +118,37 @@ class ChannelTrouble:
     channel_id: int
     status: str  # private | deleted | error
     reason: str
+    passing: bool = False  # an error that may pass: the channel stays watched, tried again
+
+
+class ChannelUnavailable(Exception):
+    """Telegram refuses to let the account read this channel (private, banned, deleted).
+
+    Raised by every ``HistorySource`` read of one channel; the channel stops being watched.
+    """
+
+    def __init__(self, channel_id: int, status: str, reason: str) -> None:
+        super().__init__(f"channel {channel_id} is {status} ({reason})")
+        self.trouble = ChannelTrouble(channel_id, status, reason)
+
+
+class AccountUnavailable(Exception):
+    """The reading account's session no longer works (logged out, revoked): every channel."""
+
+
+class ChannelReadFailed(Exception):
+    """Reading one channel failed for a reason that may pass (a server error, an odd answer).
+
+    The channel stays watched and is tried again at the next run.
+    """
 
 
 class HistorySource(Protocol):
     """What the reconciler, backfill and deletion check read from Telegram.
 
-    Implementations wait out flood waits themselves and resume where they stopped.
+    Implementations wait out flood waits themselves and resume where they stopped. A read of
+    one channel raises ``ChannelUnavailable`` or ``ChannelReadFailed`` for that channel's
+    troubles; anything else (the connection, the session) concerns every channel.
     """
 
     async def tops(

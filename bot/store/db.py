@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,10 @@ class Database:
         self._lock = asyncio.Lock()
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closed = False
+        # Topics that SQL triggers announced (``SELECT chanwatch_notify('topic')``) during the
+        # current transaction; their listeners run once it has committed.
+        self._announced: set[str] = set()
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
 
     @classmethod
     async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> Database:
@@ -56,7 +60,36 @@ class Database:
         except BaseException:
             await conn.close()
             raise
-        return cls(conn)
+        db = cls(conn)
+        await conn.create_function("chanwatch_notify", 1, db._announce)
+        return db
+
+    def _announce(self, topic: str) -> None:
+        # Called by SQLite (in aiosqlite's thread) from a trigger; only records the topic.
+        self._announced.add(topic)
+
+    async def listen(self, topic: str, trigger_sql: Sequence[str],
+                     listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit in which one of these triggers fired.
+
+        ``trigger_sql`` are ``CREATE TEMP TRIGGER IF NOT EXISTS … SELECT
+        chanwatch_notify('<topic>') …`` statements: temporary, so they live with this
+        connection and never reach the database file, and whoever writes the rows need not
+        remember to tell anyone.
+        """
+        async with self._lock:
+            for sql in trigger_sql:
+                await self._conn.execute(sql)
+        self._listeners.setdefault(topic, []).append(listener)
+
+    def _fire(self) -> None:
+        announced, self._announced = self._announced, set()
+        for topic in sorted(announced):
+            for listener in self._listeners.get(topic, ()):
+                try:
+                    listener()
+                except Exception:
+                    log.exception("listener of %s failed", topic)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run one read-only statement and return all rows."""
@@ -91,17 +124,21 @@ class Database:
                 raise
             committed = False
             try:
+                self._announced.clear()
                 result = await work(self._conn)
                 await self._conn.execute("COMMIT")
                 committed = True
+                self._fire()
                 return result
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise StoreBusy(f"database is locked: {exc}") from exc
                 raise
             finally:
-                if not committed and self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
+                if not committed:
+                    self._announced.clear()  # rolled back: nothing happened
+                    if self._conn.in_transaction:
+                        await self._conn.execute("ROLLBACK")
 
     async def close(self) -> None:
         """Let in-flight write transactions finish, then close the connection."""

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
@@ -38,6 +38,7 @@ class RuleHitRecord:
 
     rule_id: int
     spans: Sequence[Span]
+    chat_id: int = 0  # the rule's chat (needed only when storing an edit's matches)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def _outbox_item(r: sqlite3.Row) -> OutboxItem:
               "post_text": r["post_text"], "translate_lang": r["translate_lang"],
               "webhook_id": r["webhook_id"], "webhook_url": r["webhook_url"],
               "webhook_format": r["webhook_format"], "ref_id": r["ref_id"],
-              "created_at": _opt_dt(r["created_at"])}
+              "created_at": _opt_dt(r["created_at"]),
+              "post_deleted": r["post_deleted_at"] is not None}
     if r["kind"] == "edit":  # the message it edits supplies text, buttons and message id
         return OutboxItem(
             r["id"], r["chat_id"], r["kind"], r["ref_payload"] or "", r["random_id"],
@@ -172,9 +174,19 @@ class HeldAlert:
     id: int
     summary: str
     also: tuple[str, ...]
+    post_deleted: bool = False  # the channel deleted the post while the alert was held
 
 
 DEFAULT_DEDUP_WINDOW = dt.timedelta(hours=6)
+# A message to send, or an alert held by quiet hours (its due time sets the dispatcher's
+# next wake-up), was queued or changed: the dispatcher looks again after the commit.
+_OUTBOX_TRIGGERS = (
+    "CREATE TEMP TRIGGER IF NOT EXISTS outbox_inserted AFTER INSERT ON main.outbox"
+    " WHEN NEW.status IN ('pending', 'held') BEGIN SELECT chanwatch_notify('outbox'); END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS outbox_updated"
+    " AFTER UPDATE OF status, next_attempt_at ON main.outbox"
+    " WHEN NEW.status IN ('pending', 'held') BEGIN SELECT chanwatch_notify('outbox'); END",
+)
 
 
 class Store:
@@ -185,6 +197,15 @@ class Store:
         self.db = db
         self._clock = clock
         self.dedup_window = dedup_window
+
+    async def on_outbox_due(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that made an outbox message pending.
+
+        Every path that queues a message (alerts, edits, deletion notices, folds, digests,
+        notices, webhooks, a held alert released) wakes the dispatcher this way, by
+        construction rather than by each caller remembering to.
+        """
+        await self.db.listen("outbox", _OUTBOX_TRIGGERS, listener)
 
     def _dedup_since(self) -> str:
         return to_iso(self._clock.now() - self.dedup_window)
@@ -333,9 +354,9 @@ class Store:
 
         async def work(conn: aiosqlite.Connection) -> int:
             cur = await conn.execute(
-                "INSERT INTO rules (chat_id, number, expression, created_by, created_at)"
+                "INSERT INTO rules (chat_id, number, expression, mode, created_by, created_at)"
                 " VALUES (?, (SELECT COALESCE(MAX(number), 0) + 1 FROM rules WHERE chat_id = ?),"
-                " ?, ?, ?)",
+                " ?, 'both', ?, ?)",
                 (chat_id, chat_id, expression, created_by, now),
             )
             assert cur.lastrowid is not None
@@ -442,62 +463,46 @@ class Store:
             "UPDATE channels SET cursor = MAX(cursor, ?) WHERE id = ?", (cursor, channel_id)
         )
 
+    async def post_text(self, channel_id: int, message_id: int) -> str | None:
+        """The stored text of a post (None if it is not stored)."""
+        row = await self.db.fetchone(
+            "SELECT text FROM posts WHERE channel_id = ? AND message_id = ?",
+            (channel_id, message_id))
+        return str(row["text"]) if row else None
+
+    async def save_edit(
+        self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
+    ) -> EditResult | None:
+        """Record an edit and, in the same transaction, the matches and alerts it earned.
+
+        ``hits`` and ``alerts`` are for every chat the new text matches; chats already
+        alerted on the post, or whose rules matched it before, are dropped here.
+        """
+        now = to_iso(self._clock.now())
+        since = self._dedup_since()
+
+        async def work(conn: aiosqlite.Connection) -> EditResult | None:
+            edit = await _record_edit(conn, post, now, self._clock)
+            if edit is None or not edit.changed:
+                return edit
+            fresh = [a for a in alerts if a.chat_id not in edit.alerted_chats]
+            if fresh:
+                await conn.execute(
+                    "UPDATE posts SET fingerprint = ? WHERE id = ? AND fingerprint IS NULL",
+                    (fingerprint(post.text), edit.post_id))
+            await _insert_matches_and_alerts(
+                conn, post, edit.post_id,
+                [h for h in hits if h.chat_id not in edit.alerted_chats], fresh, now, since)
+            return edit
+
+        return await self.db.transaction(work)
+
     async def record_edit(self, post: Post) -> EditResult | None:
         """Keep the old text as a version and store the new one; None if the post is unknown."""
         now = to_iso(self._clock.now())
 
         async def work(conn: aiosqlite.Connection) -> EditResult | None:
-            cur = await conn.execute(
-                "SELECT id, text, edit_date FROM posts WHERE channel_id = ? AND message_id = ?",
-                (post.channel_id, post.message_id),
-            )
-            row = await cur.fetchone()
-            if row is None:
-                return None
-            post_id = int(row["id"])
-            # chats already alerted, or whose rules matched before (backfilled posts have
-            # matches but no alerts): an edit does not make them news
-            cur = await conn.execute(
-                "SELECT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?"
-                " UNION SELECT r.chat_id FROM matches m JOIN rules r ON r.id = m.rule_id"
-                " WHERE m.post_id = ?",
-                (alert_key(post), post_id),
-            )
-            alerted = frozenset(int(r[0]) for r in await cur.fetchall())
-            stale = (post.edit_date is not None and row["edit_date"] is not None
-                     and from_iso(row["edit_date"]) >= post.edit_date)
-            if row["text"] == post.text or stale:  # an older read must not undo a newer edit
-                return EditResult(post_id, False, alerted)
-            await conn.execute(
-                "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
-                " VALUES (?, ?, ?, ?)",
-                (post_id, row["text"], row["edit_date"], now),
-            )
-            await conn.execute(
-                "UPDATE posts SET text = ?, edit_date = ?, views = COALESCE(?, views)"
-                " WHERE id = ?",
-                (post.text, to_iso(post.edit_date or self._clock.now()), post.views, post_id),
-            )
-            return EditResult(post_id, True, alerted)
-
-        return await self.db.transaction(work)
-
-    async def add_alerts(
-        self, post: Post, post_id: int, hits: Sequence[RuleHitRecord],
-        alerts: Sequence[AlertDraft],
-    ) -> int:
-        """Record matches and queue alerts for an already stored post (after an edit)."""
-        now = to_iso(self._clock.now())
-
-        since = self._dedup_since()
-
-        async def work(conn: aiosqlite.Connection) -> int:
-            if alerts:
-                await conn.execute(
-                    "UPDATE posts SET fingerprint = ? WHERE id = ? AND fingerprint IS NULL",
-                    (fingerprint(post.text), post_id))
-            return await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now,
-                                                    since)
+            return await _record_edit(conn, post, now, self._clock)
 
         return await self.db.transaction(work)
 
@@ -782,7 +787,8 @@ class Store:
         rows = await self.db.fetchall(
             "SELECT o.*, c.kind AS chat_kind, c.translate_lang, r.payload AS ref_payload,"
             " r.also AS ref_also, r.buttons AS ref_buttons, r.message_id AS ref_message_id,"
-            " p.text AS post_text, w.url AS webhook_url, w.format AS webhook_format"
+            " p.text AS post_text, p.deleted_at AS post_deleted_at,"
+            " w.url AS webhook_url, w.format AS webhook_format"
             " FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending'"
             "       GROUP BY chat_id, COALESCE(webhook_id, 0))"
             " AS head JOIN outbox o ON o.id = head.id JOIN chats c ON c.id = o.chat_id"
@@ -816,8 +822,9 @@ class Store:
     async def due_held(self, now: dt.datetime) -> dict[int, list[HeldAlert]]:
         """Alerts whose chat's quiet hours have ended, by chat, oldest first."""
         rows = await self.db.fetchall(
-            "SELECT o.id, o.chat_id, o.summary, o.payload, o.also FROM outbox o"
-            " JOIN chats c ON c.id = o.chat_id"
+            "SELECT o.id, o.chat_id, o.summary, o.payload, o.also,"
+            " p.deleted_at AS post_deleted_at FROM outbox o"
+            " JOIN chats c ON c.id = o.chat_id LEFT JOIN posts p ON p.id = o.post_id"
             " WHERE o.status = 'held' AND o.next_attempt_at <= ? AND c.status = 'active'"
             " ORDER BY o.chat_id, o.id",
             (to_iso(now),),
@@ -826,7 +833,8 @@ class Store:
         for r in rows:
             also = tuple(json.loads(r["also"] or "[]"))
             out.setdefault(r["chat_id"], []).append(
-                HeldAlert(r["id"], r["summary"] or r["payload"], also))
+                HeldAlert(r["id"], r["summary"] or r["payload"], also,
+                          r["post_deleted_at"] is not None))
         return out
 
     async def fold(self, chat_id: int, held_ids: Sequence[int], html: str) -> bool:
@@ -937,6 +945,43 @@ class Store:
         )
 
 
+async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
+                       clock: Clock) -> EditResult | None:
+    """Keep the old text as a version and store the new one; None if the post is unknown."""
+    cur = await conn.execute(
+        "SELECT id, text, edit_date FROM posts WHERE channel_id = ? AND message_id = ?",
+        (post.channel_id, post.message_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    post_id = int(row["id"])
+    # chats already alerted, or whose rules matched before (backfilled posts have
+    # matches but no alerts): an edit does not make them news
+    cur = await conn.execute(
+        "SELECT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?"
+        " UNION SELECT r.chat_id FROM matches m JOIN rules r ON r.id = m.rule_id"
+        " WHERE m.post_id = ?",
+        (alert_key(post), post_id),
+    )
+    alerted = frozenset(int(r[0]) for r in await cur.fetchall())
+    stale = (post.edit_date is not None and row["edit_date"] is not None
+             and from_iso(row["edit_date"]) >= post.edit_date)
+    if row["text"] == post.text or stale:  # an older read must not undo a newer edit
+        return EditResult(post_id, False, alerted)
+    await conn.execute(
+        "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
+        " VALUES (?, ?, ?, ?)",
+        (post_id, row["text"], row["edit_date"], now),
+    )
+    await conn.execute(
+        "UPDATE posts SET text = ?, edit_date = ?, views = COALESCE(?, views)"
+        " WHERE id = ?",
+        (post.text, to_iso(post.edit_date or clock.now()), post.views, post_id),
+    )
+    return EditResult(post_id, True, alerted)
+
+
 async def _insert_matches_and_alerts(
     conn: aiosqlite.Connection, post: Post, post_id: int, hits: Sequence[RuleHitRecord],
     alerts: Sequence[AlertDraft], now: str, dedup_since: str,
@@ -1002,9 +1047,10 @@ async def _enqueue_alerts(
              "held" if held else "pending",
              to_iso(alert.held_until) if alert.held_until else now, now),
         )
-        if cur.rowcount and alert.event:
+        queued = int(cur.rowcount)
+        if queued and alert.event:
             # machines do not sleep: webhooks are not held by quiet hours
-            cur = await conn.execute(
+            await conn.execute(
                 "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
                 " webhook_id, next_attempt_at, created_at)"
                 " SELECT ?, 'webhook', ?, ?, 0, 'webhook:' || id || ':' || ?, id, ?, ?"
@@ -1012,7 +1058,7 @@ async def _enqueue_alerts(
                 " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
                 (alert.chat_id, post_id, alert.event, alert_key(post), now, now, alert.chat_id),
             )
-        enqueued += cur.rowcount
+        enqueued += queued
     return enqueued
 
 

@@ -13,10 +13,13 @@ from telethon.tl import functions, types
 
 from bot.models import Channel, Post
 from bot.services.ports import (
+    AccountUnavailable,
     ChannelLimitError,
     ChannelLookupError,
+    ChannelReadFailed,
     ChannelTop,
     ChannelTrouble,
+    ChannelUnavailable,
     ResolvedChannel,
 )
 from bot.services.watch import WatchedChannels
@@ -156,6 +159,19 @@ class UserGateway:
             raise ChannelLookupError(
                 f"Telegram asks to wait {exc.seconds}s before joining; try later."
             ) from None
+        except (errors.ChannelBannedError, errors.UserBannedInChannelError,
+                errors.ChatForbiddenError, errors.ChannelPublicGroupNaError):
+            raise ChannelLookupError(
+                f"The account is banned from {channel.title} or may not join it."
+            ) from None
+        except (errors.PeerIdInvalidError, errors.ChatIdInvalidError):
+            raise ChannelLookupError(f"{channel.title} no longer exists.") from None
+        except errors.RPCError as exc:
+            if isinstance(exc, errors.UnauthorizedError):
+                raise  # the session itself: not this channel's problem
+            raise ChannelLookupError(
+                f"Telegram refused to join {channel.title} ({exc.message}); try later."
+            ) from None
 
     async def leave(self, channel_id: int, access_hash: int | None) -> None:
         """Leave a channel that is no longer watched."""
@@ -165,7 +181,17 @@ class UserGateway:
     async def top_id(self, channel: ResolvedChannel) -> int:
         """The newest message id of a channel (0 if it has none)."""
         peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
-        newest = await self._call(lambda: self.client.get_messages(peer, limit=1))
+        try:
+            newest = await self._call(lambda: self.client.get_messages(peer, limit=1))
+        except errors.RPCError as exc:
+            failure = _channel_failure(channel.id, exc)
+            if isinstance(failure, ChannelUnavailable):
+                what = {"private": "is private or the account is banned there",
+                        "deleted": "no longer exists"}[failure.trouble.status]
+                raise ChannelLookupError(f"{channel.title} {what}.") from exc
+            raise ChannelLookupError(
+                f"Telegram refused to show the posts of {channel.title} ({failure}); try later."
+            ) from exc
         return int(newest[0].id) if newest else 0
 
     # ---------------------------------------------------------------- HistorySource
@@ -188,14 +214,17 @@ class UserGateway:
         ])
         try:
             result = await self._call(lambda: self.client(request))
-        except (errors.ChannelPrivateError, errors.ChannelInvalidError,
-                errors.PeerIdInvalidError, errors.ChannelBannedError) as exc:
+        except errors.RPCError as exc:
+            failure = _channel_failure(batch[0].id, exc)  # re-raises the session's troubles
             if len(batch) > 1:
                 # One bad channel fails the whole request: ask one by one to find it.
                 for channel in batch:
                     await self._tops_batch([channel], tops, troubles)
                 return
-            troubles.append(ChannelTrouble(batch[0].id, _trouble_status(exc), type(exc).__name__))
+            if isinstance(failure, ChannelUnavailable):
+                troubles.append(failure.trouble)
+            else:  # worth another try at the next run; the others go on now
+                troubles.append(ChannelTrouble(batch[0].id, "error", str(failure), passing=True))
             return
         chats = {c.id: c for c in result.chats}
         seen = set()
@@ -240,6 +269,8 @@ class UserGateway:
                 log.warning("flood wait %ds while catching up channel %d at %d; waiting",
                             exc.seconds, channel.id, last)
                 await self._sleep(exc.seconds + FLOOD_MARGIN)
+            except errors.RPCError as exc:
+                raise _channel_failure(channel.id, exc) from exc
 
     async def fetch_recent(
         self, channel: Channel, limit: int | None, since: dt.datetime | None, max_id: int
@@ -267,11 +298,16 @@ class UserGateway:
             except errors.FloodWaitError as exc:
                 self.flood_waits += 1
                 await self._sleep(exc.seconds + FLOOD_MARGIN)
+            except errors.RPCError as exc:
+                raise _channel_failure(channel.id, exc) from exc
 
     async def fetch_ids(self, channel: Channel, ids: Sequence[int]) -> dict[int, Post | None]:
         """Current versions of these posts; None for the ones that are gone."""
         peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
-        messages = await self._call(lambda: self.client.get_messages(peer, ids=list(ids)))
+        try:
+            messages = await self._call(lambda: self.client.get_messages(peer, ids=list(ids)))
+        except errors.RPCError as exc:
+            raise _channel_failure(channel.id, exc) from exc
         out: dict[int, Post | None] = dict.fromkeys(ids)
         for message in messages:
             if isinstance(message, types.Message):
@@ -279,9 +315,23 @@ class UserGateway:
         return out
 
 
-def _trouble_status(exc: Exception) -> str:
-    if isinstance(exc, errors.ChannelPrivateError | errors.ChannelBannedError):
-        return "private"
-    if isinstance(exc, errors.ChannelInvalidError | errors.PeerIdInvalidError):
-        return "deleted"
-    return "error"
+# Telegram's answers that mean "this account cannot read this channel any more".
+_PRIVATE = (errors.ChannelPrivateError, errors.ChannelBannedError,
+            errors.UserBannedInChannelError, errors.ChatForbiddenError,
+            errors.ChannelPublicGroupNaError)
+_GONE = (errors.ChannelInvalidError, errors.PeerIdInvalidError, errors.ChatIdInvalidError)
+
+
+def _channel_failure(channel_id: int, exc: errors.RPCError) -> Exception:
+    """What an RPC error while reading one channel means for that channel.
+
+    Errors about the session (401: logged out, revoked) concern every channel: re-raised.
+    """
+    if isinstance(exc, errors.UnauthorizedError):
+        raise AccountUnavailable(f"the user account's session stopped working ({exc})") from exc
+    name = type(exc).__name__
+    if isinstance(exc, _PRIVATE):
+        return ChannelUnavailable(channel_id, "private", name)
+    if isinstance(exc, _GONE):
+        return ChannelUnavailable(channel_id, "deleted", name)
+    return ChannelReadFailed(f"{name}: {exc.message}" if exc.message else name)
