@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.match import CompiledRule, Lemmatizer, RuleIndex, RuleSyntaxError, parse_rule
+from bot.match.names import find_names
 from bot.match.normalize import detect_lang, normalize_word, repair_mixed_script, tokenize
+from bot.regions.places import PlaceMatcher
 
 FORMS: dict[str, list[str]] = {
     # Russian nouns
@@ -51,11 +55,67 @@ FORMS: dict[str, list[str]] = {
                     "харківських"],
 }
 CASES = [(rule, form) for rule, forms in FORMS.items() for form in forms]
+# Names of several words (and hyphenated ones), matched as a whole: every form below must be
+# found as ONE span covering the whole name. Ukrainian and Latin spellings come from the
+# gazetteer (the index is built with it, as the app builds it); Russian forms of a
+# capitalised name need no gazetteer (test_capitalised_names_need_no_gazetteer).
+NAMES: dict[str, list[str]] = {
+    "Часов Яр": ["Часов Яр", "Часова Яра", "Часову Яру", "Часовым Яром", "Часовом Яре",
+                 "Часового Яра", "Часів Яр", "Часового Яру", "Часовому Яру", "Часовим Яром",
+                 "Chasiv Yar"],
+    "Новая Каховка": ["Новая Каховка", "Новой Каховки", "Новой Каховке", "Новую Каховку",
+                      "Новой Каховкой", "Нова Каховка", "Нової Каховки", "Новій Каховці",
+                      "Nova Kakhovka"],
+    "Великая Новосёлка": ["Великая Новосёлка", "Великой Новосёлки", "Великой Новоселке",
+                          "Великую Новосёлку", "Великой Новосёлкой"],
+    "Красный Лиман": ["Красный Лиман", "Красного Лимана", "Красному Лиману", "Красным Лиманом",
+                      "Красном Лимане", "Красний Лиман", "Красному Лимані"],
+    "Старый Оскол": ["Старый Оскол", "Старого Оскола", "Старому Осколу", "Старым Осколом",
+                     "Старом Осколе", "Старий Оскол", "Старому Осколі"],
+    "Кривой Рог": ["Кривой Рог", "Кривого Рога", "Кривому Рогу", "Кривым Рогом", "Кривом Роге",
+                   "Кривий Ріг", "Кривого Рогу", "Кривому Розі", "Кривим Рогом", "Kryvyi Rih"],
+    "Белая Церковь": ["Белая Церковь", "Белой Церкви", "Белую Церковь", "Белой Церковью",
+                      "Біла Церква", "Білої Церкви", "Білій Церкві", "Bila Tserkva"],
+    "Великий Новгород": ["Великий Новгород", "Великого Новгорода", "Великому Новгороду",
+                         "Великим Новгородом", "Великом Новгороде"],
+    "Нижний Новгород": ["Нижний Новгород", "Нижнего Новгорода", "Нижнему Новгороду",
+                        "Нижним Новгородом", "Нижнем Новгороде", "Нижній Новгород",
+                        "Нижньому Новгороді"],
+    "Ростов-на-Дону": ["Ростов-на-Дону", "Ростова-на-Дону", "Ростову-на-Дону", "Ростовом-на-Дону",
+                       "Ростове-на-Дону", "Ростові-на-Дону", "Ростове на Дону", "Rostov-on-Don"],
+    "Нью-Йорк": ["Нью-Йорк", "Нью-Йорка", "Нью-Йорку", "Нью-Йорком", "Нью-Йорке"],
+    "Каменец-Подольский": ["Каменец-Подольский", "Каменца-Подольского", "Каменце-Подольском",
+                           "Кам'янець-Подільський", "Кам’янці-Подільському"],
+    "Комсомольск-на-Амуре": ["Комсомольска-на-Амуре", "Комсомольске-на-Амуре",
+                             "Комсомольськ-на-Амурі"],
+    "Старый Салтов": ["Старого Салтова", "Старом Салтове", "Старий Салтів", "Старому Салтові"],
+    "Великий Бурлук": ["Великого Бурлука", "Великом Бурлуке", "Великому Бурлуці"],
+    "Новая Водолага": ["Новой Водолаги", "Новой Водолаге", "Нова Водолага", "Новій Водолазі"],
+    "Малая Токмачка": ["Малой Токмачки", "Малой Токмачке", "Мала Токмачка", "Малій Токмачці"],
+    "Сергиев Посад": ["Сергиева Посада", "Сергиевом Посаде", "Сергиеву Посаду"],
+    "Набережные Челны": ["Набережных Челнов", "Набережных Челнах", "Набережными Челнами"],
+    "Красная Поляна": ["Красной Поляне", "Красную Поляну", "Красной Поляны"],
+    "Автономная Республика Крым": ["Автономной Республики Крым", "Автономной Республике Крым",
+                                   "Автономна Республіка Крим", "Автономній Республіці Крим"],
+    "Ямало-Ненецкий автономный округ": ["Ямало-Ненецкого автономного округа",
+                                        "Ямало-Ненецком автономном округе"],
+}
+NAME_CASES = [(rule, form) for rule, forms in NAMES.items() for form in forms]
+# The Russian forms, which the capitalised rule finds without the gazetteer too.
+RUSSIAN_NAME_CASES = [(rule, form) for rule, form in NAME_CASES if not re.search("[іїєґ'’a-z]",
+                                                                                 form.lower())]
 
 
-def index_of(lemmatizer: Lemmatizer, *rules: str) -> RuleIndex:
+@pytest.fixture(scope="module")
+def places() -> PlaceMatcher:
+    return PlaceMatcher.shared(Lemmatizer.shared())
+
+
+def index_of(lemmatizer: Lemmatizer, *rules: str, places: PlaceMatcher | None = None
+             ) -> RuleIndex:
     return RuleIndex.build(
-        lemmatizer, [CompiledRule(i + 1, 100, parse_rule(r)) for i, r in enumerate(rules)]
+        lemmatizer, [CompiledRule(i + 1, 100, parse_rule(r)) for i, r in enumerate(rules)],
+        places,
     )
 
 
@@ -65,6 +125,7 @@ def matched(lemmatizer: Lemmatizer, rule: str, text: str, channel: str | None = 
 
 def test_the_table_is_big_enough() -> None:
     assert len(CASES) >= 150
+    assert len(NAMES) >= 15 and len(NAME_CASES) >= 100
 
 
 @pytest.mark.parametrize(("rule", "form"), CASES)
@@ -73,6 +134,125 @@ def test_every_form_matches_its_word(lemmatizer: Lemmatizer, rule: str, form: st
     [hit] = index_of(lemmatizer, rule).match(text)
     start = text.index(form)
     assert hit.spans == ((start, start + len(form)),)
+
+
+@pytest.mark.parametrize(("rule", "form"), NAME_CASES)
+def test_every_form_of_a_name_matches_it_whole(lemmatizer: Lemmatizer, places: PlaceMatcher,
+                                               rule: str, form: str) -> None:
+    text = f"Сообщают: {form} — подробности позже"
+    start = text.index(form)
+    for written in (rule, f'"{rule}"'):  # bare words and a quoted phrase alike
+        [hit] = index_of(lemmatizer, written, places=places).match(text)
+        assert hit.spans == ((start, start + len(form)),), written
+
+
+@pytest.mark.parametrize(("rule", "form"), RUSSIAN_NAME_CASES)
+def test_capitalised_names_need_no_gazetteer(lemmatizer: Lemmatizer, rule: str,
+                                             form: str) -> None:
+    text = f"В {form} идут бои"
+    [hit] = index_of(lemmatizer, rule).match(text)
+    start = text.index(form)
+    if len(rule.split()) <= 2:  # longer names are two capitalised words at most without it
+        assert hit.spans == ((start, start + len(form)),)
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"),
+    [
+        ("Часов", "В Часовом Яре идут бои"),  # one word stays one word: not часовой
+        ("Часов", "часовой механизм"),
+        ("Часов Яр", "Через 10 часов после начала"),
+        ("Часов Яр", "Бой часов и яркий свет"),
+        ('"Часов Яр"', "Через 10 часов ярко светило солнце"),
+        ("часов яр", "часовой на посту"),
+        ("Красный Лиман", "Красный флаг над Красным морем"),
+        ("Новая Каховка", "Новая школа в Новой Москве"),
+        ("Великий Новгород", "Бои в Нижнем Новгороде"),
+        ("Нижний Новгород", "Бои в Великом Новгороде"),
+        ("Старый Оскол", "Дроны над Старым Салтовом"),
+        ("Белая Церковь", "в Белой Калитве"),
+        ("Кривой Рог", "Кривое зеркало"),
+        ("Нью-Йорк", "Визит в Нью-Дели"),
+        ("Ростов-на-Дону", "Ростов Великий"),
+        ("Каменец-Подольский", "Каменец и Подольск"),
+        ("Великая Новосёлка", "великая новость"),
+        ("Сергиев Посад", "Сергиевы дети"),
+    ],
+)
+def test_a_name_and_nothing_else(lemmatizer: Lemmatizer, places: PlaceMatcher, rule: str,
+                                 text: str) -> None:
+    assert not index_of(lemmatizer, rule, places=places).match(text)
+
+
+def test_words_of_a_name_still_count_on_their_own(lemmatizer: Lemmatizer,
+                                                  places: PlaceMatcher) -> None:
+    # bare words keep meaning "both somewhere": the name adds to that, takes nothing away
+    [hit] = index_of(lemmatizer, "Новая Каховка", places=places).match("Новая атака на Каховку")
+    assert len(hit.spans) == 2
+    [hit] = index_of(lemmatizer, "Белгород Шебекино").match("Белгород и Шебекино")
+    assert len(hit.spans) == 2
+    # one word alone behaves as before
+    text = "В Старом Осколе флаг красного цвета"
+    [hit] = index_of(lemmatizer, "Красный", places=places).match(text)
+    assert [text[s:e] for s, e in hit.spans] == ["красного"]
+    assert not index_of(lemmatizer, "Красный", places=places).match("в Красном Лимане")
+
+
+def test_lowercase_names_need_the_gazetteer(lemmatizer: Lemmatizer, places: PlaceMatcher) -> None:
+    text = "В Часовом Яре идут бои"
+    assert not index_of(lemmatizer, "часов яр").match(text)
+    [hit] = index_of(lemmatizer, "часов яр", places=places).match(text)
+    assert [text[s:e] for s, e in hit.spans] == ["Часовом Яре"]
+    # typed without its hyphens, a gazetteer name is still the name
+    text = "Взрыв в Ростове-на-Дону"
+    [hit] = index_of(lemmatizer, "Ростов на Дону", places=places).match(text)
+    assert [text[s:e] for s, e in hit.spans] == ["Ростове-на-Дону"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "text", "fired"),
+    [
+        ("дрон Часов Яр", "Дрон упал в Часовом Яре", "Часовом Яре"),
+        ('"обстрел Часов Яр"', "обстрел Часового Яра продолжается", "обстрел Часового Яра"),
+        ("NEAR/3(дрон Часов Яр)", "Дрон сбит над Часовым Яром", "Часовым Яром"),
+        ("(Часов Яр OR Бахмут) -учения", "Бои у Часова Яра", "Часова Яра"),
+        ("Белгород Старый Оскол", "Белгород и Старый Оскол", "Старый Оскол"),
+        ("Владимир Путин", "встреча с Владимиром Путиным", "Владимиром Путиным"),
+    ],
+)
+def test_names_inside_rules(lemmatizer: Lemmatizer, places: PlaceMatcher, rule: str, text: str,
+                            fired: str) -> None:
+    [hit] = index_of(lemmatizer, rule, places=places).match(text)
+    assert fired in [text[s:e] for s, e in hit.spans]
+
+
+@pytest.mark.parametrize(
+    ("rule", "gazetteer", "names"),
+    [
+        ("Часов Яр", False, [(0, 2)]),
+        ("дрон Часов Яр", False, [(1, 3)]),
+        ("Белгород Старый Оскол", True, [(1, 3)]),  # the gazetteer's name wins the pairing
+        ("часов яр", True, [(0, 2)]),
+        ("часов яр", False, []),
+        ("На Украине", False, []),  # a preposition is no word of a name
+        ("Сегодня Москва", False, []),
+        ("Каменец-Подольский", False, [(0, 1)]),
+        ("Ростов на Дону", True, [(0, 3)]),
+        ("FPV-дрон", False, []),
+    ],
+)
+def test_which_words_form_a_name(lemmatizer: Lemmatizer, places: PlaceMatcher, rule: str,
+                                 gazetteer: bool, names: list[tuple[int, int]]) -> None:
+    tokens = tokenize(rule)
+    runs = find_names([t.norm for t in tokens], [t.proper for t in tokens],
+                      places.gazetteer if gazetteer else None, lemmatizer.nameable)
+    assert [(r.start, r.end) for r in runs] == names
+
+
+def test_near_finds_a_name_as_its_words(lemmatizer: Lemmatizer) -> None:
+    rule = "NEAR/3(Часов Яр дрон)"  # distance from the name's first word, as for its words
+    assert index_of(lemmatizer, rule).match("В Часовом Яре сбит дрон")
+    assert not index_of(lemmatizer, rule).match("В Часовом Яре вчера утром сбит дрон")
 
 
 @pytest.mark.parametrize(
@@ -177,6 +357,7 @@ def test_explain_lists_the_terms_that_fired(lemmatizer: Lemmatizer) -> None:
         ("NEAR/5(дрон =Шебекино) channel:@Rybar lang:uk",
          "NEAR/5(дрон =шебекино) AND channel:@rybar AND lang:uk"),
         ("Ростов/Дон", '"ростов дон"'),
+        ("Часов Яр", "часов AND яр"),  # a name is matched as one too, but shown as typed
     ],
 )
 def test_rules_render_as_understood(rule: str, understood: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import product
+from math import prod
 from typing import Any
 
 from bot.match.normalize import _CYRILLIC_RE, normalize_word
@@ -10,6 +12,21 @@ from bot.match.translit import latin_forms
 
 # Tags of proper names in both dictionaries (OpenCorpora tag set).
 _PROPER = frozenset({"Geox", "Name", "Surn", "Patr", "Orgn", "Trad"})
+# Parts of speech a word of a place name can be (Новая, Часов, Каховка, Красном).
+_NOMINAL = frozenset({"NOUN", "ADJF", "ADJS", "PRTF", "NUMR"})
+# Endings of a possessive first word (Часов, Сергиев, Часів) declined both ways people write
+# it: as a short possessive (Часова Яра, в Часовом Яре) and as a full adjective (Часового
+# Яру, Часовому Яру, Часовим Яром), Russian and Ukrainian. The dictionaries know neither.
+_POSSESSIVE_ENDINGS = ("", "а", "у", "ым", "ом", "е", "ой", "ою", "ы", "ых", "ыми", "ого",
+                       "ому", "ый", "ая", "ое", "ую", "ые", "им", "ім", "ий", "ої", "ій", "і",
+                       "их", "ими")
+# Parts of a hyphenated name that never inflect, and make the next part keep its form too:
+# Ростов-на-Дону → Ростове-на-Дону, Комсомольск-на-Амуре → Комсомольске-на-Амуре.
+_FIXED_LINKS = frozenset({"на", "над", "под", "при", "у", "в", "во", "де", "ла", "ле", "эль"})
+_MAX_HYPHEN_FORMS = 2000
+# Known readings that make a capitalised word no word of a name: "На Украине", "Так Путин",
+# "Сегодня Москва" are two capitalised words side by side, not a name.
+_FUNCTION_WORDS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "ADVB", "PRED", "COMP"})
 
 
 class Lemmatizer:
@@ -24,6 +41,9 @@ class Lemmatizer:
         ]
         self.keys = lru_cache(maxsize=cache_size)(self._keys)
         self.rule_keys = lru_cache(maxsize=cache_size // 10)(self._rule_keys)
+        self.name_forms = lru_cache(maxsize=cache_size // 10)(self._name_forms)
+        self.name_keys = lru_cache(maxsize=cache_size // 10)(self._name_keys)
+        self.nameable = lru_cache(maxsize=cache_size // 10)(self._nameable)
 
     _shared: Lemmatizer | None = None
 
@@ -88,3 +108,75 @@ class Lemmatizer:
         for lemma in chosen:
             keys |= latin_forms(lemma)
         return frozenset(keys)
+
+    def _nameable(self, norm: str) -> bool:
+        """Whether a capitalised word may be a word of a name (not a preposition, a pronoun …)."""
+        if not _CYRILLIC_RE.search(norm):
+            return True
+        return not any(p.is_known and p.tag.POS in _FUNCTION_WORDS for p in self._parses(norm))
+
+    def _name_keys(self, norm: str) -> frozenset[str]:
+        """Keys of a word typed as part of a name: its rule keys and its inflected forms."""
+        return self.rule_keys(norm) | self.name_forms(norm)
+
+    def _name_forms(self, norm: str) -> frozenset[str]:
+        """Every surface form a word of a multi-word name may take in a post (normalised).
+
+        Compiled once per rule word, never per post. The word is read as the nominative it is
+        typed in (any nominative reading, in either dictionary, known ones first) and its whole
+        paradigm is generated: Новая → новой, новую, новою, нової, новій; Яр → яре, ярі. A
+        possessive (Часов, Часів) gets both declensions people use. A hyphenated word inflects
+        part by part (Каменец-Подольский → Каменце-Подольском), except after a linking word
+        (Ростов-на-Дону → Ростове-на-Дону).
+        """
+        if not _CYRILLIC_RE.search(norm):
+            return frozenset({norm})
+        if "-" in norm:
+            return self._hyphenated_forms(norm)
+        forms = {norm}
+        for analyzer in self._analyzers:
+            parses = [p for p in analyzer.parse(norm) if p.tag.POS in _NOMINAL]
+            nominative = [p for p in parses if "nomn" in p.tag]
+            pool = ([p for p in nominative if p.is_known] or nominative[:3]
+                    or [p for p in parses if p.is_known] or parses[:3])
+            seen = set()
+            for parse in pool:
+                paradigm = (parse.normal_form, parse.tag.POS)
+                if paradigm not in seen:
+                    seen.add(paradigm)
+                    forms.update(normalize_word(f.word) for f in parse.lexeme)
+        forms |= _possessive_forms(norm)
+        return frozenset(forms)
+
+    def _hyphenated_forms(self, norm: str) -> frozenset[str]:
+        parts = norm.split("-")
+        options: list[frozenset[str]] = []
+        for i, part in enumerate(parts):
+            linked = i > 0 and parts[i - 1] in _FIXED_LINKS
+            fixed = len(part) < 3 or part in _FIXED_LINKS or linked
+            options.append(frozenset({part}) if fixed else self.name_forms(part))
+        forms = {norm}
+        if prod(len(o) for o in options) <= _MAX_HYPHEN_FORMS:
+            forms.update("-".join(combo) for combo in product(*options))
+        else:  # only the first part inflects (rare: two long, richly inflected parts)
+            forms.update("-".join((first, *parts[1:])) for first in options[0])
+        return frozenset(forms)
+
+
+def _possessive_forms(norm: str) -> set[str]:
+    """Часов → часова, часовом, часового, часів …; Часів → часового, часовому …"""
+    if len(norm) < 4:
+        return set()
+    stem = ""
+    if norm.endswith(("ов", "ев", "ин", "ын")):
+        stem = norm
+    elif norm.endswith("ів"):
+        stem = norm[:-2] + "ов"
+    elif norm.endswith("їв"):
+        stem = norm[:-2] + "єв"
+    if not stem:
+        return set()
+    forms = {stem + ending for ending in _POSSESSIVE_ENDINGS}
+    if stem.endswith("ов"):
+        forms.add(stem[:-2] + "ів")  # the Ukrainian nominative
+    return forms

@@ -2,6 +2,8 @@
 
     word          any grammatical form (Russian and Ukrainian dictionaries)
     "two words"   consecutive words, each in any form
+    Часов Яр      words that form a name (in the gazetteer, or capitalised side by side) also
+                  match the name as a whole, in any form: «в Часовом Яре» (bot.match.names)
     =word         exactly this form
     word*         any word starting with this prefix (3 letters at least)
     a AND b, a b  both (AND is implied between terms)
@@ -18,7 +20,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from bot.match.normalize import normalize_word, tokenize
@@ -53,6 +55,8 @@ class Word:
 
     text: str
     mode: str = "forms"
+    # typed with a capital letter: two such words side by side may be a name (Часов Яр)
+    cased: bool = field(default=False, compare=False)
 
     def render(self) -> str:
         return {"forms": self.text, "exact": f"={self.text}", "prefix": f"{self.text}*"}[self.mode]
@@ -63,9 +67,23 @@ class Phrase:
     """Consecutive words, each in any form."""
 
     words: tuple[str, ...]
+    cased: tuple[bool, ...] = field(default=(), compare=False)  # per word, as in Word
 
     def render(self) -> str:
         return '"' + " ".join(self.words) + '"'
+
+
+@dataclass(frozen=True)
+class Name:
+    """Words that form a name (Часов Яр), matched as a whole in any inflected form.
+
+    Never parsed: the index makes it from a rule's words, next to the words themselves.
+    """
+
+    words: tuple[str, ...]
+
+    def render(self) -> str:
+        return " ".join(self.words)
 
 
 @dataclass(frozen=True)
@@ -134,9 +152,9 @@ class Not:
         return "NOT " + _grouped(self.item)
 
 
-Node: TypeAlias = (Word | Phrase | Near | ChannelFilter | LangFilter | RegionFilter | And | Or
-                  | Not)
-Leaf: TypeAlias = Word | Phrase | Near
+Node: TypeAlias = (Word | Phrase | Name | Near | ChannelFilter | LangFilter | RegionFilter | And
+                  | Or | Not)
+Leaf: TypeAlias = Word | Phrase | Name | Near
 
 
 def _grouped(node: Node) -> str:
@@ -288,11 +306,13 @@ class _Parser:
             self.take()
             return node
         if tok.kind == "PHRASE":
-            words = tuple(t.norm for t in tokenize(tok.text))
+            tokens = tokenize(tok.text)
+            words = tuple(t.norm for t in tokens)
             if not words:
                 raise self.error("expected words inside the quotes", tok.pos)
             self.count(tok)
-            return Phrase(words) if len(words) > 1 else Word(words[0])
+            cased = tuple(t.proper for t in tokens)
+            return Phrase(words, cased) if len(words) > 1 else Word(words[0], cased=cased[0])
         if tok.kind == "NEAR":
             return self.near(tok)
         if tok.kind == "WORD":
@@ -362,18 +382,20 @@ class _Parser:
             mode, body = "prefix", body[:-1]
         if "*" in body:
             raise self.error("* may only end a word (a prefix)", tok.pos + raw.index("*"))
-        words = [t.norm for t in tokenize(body)]
+        tokens = tokenize(body)
+        words = [t.norm for t in tokens]
         if not words:
             raise self.error(f"expected a word, found {raw!r}", tok.pos)
         self.count(tok)
         if len(words) > 1:
             if mode != "forms":
                 raise self.error("=exact and prefix* apply to single words", tok.pos)
-            return Phrase(tuple(words))  # e.g. Ростов/Дон: consecutive words
+            # e.g. Ростов/Дон: consecutive words
+            return Phrase(tuple(words), tuple(t.proper for t in tokens))
         if mode == "prefix" and sum(ch.isalpha() for ch in words[0]) < MIN_PREFIX:
             raise self.error(f"a prefix needs at least {MIN_PREFIX} letters before *",
                              tok.pos + len(raw) - 1)
-        return Word(normalize_word(words[0]), mode)
+        return Word(normalize_word(words[0]), mode, tokens[0].proper)
 
 
 def parse_rule(text: str) -> Node:

@@ -109,6 +109,11 @@ class Gazetteer:
                    if not name.isascii() and key in latin_forms(name) for pid in pids]
         return self._ranked(ids)
 
+    def names_of(self, name: str) -> list[str]:
+        """Every name (any language, historic ones too) of the places called exactly so."""
+        ids = self._by_name.get(normalize_word(name.strip()), ())
+        return list(dict.fromkeys(n for pid in ids for n in self.places[pid].all_names))
+
     def fuzzy(self, query: str, limit: int = 5) -> list[Place]:
         """Closest names for a query with typos (difflib ratio), biggest places first."""
         exact = self.lookup(query)
