@@ -7,8 +7,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.budget import Limits, SendBudgets
@@ -18,65 +20,34 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.guard import CommandRouter
 from bot.http.client import make_http_client
-from bot.http.translate import Translations, make_provider, render_translation
+from bot.http.translate import Provider, Translations, make_provider, render_translation
 from bot.http.webhooks import HttpWebhookSender
 from bot.match import Lemmatizer
 from bot.models import Channel, Post
-from bot.preview.parse import clean_username, preview_channel_id
-from bot.preview.poller import PreviewError, PreviewPoller
+from bot.preview.poller import PreviewPoller
+from bot.preview.watch import PreviewWatch
 from bot.regions.places import PlaceMatcher
-from bot.render import esc
 from bot.services.access import AccessService
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.reconcile import Backfiller, ChannelHealth, DeletionChecker, Reconciler
 from bot.services.rules import RulesService
-from bot.services.watch import WatchedChannels, WatchError, WatchService
+from bot.services.watch import WatchedChannels, WatchService
 from bot.store import Database, Store, apply_migrations
 from bot.tasks import TaskOwner
 from bot.telegram.botside import BotGateway
-from bot.telegram.clients import NotLoggedIn, disconnect, make_client, session_has_key
+from bot.telegram.clients import (
+    ChanwatchClient,
+    NotLoggedIn,
+    disconnect,
+    make_client,
+    session_has_key,
+)
 from bot.telegram.user import UserGateway
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
-
-
-class PreviewWatch:
-    """``/watch @name preview``: follow a public channel through its web preview."""
-
-    def __init__(self, store: Store, poller: PreviewPoller, poll_soon: Callable[[], None]) -> None:
-        self._store = store
-        self._poller = poller
-        self._poll_soon = poll_soon
-
-    async def watch(self, username: str, added_by: int,
-                    since: dt.date | None = None) -> tuple[str, bool]:
-        """Probe the preview, record the channel, and poll it at once: its backfill (the last
-        BACKFILL_POSTS posts, or every post since ``since``, without alerts) is reported to
-        the admin's private chat; raise WatchError with a readable reason."""
-        channel_id = preview_channel_id(username)
-        known = await self._store.channel(channel_id)
-        if known is not None and known.status == "active":
-            return known.title, False
-        live = await self._store.channel_by_username(username)
-        if live is not None and live.status == "active" and live.source == "live":
-            return live.title, False
-        try:
-            page = await self._poller.probe(username)
-        except PreviewError as exc:
-            raise WatchError(str(exc)) from exc
-        if page.disabled:
-            raise WatchError(f"@{username} has its web preview switched off; watch it live"
-                             f" with /watch @{username}.")
-        # before the channel is active: a poll must not start a backfill the plan misses
-        self._poller.plan_backfill(channel_id, added_by, since)  # /watch: a private chat
-        channel, created = await self._store.add_channel(
-            channel_id, clean_username(username), page.title or username, None, added_by)
-        await self._store.set_channel_source(channel.id, "preview")
-        self._poll_soon()
-        return channel.title, created
 
 
 class TranslationBlock:
@@ -89,6 +60,20 @@ class TranslationBlock:
         """The translation (cached per post and language) or a short note."""
         translated, note = await self._translations.for_alert(post_id, text, lang)
         return render_translation(translated, note, lang)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the first start-up steps built and the later ones are handed."""
+
+    store: Store
+    rules: RulesService  # with the lemmatizer and place matcher it compiles against
+    watched: WatchedChannels
+    admins: AdminNotifier
+    user_client: ChanwatchClient  # not connected yet
+    bot_client: ChanwatchClient  # not connected yet
+    http: httpx.AsyncClient  # preview pages, webhooks and translations
+    translation_provider: Provider | None
 
 
 class App:
@@ -104,11 +89,20 @@ class App:
         self._places = places
         self._stack = AsyncExitStack()
         self.tasks = TaskOwner()
+        # built by start(), in this order
         self.store: Store
+        self._rules: RulesService
+        self.http: httpx.AsyncClient
         self.user: UserGateway
+        self.ingest: IngestService
+        self.preview: PreviewPoller
+        self.reconciler: Reconciler
+        self.backfiller: Backfiller
+        self.deletion_checker: DeletionChecker
+        self.digests: DigestService
         self.bot: BotGateway
         self.dispatcher: Dispatcher
-        self.ingest: IngestService
+        self.scheduler: AsyncIOScheduler
 
     async def start(self) -> None:
         """Build and start everything; on failure, undo what was built and re-raise."""
@@ -119,29 +113,55 @@ class App:
             raise
 
     async def _start(self) -> None:
+        # Every step pushes the undoing of what it opened, so stop() tears down in reverse:
+        # scheduler → tasks → HTTP client → user client → bot client → database.
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if not session_has_key(s.user_session_path):
             raise NotLoggedIn(f"no user session at {s.user_session_path}")
+        self.store = store = await self._open_store()
+        self._rules = rules = await self._load_rules(store)
+        watched = WatchedChannels(store)
+        await watched.refresh()
+        user_client, bot_client = self._make_telegram_clients()
+        self.http = http = self._make_http_client()
+        deps = Deps(store, rules, watched, AdminNotifier(store, s.admin_ids), user_client,
+                    bot_client, http, self._make_translation_provider(http))
+        self._build_sources(deps)
+        self._build_commands(deps)
+        await self._build_dispatcher(deps)
+        await self._connect(deps)
+        await self._start_jobs()
+        log.info("chanwatch started: %d channels, %d rules", len(watched), len(rules.rules_by_id))
 
+    # ---------------------------------------------------------------- store and matching
+    async def _open_store(self) -> Store:
+        """The database, migrated, behind the store (closed last)."""
+        s = self.settings
         db = await Database.open(
             s.database_path, busy_timeout_ms=int(s.db_busy_timeout.total_seconds() * 1000)
         )
         self._stack.push_async_callback(db.close)
         await apply_migrations(db, self.clock)
-        self.store = store = Store(db, self.clock, dedup_window=s.dedup_window)
+        return Store(db, self.clock, dedup_window=s.dedup_window)
 
+    async def _load_rules(self, store: Store) -> RulesService:
+        """Every alerting rule, compiled against the dictionaries and the gazetteer."""
         lemmatizer = self._lemmatizer
         if lemmatizer is None:  # loading ~40 MiB of dictionaries: keep the loop responsive
             lemmatizer = await asyncio.to_thread(Lemmatizer)
         places = self._places
         if places is None:  # ~38k places: compiled (or read from the cache) in a thread
-            places = await asyncio.to_thread(PlaceMatcher.cached, lemmatizer, s.data_dir / "cache")
+            places = await asyncio.to_thread(PlaceMatcher.cached, lemmatizer,
+                                             self.settings.data_dir / "cache")
         rules = RulesService(store, lemmatizer, places=places)
         await rules.rebuild()
-        watched = WatchedChannels(store)
-        await watched.refresh()
+        return rules
 
+    # ---------------------------------------------------------------- clients
+    def _make_telegram_clients(self) -> tuple[ChanwatchClient, ChanwatchClient]:
+        """The user and bot clients, not yet connected (disconnected at shutdown)."""
+        s = self.settings
         # Flood waits are never slept inside Telethon: the user gateway waits them out itself
         # and resumes where it stopped; the bot's dispatcher pauses only the flooded chat.
         user_client = make_client(s, s.user_session_path, flood_sleep_threshold=0,
@@ -150,59 +170,81 @@ class App:
                                  raise_last_call_error=True, request_retries=2)
         self._stack.push_async_callback(disconnect, bot_client)
         self._stack.push_async_callback(disconnect, user_client)
+        return user_client, bot_client
 
-        self.user = UserGateway(user_client, watched, self._on_post, self._on_edit,
-                                self._on_delete)
-        watch = WatchService(store, self.user, on_change=watched.refresh,
-                             on_watched=self._on_watched)
-        # One HTTP client for preview pages, webhooks and translations; closed at shutdown.
-        self.http = http = make_http_client(s.http_timeout.total_seconds())
+    def _make_http_client(self) -> httpx.AsyncClient:
+        """One HTTP client for preview pages, webhooks and translations; closed at shutdown."""
+        http = make_http_client(self.settings.http_timeout.total_seconds())
         self._stack.push_async_callback(http.aclose)
-        provider = make_provider(
+        return http
+
+    def _make_translation_provider(self, http: httpx.AsyncClient) -> Provider | None:
+        """The configured translation service, if any."""
+        s = self.settings
+        return make_provider(
             http, translate_url=s.translate_url,
             translate_api_key=s.translate_api_key.value if s.translate_api_key else None,
             deepl_api_key=s.deepl_api_key.value if s.deepl_api_key else None,
             deepl_url=s.deepl_url)
-        translator = TranslationBlock(Translations(store, provider,
-                                                   timeout=s.translate_timeout.total_seconds()))
-        await store.set_operator_webhook(s.webhook_url.value if s.webhook_url else None,
-                                         s.webhook_format)
 
-        admins = AdminNotifier(store, s.admin_ids)
-        self.ingest = IngestService(store, rules, s.timezone, self.clock, admins)
+    # ---------------------------------------------------------------- services
+    def _build_sources(self, deps: Deps) -> None:
+        """What brings posts in: live updates, the web preview, catch-up and backfill."""
+        s, store, admins = self.settings, deps.store, deps.admins
+        self.user = UserGateway(deps.user_client, deps.watched, self._on_post, self._on_edit,
+                                self._on_delete)
+        self.ingest = IngestService(store, deps.rules, s.timezone, self.clock, admins)
         self.preview = PreviewPoller(
-            http, s.preview_base_url, store, self.ingest, admins, self.clock,
+            deps.http, s.preview_base_url, store, self.ingest, admins, self.clock,
             max_in_flight=s.preview_concurrency,
             base_backoff=s.preview_interval.total_seconds(),
             backfill_posts=s.backfill_posts, tz=s.timezone, spawn=self.tasks.spawn)
-        preview_watch = PreviewWatch(store, self.preview, self._poll_preview_soon)
+        health = ChannelHealth(store, admins, self.clock, on_change=deps.watched.refresh)
+        self.reconciler = Reconciler(store, self.user, self.ingest, health,
+                                     on_change=deps.watched.refresh)
+        self.backfiller = Backfiller(store, self.user, self.ingest, health)
+        self.deletion_checker = DeletionChecker(store, self.user, self.ingest, self.clock,
+                                                s.deletion_check_window, health)
 
-        self.digests = DigestService(store, self.clock, s.timezone, places)
+    def _build_commands(self, deps: Deps) -> None:
+        """The services behind the commands, and the bot gateway that routes them."""
+        s, store, rules, provider = self.settings, deps.store, deps.rules, deps.translation_provider
+        watch = WatchService(store, self.user, on_change=deps.watched.refresh,
+                             on_watched=self._on_watched)
+        preview_watch = PreviewWatch(store, self.preview, self._poll_preview_soon)
+        self.digests = DigestService(store, self.clock, s.timezone, rules.places)
         services = Services(store, AccessService(store, s.admin_ids), watch, rules, s.timezone,
                             s.backfill_posts, self.digests, self.clock,
                             webhook_allow_private=s.webhook_allow_private,
                             translator_name=provider.name if provider else None,
                             preview=preview_watch)
-        self.bot = BotGateway(bot_client, CommandRouter(services, self.clock))
+        self.bot = BotGateway(deps.bot_client, CommandRouter(services, self.clock))
+
+    async def _build_dispatcher(self, deps: Deps) -> None:
+        """The outbox sender: Telegram within its limits, webhooks, translations."""
+        s, store = self.settings, deps.store
+        translator = TranslationBlock(Translations(store, deps.translation_provider,
+                                                   timeout=s.translate_timeout.total_seconds()))
+        await store.set_operator_webhook(s.webhook_url.value if s.webhook_url else None,
+                                         s.webhook_format)
         limits = Limits(per_chat=s.send_rate_chat, per_group=s.send_rate_group,
                         overall=s.send_rate_total)
         self.dispatcher = Dispatcher(
             store, self.bot, self.clock, s.admin_ids, on_chat_dead=self._chat_dead,
             budgets=SendBudgets(limits),
-            webhooks=HttpWebhookSender(http, allow_private=s.webhook_allow_private),
+            webhooks=HttpWebhookSender(deps.http, allow_private=s.webhook_allow_private),
             translator=translator)
-        self._rules = rules
-        health = ChannelHealth(store, admins, self.clock, on_change=watched.refresh)
-        self.reconciler = Reconciler(store, self.user, self.ingest, health,
-                                     on_change=watched.refresh)
-        self.backfiller = Backfiller(store, self.user, self.ingest, health)
-        self.deletion_checker = DeletionChecker(store, self.user, self.ingest, self.clock,
-                                                s.deletion_check_window, health)
 
+    async def _connect(self, deps: Deps) -> None:
+        """Connect both accounts; from now on posts and commands arrive."""
         await self.user.start()
-        await self.bot.start(s.bot_token.value)
-        user_client.on_reconnect = self._on_reconnect
+        await self.bot.start(self.settings.bot_token.value)
+        deps.user_client.on_reconnect = self._on_reconnect
 
+    # ---------------------------------------------------------------- jobs
+    async def _start_jobs(self) -> None:
+        """The dispatcher, the first reconcile, and the scheduler with every periodic job."""
+        s = self.settings
         self._stack.push_async_callback(self.tasks.close)
         self.tasks.spawn("dispatcher", self.dispatcher.run())
         self.tasks.spawn("reconcile:start", self.run_reconcile("start"))
@@ -229,7 +271,6 @@ class App:
         missed = await self.digests.attach(scheduler, self._start_job_now)
         if missed:
             log.info("%d digests missed while down are being sent", missed)
-        log.info("chanwatch started: %d channels, %d rules", len(watched), len(rules.rules_by_id))
 
     async def _start_job(
         self, name: str, func: Callable[[], Coroutine[Any, Any, Any]]
@@ -240,6 +281,7 @@ class App:
     def _start_job_now(self, name: str, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         self.tasks.spawn_once(name, func)
 
+    # ---------------------------------------------------------------- callbacks
     async def _chat_dead(self) -> None:
         # its rules stop matching until /start (its digest job finds the chat dead and skips)
         await self._rules.rebuild()
@@ -264,22 +306,10 @@ class App:
             return
         start = (dt.datetime.combine(since, dt.time(), tzinfo=self.settings.timezone)
                  if since else None)
-        self.tasks.spawn(f"backfill:{channel.id}",
-                         self._backfill(channel, chat_id, limit, start, top_id))
+        self.tasks.spawn(f"backfill:{channel.id}", self.backfiller.run_reporting_failure(
+            channel, chat_id, limit, start, top_id))
 
-    async def _backfill(self, channel: Channel, chat_id: int, limit: int | None,
-                        since: dt.datetime | None, top_id: int) -> None:
-        try:
-            await self.backfiller.run(channel, chat_id, limit, since, top_id)
-        except Exception as exc:
-            # A failed backfill must not stop the service: say so; new posts still arrive.
-            log.exception("backfill of channel %d failed", channel.id)
-            reason = esc(type(exc).__name__)
-            await self.store.enqueue_notice(
-                chat_id, f"⚠️ Backfill of <b>{esc(channel.title)}</b> failed ({reason});"
-                " new posts are still watched.", f"backfill-failed:{channel.id}:{top_id}")
-
-
+    # ---------------------------------------------------------------- jobs' bodies
     async def run_reconcile(self, reason: str) -> None:
         """Catch up every channel (at start, after reconnects, on the schedule)."""
         try:
@@ -320,5 +350,3 @@ class App:
     async def stop(self) -> None:
         """Stop tasks, disconnect clients, let the current write finish, close the database."""
         await self._stack.aclose()
-
-

@@ -279,6 +279,19 @@ class Backfiller:
         log.info("backfill of channel %d: %d posts stored", channel.id, stored)
         return stored
 
+    async def run_reporting_failure(self, channel: Channel, chat_id: int, limit: int | None,
+                                    since: dt.datetime | None, top_id: int) -> None:
+        """``run`` as a task of its own: a failure is logged and told to ``chat_id``, not raised."""
+        try:
+            await self.run(channel, chat_id, limit, since, top_id)
+        except Exception as exc:
+            # A failed backfill must not stop the service: say so; new posts still arrive.
+            log.exception("backfill of channel %d failed", channel.id)
+            reason = esc(type(exc).__name__)
+            await self._store.enqueue_notice(
+                chat_id, f"⚠️ Backfill of <b>{esc(channel.title)}</b> failed ({reason});"
+                " new posts are still watched.", f"backfill-failed:{channel.id}:{top_id}")
+
 
 class DeletionChecker:
     """Re-reads recent posts to catch deletions and edits Telegram did not push."""
