@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 from telethon import TelegramClient, errors, events
@@ -105,15 +106,37 @@ class UserGateway:
             log.exception("failed to record deletions in channel %d", channel_id)
 
     # ---------------------------------------------------------------- flood waits
+    async def _wait_out(self, exc: errors.FloodWaitError, doing: str) -> None:
+        """Sleep out one flood wait (only this account's reads pause) and count it."""
+        self.flood_waits += 1
+        log.warning("flood wait %ds %s; waiting", exc.seconds, doing)
+        await self._sleep(exc.seconds + FLOOD_MARGIN)
+
     async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
-        """Run a request, waiting out flood waits (only this account's reads pause)."""
+        """Run a request, waiting out flood waits."""
         while True:
             try:
                 return await make()
             except errors.FloodWaitError as exc:
-                self.flood_waits += 1
-                log.warning("flood wait %ds on the user account; waiting", exc.seconds)
-                await self._sleep(exc.seconds + FLOOD_MARGIN)
+                await self._wait_out(exc, "on the user account")
+
+    async def _history(
+        self, channel: Channel, start_id: int, read: Callable[[int], AsyncIterator[Any]]
+    ) -> AsyncGenerator[Any, None]:
+        """The messages ``read(start_id)`` yields; a flood wait pauses, then ``read`` goes on
+        from the last id seen (resumes, never restarts). RPC errors mean what
+        ``_channel_failure`` says."""
+        last_id = start_id
+        while True:
+            try:
+                async for message in read(last_id):
+                    last_id = message.id  # Telethon yields ids strictly in the read's order
+                    yield message
+                return
+            except errors.FloodWaitError as exc:
+                await self._wait_out(exc, f"while reading channel {channel.id} at {last_id}")
+            except errors.RPCError as exc:
+                raise _channel_failure(channel.id, exc) from exc
 
     # ---------------------------------------------------------------- ChannelDirectory
     async def resolve_channel(self, username: str) -> ResolvedChannel:
@@ -253,24 +276,16 @@ class UserGateway:
         Telethon so saves the request that would only confirm the end.
         """
         peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
-        last = min_id
-        while True:
-            try:
-                async for message in self.client.iter_messages(
-                    peer, min_id=last, reverse=True, wait_time=self.history_pause,
-                    limit=None if top_id is None else max(0, top_id - last),
-                ):
-                    last = max(last, message.id)
-                    if isinstance(message, types.Message):  # skip service messages
-                        yield message_to_post(message, channel.username)
-                return
-            except errors.FloodWaitError as exc:
-                self.flood_waits += 1
-                log.warning("flood wait %ds while catching up channel %d at %d; waiting",
-                            exc.seconds, channel.id, last)
-                await self._sleep(exc.seconds + FLOOD_MARGIN)
-            except errors.RPCError as exc:
-                raise _channel_failure(channel.id, exc) from exc
+
+        def oldest_first(after: int) -> AsyncIterator[Any]:
+            return self.client.iter_messages(  # type: ignore[no-any-return]
+                peer, min_id=after, reverse=True, wait_time=self.history_pause,
+                limit=None if top_id is None else max(0, top_id - after))
+
+        async with aclosing(self._history(channel, min_id, oldest_first)) as messages:
+            async for message in messages:
+                if isinstance(message, types.Message):  # skip service messages
+                    yield message_to_post(message, channel.username)
 
     async def fetch_recent(
         self, channel: Channel, limit: int | None, since: dt.datetime | None, max_id: int
@@ -278,28 +293,23 @@ class UserGateway:
         """Newest first: up to ``limit`` posts, or all posts since ``since``, ids ≤ max_id."""
         peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
         posts: list[Post] = []
-        offset = max_id + 1
-        while True:
-            try:
-                async for message in self.client.iter_messages(
-                    peer, offset_id=offset, limit=None if since else limit,
-                    wait_time=self.history_pause,
-                ):
-                    offset = message.id
-                    if not isinstance(message, types.Message):
-                        continue
-                    post = message_to_post(message, channel.username)
-                    if since is not None and post.date < since:
-                        return posts
-                    posts.append(post)
-                    if limit is not None and since is None and len(posts) >= limit:
-                        return posts
-                return posts
-            except errors.FloodWaitError as exc:
-                self.flood_waits += 1
-                await self._sleep(exc.seconds + FLOOD_MARGIN)
-            except errors.RPCError as exc:
-                raise _channel_failure(channel.id, exc) from exc
+
+        def newest_first(before: int) -> AsyncIterator[Any]:
+            return self.client.iter_messages(  # type: ignore[no-any-return]
+                peer, offset_id=before, limit=None if since else limit,
+                wait_time=self.history_pause)
+
+        async with aclosing(self._history(channel, max_id + 1, newest_first)) as messages:
+            async for message in messages:
+                if not isinstance(message, types.Message):
+                    continue
+                post = message_to_post(message, channel.username)
+                if since is not None and post.date < since:
+                    return posts
+                posts.append(post)
+                if limit is not None and since is None and len(posts) >= limit:
+                    return posts
+        return posts
 
     async def fetch_ids(self, channel: Channel, ids: Sequence[int]) -> dict[int, Post | None]:
         """Current versions of these posts; None for the ones that are gone."""
