@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.webhook_urls import FORMATS, WebhookURLError, check_url_syntax
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _API_HASH_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 _BOT_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{5,}$")
@@ -236,8 +238,6 @@ def _count(env: Mapping[str, str], key: str, default: int, maximum: int) -> int:
 
 def _webhook_url(env: Mapping[str, str]) -> Secret | None:
     # often carries a token: kept as a secret, and never quoted in errors
-    from bot.http.webhooks import WebhookURLError, check_url_syntax
-
     raw = env.get("WEBHOOK_URL", "").strip()
     if not raw:
         return None
@@ -275,8 +275,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         preview_interval=_duration(env, "PREVIEW_INTERVAL", "2m", dt.timedelta(seconds=10)),
         preview_concurrency=max(1, _count(env, "PREVIEW_CONCURRENCY", 4, 32)),
         webhook_url=_webhook_url(env),
-        webhook_format=_choice(env, "WEBHOOK_FORMAT", "json",
-                               ("json", "slack", "discord", "ntfy")),
+        webhook_format=_choice(env, "WEBHOOK_FORMAT", "json", FORMATS),
         webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE"),
         translate_url=_url(env, "TRANSLATE_URL"),
         translate_api_key=_secret(env, "TRANSLATE_API_KEY"),
