@@ -9,14 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.commands import (
-    COMMANDS_BY_NAME,
-    CommandContext,
-    Reply,
-    Services,
-    add_region_rule,
-    mute_button,
-)
+from bot.commands import BUTTONS, COMMANDS_BY_NAME, CommandContext, Reply, Services
+from bot.commands.replies import BUTTON_EXPIRED
 from bot.models import ChatKind, Role
 from bot.store import StoreBusy
 
@@ -67,22 +61,16 @@ class CommandRouter:
         if role is Role.STRANGER or sender_id is None:
             return "Sorry, this chanwatch instance is private.", None
         ctx = CommandContext(sender_id, msg.chat_id, msg.chat_kind, msg.chat_title, "", role)
-        kind, _, value = data.partition(":")
-        if kind not in ("region", "mute"):
-            return "This button has expired.", None
+        button = BUTTONS.get(data.partition(":")[0])
+        if button is None:
+            return BUTTON_EXPIRED, None
         if not await self._may_change(msg):
             return "Only this group's administrators can do that.", None
         try:
-            await self._svc.store.upsert_chat(msg.chat_id, msg.chat_kind, msg.chat_title)
-            if kind == "mute":
-                return await mute_button(ctx, self._svc, data)
-            places = self._svc.rules.places
-            if places is None or value not in places.gazetteer.places:
-                return "This button has expired.", None
-            text = await add_region_rule(ctx, self._svc, places.gazetteer.places[value])
+            await self._svc.chats.register(msg.chat_id, msg.chat_kind, msg.chat_title)
+            return await button(ctx, self._svc, data)
         except StoreBusy:
             return "The database is busy; press again in a moment.", None
-        return ("Saved" if text.startswith("✅") else "Not saved"), text
 
     async def handle(self, msg: Incoming) -> str | Reply | None:
         """Return the HTML reply to send, or None to stay silent."""
@@ -98,7 +86,7 @@ class CommandRouter:
             return None  # "/cmd" in a group may be for another bot
         role = await self._svc.access.role(msg.sender_id)
         if role is Role.STRANGER or msg.sender_id is None:
-            known = in_group and await self._svc.store.chat(msg.chat_id) is not None
+            known = in_group and await self._svc.chats.find(msg.chat_id) is not None
             if not (known and command is not None and not command.changes
                     and command.access is not Role.ADMIN and msg.sender_id is not None):
                 return self._refusal(msg.sender_id)
@@ -115,7 +103,7 @@ class CommandRouter:
         ctx = CommandContext(msg.sender_id, msg.chat_id, msg.chat_kind, msg.chat_title,
                              args.strip(), role)
         try:
-            await self._svc.store.upsert_chat(msg.chat_id, msg.chat_kind, msg.chat_title)
+            await self._svc.chats.register(msg.chat_id, msg.chat_kind, msg.chat_title)
             return await command.handler(ctx, self._svc)
         except StoreBusy:
             log.warning("/%s from %d: database busy", name, msg.sender_id)

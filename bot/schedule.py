@@ -9,11 +9,18 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.models import Chat
+
 _HHMM = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 
 
 class ScheduleError(ValueError):
     """A time, range or schedule that cannot be understood; the message says why."""
+
+
+def chat_zone(chat: Chat | None, default: ZoneInfo) -> ZoneInfo:
+    """The chat's time zone (``/tz``), or the instance's ``TIMEZONE`` when it has none."""
+    return ZoneInfo(chat.tz) if chat is not None and chat.tz else default
 
 
 def parse_hhmm(text: str) -> int:

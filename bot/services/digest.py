@@ -24,7 +24,7 @@ from bot.clock import Clock, to_iso
 from bot.models import Chat, Post, Rule
 from bot.regions.places import PlaceMatcher
 from bot.render import esc, format_time, highlight, shorten
-from bot.schedule import cron_trigger, describe_cron, last_fire_between
+from bot.schedule import chat_zone, cron_trigger, describe_cron, last_fire_between
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class DigestService:
 
     def tz(self, chat: Chat) -> ZoneInfo:
         """The chat's time zone."""
-        return ZoneInfo(chat.tz) if chat.tz else self._default_tz
+        return chat_zone(chat, self._default_tz)
 
     # ------------------------------------------------------------------ scheduling
     async def attach(self, scheduler: AsyncIOScheduler, spawn: Spawn) -> int:
@@ -82,6 +82,14 @@ class DigestService:
             self._fire, cron_trigger(chat.digest_cron, self.tz(chat)), args=(chat.id,),
             id=job_id, replace_existing=True, coalesce=True, max_instances=1,
             misfire_grace_time=3600)
+
+    async def set_schedule(self, chat_id: int, cron: str | None) -> Chat:
+        """Store the chat's digest schedule (None: no digest) and re-plan its job."""
+        await self._store.set_digest(chat_id, cron)
+        chat = await self._store.chat(chat_id)
+        assert chat is not None  # the command router stores the chat before any handler
+        self.schedule(chat)
+        return chat
 
     async def _fire(self, chat_id: int) -> None:
         # A coroutine job runs in the event loop: hand the work to an owned task.

@@ -25,7 +25,7 @@ from bot.render import (
     render_deleted,
     render_summary,
 )
-from bot.schedule import quiet_until
+from bot.schedule import chat_zone, quiet_until
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import RuleHitRecord, SaveResult, Store, alert_key
@@ -138,7 +138,7 @@ class IngestService:
             if not instant:
                 continue
             chat = chats.get(chat_id)
-            tz = ZoneInfo(chat.tz) if chat and chat.tz else self._default_tz
+            tz = chat_zone(chat, self._default_tz)
             html = render_alert(channel_title=title, post=post, spans=found.spans,
                                 rules=instant, tz=tz, note=note, places=found.places)
             summary = render_summary(channel_title=title, post=post, spans=found.spans, tz=tz,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from bot.match import CompiledRule, Lemmatizer, MatchHit, Node, RuleIndex, parse_rule
 from bot.models import Post, Rule
@@ -81,3 +83,20 @@ class RulesService:
         if rule is not None:
             await self.rebuild()
         return rule
+
+    async def set_mode(self, chat_id: int, number: int, mode: str) -> Rule | None:
+        """Make rule ``number`` instant, digest-only or both (read at alert time: no rebuild)."""
+        return await self._store.set_mode(chat_id, number, mode)
+
+    async def mute(self, chat_id: int, number: int, until: dt.datetime | None) -> Rule | None:
+        """Silence rule ``number``'s instant alerts until ``until`` (None: unmute)."""
+        return await self._store.set_muted(chat_id, number, until)
+
+    async def mute_ids(self, chat_id: int, rule_ids: Sequence[int],
+                       until: dt.datetime) -> Sequence[Rule]:
+        """Mute rules by id (the buttons under an alert); only this chat's rules."""
+        return await self._store.set_muted_ids(chat_id, rule_ids, until)
+
+    async def set_notify_deleted(self, chat_id: int, number: int, on: bool) -> Rule | None:
+        """Tell (or stop telling) the chat when a post rule ``number`` alerted on is deleted."""
+        return await self._store.set_notify_deleted(chat_id, number, on)

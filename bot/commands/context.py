@@ -1,0 +1,95 @@
+"""What every handler gets: the command's context, the services, and the reply types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock, SystemClock
+from bot.models import ChatKind, Role
+from bot.services.access import AccessService
+from bot.services.chat_settings import ChatSettingsService
+from bot.services.digest import DigestService
+from bot.services.rules import RulesService
+from bot.services.watch import WatchService
+from bot.services.webhooks import WebhookService
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who sent a command, where, and with which arguments (identity from the event only)."""
+
+    sender_id: int
+    chat_id: int
+    chat_kind: ChatKind
+    chat_title: str | None
+    args: str
+    role: Role
+
+
+class PreviewWatcher(Protocol):
+    """Follows a public channel through its web preview (bot/preview/)."""
+
+    async def watch(self, username: str, added_by: int,
+                    since: dt.date | None = None) -> tuple[str, bool]:
+        """Start following (and backfill); return (title, newly watched) or raise WatchError."""
+        ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """What command handlers may use.
+
+    ``store`` is here only to build ``chats`` and ``webhooks``: handlers never call it.
+    """
+
+    store: Store
+    access: AccessService
+    watch: WatchService
+    rules: RulesService
+    default_tz: ZoneInfo
+    backfill_posts: int = 200
+    digests: DigestService | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    webhook_allow_private: bool = False
+    translator_name: str | None = None  # the configured provider, if any
+    preview: PreviewWatcher | None = None
+    chats: ChatSettingsService = field(init=False, repr=False, compare=False)
+    webhooks: WebhookService = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built from the fields above, so the composition root's call stays as it was.
+        object.__setattr__(self, "chats", ChatSettingsService(
+            self.store, self.default_tz, self.rules, self.digests))
+        object.__setattr__(self, "webhooks", WebhookService(
+            self.store, self.clock, allow_private=self.webhook_allow_private))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply with inline buttons under it: (label, callback data) pairs, one per row."""
+
+    html: str
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+Handler = Callable[[CommandContext, Services], Awaitable["str | Reply"]]
+# an inline button's handler: (short answer, new text for the message or None)
+ButtonHandler = Callable[[CommandContext, Services, str], Awaitable[tuple[str, str | None]]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One entry of the registration table."""
+
+    name: str
+    handler: Handler
+    access: Role
+    private_only: bool
+    usage: str
+    description: str
+    changes: bool = False  # changes the chat's settings: in groups, group admins only
