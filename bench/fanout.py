@@ -194,8 +194,7 @@ class SimulatedTelegram:
 
 
 async def pending(store: Store) -> int:
-    row = await store.db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")
-    return int(row["n"]) if row is not None else 0
+    return await store.outbox.pending_count()
 
 
 async def drive(dispatcher: Dispatcher, store: Store, clock: VirtualClock) -> int:
@@ -208,7 +207,7 @@ async def drive(dispatcher: Dispatcher, store: Store, clock: VirtualClock) -> in
             return rounds
         now = clock.now()
         wait = IDLE_WAIT if retry_in is None else min(IDLE_WAIT, retry_in)
-        due = await store.next_outbox_time()
+        due = await store.outbox.next_due_time()
         if due is not None and due > now:
             wait = min(wait, (due - now).total_seconds())
         await clock.sleep(max(wait, 0.01))
@@ -240,14 +239,15 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             groups = [GROUP_BASE - i for i in range(1, args.groups + 1)]
             fans = list(range(10_000, 10_000 + args.chats))
             for chat in busy + fans:
-                await store.upsert_chat(chat, ChatKind.PRIVATE, None)
+                await store.chats.upsert(chat, ChatKind.PRIVATE, None)
             for chat in groups:
-                await store.upsert_chat(chat, ChatKind.GROUP, None)
+                await store.chats.upsert(chat, ChatKind.GROUP, None)
             for n in range(args.backlog):  # background traffic, already queued
                 for chat in busy + groups:
-                    await store.enqueue_notice(chat, f"background {n} for {chat}", f"bg:{n}")
+                    await store.outbox.enqueue_notice(chat, f"background {n} for {chat}", f"bg:{n}")
             for chat in fans:  # then the alert everybody subscribed to
-                await store.enqueue_notice(chat, "🔔 <b>Alert</b>: the story of the day", "alert")
+                await store.outbox.enqueue_notice(chat, "🔔 <b>Alert</b>: the story of the day",
+                                                  "alert")
             messages = await pending(store)
             setup_seconds = time.perf_counter() - wall_started
 

@@ -49,7 +49,7 @@ async def main(limit: int, rule_count: int) -> dict[str, object]:
             lemmatizer = Lemmatizer()
             load_seconds = time.perf_counter() - lem_started
             rules = RulesService(store, lemmatizer)
-            await store.upsert_chat(1, ChatKind.PRIVATE, None)
+            await store.chats.upsert(1, ChatKind.PRIVATE, None)
             for i in range(rule_count):
                 await rules.add(1, RULE_WORDS[i % len(RULE_WORDS)] + ("" if i < 20 else f" -x{i}"),
                                 1)
@@ -57,7 +57,7 @@ async def main(limit: int, rule_count: int) -> dict[str, object]:
                                    AdminNotifier(store, frozenset()))
             channels = {int(str(r["sender_id"])[4:]) for r in rows}
             for cid in channels:
-                await store.add_channel(cid, None, str(cid), None, 1)
+                await store.channels.add(cid, None, str(cid), None, 1)
             started = time.perf_counter()
             alerts = 0
             for r in rows:

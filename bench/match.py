@@ -84,9 +84,9 @@ async def ingest_rate(rows: list[dict[str, object]], lemmatizer: Lemmatizer,
             await apply_migrations(db, clock)
             store = Store(db, clock)
             service = RulesService(store, lemmatizer, max_rules=len(rules))
-            await store.upsert_chat(1, ChatKind.PRIVATE, None)
+            await store.chats.upsert(1, ChatKind.PRIVATE, None)
             for rule in rules:
-                await store.add_rule(1, rule, 1)
+                await store.rules.add(1, rule, 1)
             await service.rebuild()
             ingest = IngestService(store, service, ZoneInfo("UTC"), clock,
                                    AdminNotifier(store, frozenset()))
@@ -97,7 +97,7 @@ async def ingest_rate(rows: list[dict[str, object]], lemmatizer: Lemmatizer,
                 posts.append(Post(cid, mid, dt.datetime.fromisoformat(str(r["date"])),
                                   str(r["text"]), f"https://t.me/c/{cid}/{mid}"))
             for cid in {p.channel_id for p in posts}:
-                await store.add_channel(cid, None, str(cid), None, 1)
+                await store.channels.add(cid, None, str(cid), None, 1)
             started = time.perf_counter()
             for start in range(0, len(posts), 500):
                 await ingest.ingest_many(posts[start:start + 500], source="backfill")

@@ -44,8 +44,8 @@ async def main(channels: int, changed: int) -> dict[str, object]:
         await app.start()
         try:
             for ch in fakes:  # as if each had been added with /watch at its first post
-                await app.store.add_channel(ch.id, ch.username, ch.title, ch.entity.access_hash, 7)
-                await app.store.set_cursor(ch.id, ch.top_id)
+                await app.store.channels.add(ch.id, ch.username, ch.title, ch.entity.access_hash, 7)
+                await app.store.channels.set_cursor(ch.id, ch.top_id)
             for ch in fakes[:changed]:
                 for _ in range(3):
                     world.post(ch, "новый пост, пропущенный во время обрыва", deliver=False)

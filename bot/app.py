@@ -90,6 +90,7 @@ class App:
         self._stack = AsyncExitStack()
         self.tasks = TaskOwner()
         # built by start(), in this order
+        self.database: Database
         self.store: Store
         self._rules: RulesService
         self.http: httpx.AsyncClient
@@ -143,6 +144,7 @@ class App:
         )
         self._stack.push_async_callback(db.close)
         await apply_migrations(db, self.clock)
+        self.database = db  # for diagnostics and tests; the service reaches it only via the store
         return Store(db, self.clock, dedup_window=s.dedup_window)
 
     async def _load_rules(self, store: Store) -> RulesService:
@@ -225,7 +227,7 @@ class App:
         s, store = self.settings, deps.store
         translator = TranslationBlock(Translations(store, deps.translation_provider,
                                                    timeout=s.translate_timeout.total_seconds()))
-        await store.set_operator_webhook(s.webhook_url.value if s.webhook_url else None,
+        await store.webhooks.set_operator(s.webhook_url.value if s.webhook_url else None,
                                          s.webhook_format)
         limits = Limits(per_chat=s.send_rate_chat, per_group=s.send_rate_group,
                         overall=s.send_rate_total)

@@ -94,7 +94,7 @@ class Dispatcher:
         ``IDLE_WAIT`` is only a safety net.
         """
         if not self._listening:
-            await self._store.on_outbox_due(self.wake)
+            await self._store.outbox.on_due(self.wake)
             self._listening = True
         try:
             await self._loop()
@@ -134,7 +134,7 @@ class Dispatcher:
             at = self._t() + seconds
             soonest = at if soonest is None else min(soonest, at)
 
-        due = await self._store.due_outbox(self._clock.now(), limit=self._batch)
+        due = await self._store.outbox.due(self._clock.now(), limit=self._batch)
         for item in due:
             lane = item.lane
             if lane in blocked:
@@ -175,18 +175,18 @@ class Dispatcher:
     async def fold_due(self) -> int:
         """Quiet hours ended: fold each chat's held alerts into one message."""
         folded = 0
-        for chat_id, held in (await self._store.due_held(self._clock.now())).items():
+        for chat_id, held in (await self._store.outbox.due_held(self._clock.now())).items():
             html = render_fold([h.summary + render_also(h.also)
                                 + (f" — {DELETED_BEFORE_SENT}" if h.post_deleted else "")
                                 for h in held])
-            if await self._store.fold(chat_id, [h.id for h in held], html):
+            if await self._store.outbox.fold(chat_id, [h.id for h in held], html):
                 folded += 1
         return folded
 
     async def _sleep(self, retry_in: float | None) -> None:
         now = self._clock.now()
         wait = IDLE_WAIT if retry_in is None else min(IDLE_WAIT, retry_in)
-        due = await self._store.next_outbox_time()
+        due = await self._store.outbox.next_due_time()
         if due is not None and due > now:  # what is due already waits for its budget
             wait = min(wait, (due - now).total_seconds())
         wait = max(wait, 0.01)
@@ -243,43 +243,43 @@ class Dispatcher:
             until = self._clock.now() + dt.timedelta(seconds=exc.seconds)
             self._paused[item.lane] = until
             log.warning("flood wait %ds for chat %d", exc.seconds, item.chat_id)
-            await self._store.mark_retry(item.id, until, f"FLOOD_WAIT_{exc.seconds}")
+            await self._store.outbox.mark_retry(item.id, until, f"FLOOD_WAIT_{exc.seconds}")
             # every waiting message of that lane waits too, so it never crowds out the others
-            await self._store.defer_chat(item.chat_id, until, item.webhook_id)
+            await self._store.outbox.defer_lane(item.chat_id, until, item.webhook_id)
         except PermanentSendError as exc:
             if item.webhook_id is not None:
                 log.warning("webhook %d of chat %d failed for good: %s", item.webhook_id,
                             item.chat_id, exc)
-                if await self._store.mark_webhook_dead(item.webhook_id, item.id, str(exc)):
+                if await self._store.webhooks.mark_dead(item.webhook_id, item.id, str(exc)):
                     await self._admins.tell_chat(
                         item.chat_id, f"⚠️ A webhook of this chat stopped ({esc(str(exc))})."
                         " /webhook list shows it; add it again once it works.",
                         f"webhook-dead:{item.webhook_id}")
                 return False
             log.warning("chat %d cannot receive messages: %s", item.chat_id, exc)
-            await self._store.mark_chat_dead(item.chat_id, item.id, str(exc))
+            await self._store.outbox.mark_chat_dead(item.chat_id, item.id, str(exc))
             await self._tell_admins(item.chat_id, str(exc), item.id)
             if self._on_chat_dead:
                 await self._on_chat_dead()  # its rules stop matching until /start
             return False
         except MessageRejected as exc:
             log.error("message %d to chat %d rejected: %s", item.id, item.chat_id, exc)
-            await self._store.mark_dead(item.id, str(exc))
+            await self._store.outbox.mark_dead(item.id, str(exc))
         except Exception as exc:  # network trouble, server errors: retry with backoff
             if item.attempts + 1 >= MAX_ATTEMPTS:
                 log.error("message %d to chat %d failed %d times, giving up: %s",
                           item.id, item.chat_id, MAX_ATTEMPTS, exc)
-                await self._store.mark_dead(item.id, f"gave up: {exc}")
+                await self._store.outbox.mark_dead(item.id, f"gave up: {exc}")
                 return True
             delay = min(MAX_BACKOFF, self._base_backoff * 2 ** item.attempts)
             delay *= 0.5 + self._rng.random()  # jitter: retries from many chats spread out
             log.warning("message %d to chat %d failed (%s); retry in %.1fs",
                         item.id, item.chat_id, exc, delay)
-            await self._store.mark_retry(
+            await self._store.outbox.mark_retry(
                 item.id, self._clock.now() + dt.timedelta(seconds=delay), str(exc)[:500]
             )
         else:
-            await self._store.mark_sent(item.id, message_id)
+            await self._store.outbox.mark_sent(item.id, message_id)
         return True
 
     async def _tell_admins(self, chat_id: int, reason: str, item_id: int) -> None:

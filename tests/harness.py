@@ -77,7 +77,7 @@ class Env:
                 if m.reply_to is None and not m.text.startswith("🔔")]
 
     async def count(self, sql: str, *params: object) -> int:
-        row = await self.running.store.db.fetchone(sql, params)
+        row = await self.running.database.fetchone(sql, params)
         assert row is not None
         return int(row[0])
 

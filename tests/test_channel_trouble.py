@@ -60,7 +60,7 @@ def trouble_notices(env: Env) -> list[str]:
 
 
 async def status(env: Env, channel_id: int) -> str:
-    channel = await env.running.store.channel(channel_id)
+    channel = await env.running.store.channels.get(channel_id)
     assert channel is not None
     return channel.status
 

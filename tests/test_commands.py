@@ -38,7 +38,7 @@ async def router(store: Store, lemmatizer: Lemmatizer, clock: FakeClock) -> Comm
     rules = RulesService(store, lemmatizer)
     services = Services(store, AccessService(store, frozenset({ADMIN})),
                         WatchService(store, NoTelegram()), rules, ZoneInfo("UTC"))
-    await store.grant(MEMBER, Role.MEMBER, ADMIN)
+    await store.users.grant(MEMBER, Role.MEMBER, ADMIN)
     return CommandRouter(services, clock, bot_username="chanwatch_bot")
 
 
@@ -104,7 +104,7 @@ async def test_alert_rules_delete_cycle(router: CommandRouter, store: Store) -> 
     )
     # rules belong to the chat: the admin's private chat has none
     assert "No rules" in (await router.handle(msg("/rules", ADMIN)) or "")
-    assert [r.number for r in await store.rules(MEMBER)] == [2]
+    assert [r.number for r in await store.rules.of_chat(MEMBER)] == [2]
 
 
 async def test_malformed_rule_is_explained(router: CommandRouter, store: Store) -> None:
@@ -113,7 +113,7 @@ async def test_malformed_rule_is_explained(router: CommandRouter, store: Store) 
     assert reply.startswith("⚠️ Cannot understand the rule at character 6: expected a closing"
                             " &quot; for this quote\n")
     assert "<code>дрон &quot;Шебекино\n     ^</code>" in reply
-    assert await store.rules(MEMBER) == []
+    assert await store.rules.of_chat(MEMBER) == []
 
 
 async def test_allow_and_deny(router: CommandRouter) -> None:
@@ -168,10 +168,10 @@ async def test_test_command_shows_understanding_and_recent_matches(
 
     from bot.models import Post
 
-    await store.add_channel(777, "kanal", "Канал", 5, added_by=ADMIN)
+    await store.channels.add(777, "kanal", "Канал", 5, added_by=ADMIN)
     texts = ["Дроны атаковали Шебекино", "Учения с дронами у Шебекино", "Погода"]
     for i, text in enumerate(texts, start=1):
-        await store.save_post(Post(777, i, dt.datetime(2026, 11, 25, 10, i, tzinfo=dt.UTC),
+        await store.posts.save(Post(777, i, dt.datetime(2026, 11, 25, 10, i, tzinfo=dt.UTC),
                                    text, f"https://t.me/kanal/{i}"), [], [])
     reply = await router.handle(msg("/test дрон* AND (Шебекино OR Shebekino) NOT учения",
                                     MEMBER))

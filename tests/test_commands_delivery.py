@@ -19,7 +19,7 @@ from bot.services.digest import DigestService
 from bot.services.ports import ChannelLimitError, ResolvedChannel
 from bot.services.rules import RulesService
 from bot.services.watch import LIVE_LIMIT, WatchService
-from bot.store import Store
+from bot.store import Database, Store
 from tests.conftest import FakeClock
 from tests.test_commands import NoTelegram
 
@@ -50,8 +50,8 @@ async def rig(store: Store, lemmatizer: Lemmatizer, clock: FakeClock) -> AsyncIt
     services = Services(store, AccessService(store, frozenset({ADMIN})),
                         WatchService(store, NoTelegram()), rules, ZoneInfo("UTC"),
                         digests=digests, clock=clock)
-    await store.grant(MEMBER, Role.MEMBER, ADMIN)
-    await store.grant(GROUP_ADMIN, Role.MEMBER, ADMIN)
+    await store.users.grant(MEMBER, Role.MEMBER, ADMIN)
+    await store.users.grant(GROUP_ADMIN, Role.MEMBER, ADMIN)
     router = CommandRouter(services, clock, bot_username="chanwatch_bot")
     admins: dict[int, set[int]] = {GROUP: {GROUP_ADMIN}}
 
@@ -69,7 +69,7 @@ async def test_mode(rig: Rig) -> None:
     assert "No rule #7" in await rig.say("/mode 7 digest")
     reply = await rig.say("/mode #1 digest")
     assert "<b>digest</b>" in reply and "/digest 08:00" in reply
-    (rule,) = await rig.store.rules(MEMBER)
+    (rule,) = await rig.store.rules.of_chat(MEMBER)
     assert rule.mode == "digest"
     assert "(digest" in await rig.say("/rules")
 
@@ -80,11 +80,11 @@ async def test_mute_and_unmute(rig: Rig, clock: FakeClock) -> None:
     assert "between a minute and a year" in await rig.say("/mute 1 2s")
     reply = await rig.say("/mute 1 8h")
     assert "muted for 8 h" in reply and "2026-11-25 20:00" in reply
-    (rule,) = await rig.store.rules(MEMBER)
+    (rule,) = await rig.store.rules.of_chat(MEMBER)
     assert rule.muted(clock.now()) and not rule.muted(clock.now() + dt.timedelta(hours=8))
     assert "muted for 24 h" in await rig.say("/mute 1")
     assert "alerts again" in await rig.say("/unmute 1")
-    (rule,) = await rig.store.rules(MEMBER)
+    (rule,) = await rig.store.rules.of_chat(MEMBER)
     assert rule.muted_until is None
     assert "No rule #2" in await rig.say("/unmute 2")
 
@@ -94,7 +94,7 @@ async def test_tz(rig: Rig) -> None:
     assert "Unknown time zone" in await rig.say("/tz Mars/Olympus")
     assert "Unknown time zone" in await rig.say("/tz ../../etc/passwd")
     assert "Europe/Kyiv" in await rig.say("/tz Europe/Kyiv")
-    chat = await rig.store.chat(MEMBER)
+    chat = await rig.store.chats.get(MEMBER)
     assert chat is not None and chat.tz == "Europe/Kyiv"
 
 
@@ -103,13 +103,13 @@ async def test_quiet(rig: Rig) -> None:
     assert "range like" in await rig.say("/quiet 23:00")
     assert "not a time of day" in await rig.say("/quiet 25:00-07:00")
     assert "23:00–07:00" in await rig.say("/quiet 23:00-07:00")
-    chat = await rig.store.chat(MEMBER)
+    chat = await rig.store.chats.get(MEMBER)
     assert chat is not None and (chat.quiet_start, chat.quiet_end) == (1380, 420)
     assert "23:00–07:00" in await rig.say("/quiet")
     assert "Quiet hours off" in await rig.say("/quiet off")
 
 
-async def test_digest_commands_schedule_one_job_per_chat(rig: Rig) -> None:
+async def test_digest_commands_schedule_one_job_per_chat(rig: Rig, db: Database) -> None:
     assert "no digest" in await rig.say("/digest")
     assert "five fields" in await rig.say('/digest cron "0 8 * *"')
     assert "invalid cron" in await rig.say('/digest cron "0 25 * * *"')
@@ -120,7 +120,7 @@ async def test_digest_commands_schedule_one_job_per_chat(rig: Rig) -> None:
     assert "daily at 08:00, 20:00" in await rig.say('/digest cron "0 8,20 * * *"')
     assert [j.id for j in rig.scheduler.get_jobs()] == [f"digest:{MEMBER}"]  # replaced
     assert "Here is the digest" in await rig.say("/digest now")
-    row = await rig.store.db.fetchone("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")
+    row = await db.fetchone("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")
     assert row is not None and row[0] == 1
     assert "switched off" in await rig.say("/digest off")
     assert rig.scheduler.get_jobs() == []
@@ -149,12 +149,12 @@ def test_schedule_parsing() -> None:
 async def test_in_groups_only_group_admins_change_rules(rig: Rig) -> None:
     group = {"chat": GROUP, "kind": ChatKind.GROUP}
     assert await rig.say("/alert дрон", MEMBER, **group) == GROUP_ADMINS_ONLY
-    assert await rig.store.rules(GROUP) == []
+    assert await rig.store.rules.of_chat(GROUP) == []
     assert "Rule #1 saved" in await rig.say("/alert@chanwatch_bot дрон", GROUP_ADMIN, **group)
     assert "#1" in await rig.say("/rules", MEMBER, **group)  # reading is for every member
     assert "#1" in await rig.say("/rules", STRANGER, **group)  # even without chanwatch rights
     assert await rig.say("/delete 1", STRANGER, **group) is not None
-    assert len(await rig.store.rules(GROUP)) == 1
+    assert len(await rig.store.rules.of_chat(GROUP)) == 1
     rig.admins[GROUP] = set()  # demoted in Telegram: checked again each time
     assert await rig.say("/mute 1", GROUP_ADMIN, **group) == GROUP_ADMINS_ONLY
 
@@ -177,21 +177,21 @@ async def test_admin_commands_stay_private_in_groups(rig: Rig) -> None:
 
 async def test_mute_button_in_a_group_needs_a_group_admin(rig: Rig, clock: FakeClock) -> None:
     await rig.say("/alert дрон", GROUP_ADMIN, GROUP, ChatKind.GROUP)
-    (rule,) = await rig.store.rules(GROUP)
+    (rule,) = await rig.store.rules.of_chat(GROUP)
     press = Incoming("", MEMBER, GROUP, ChatKind.GROUP, "G")
     answer, _ = await rig.router.handle_callback(MEMBER, press, f"mute:{rule.id}:1h")
     assert "administrators" in answer
     press = Incoming("", GROUP_ADMIN, GROUP, ChatKind.GROUP, "G")
     answer, _ = await rig.router.handle_callback(GROUP_ADMIN, press, f"mute:{rule.id}:24h")
     assert answer.startswith("🔕 #1 muted for 24 h")
-    (rule,) = await rig.store.rules(GROUP)
+    (rule,) = await rig.store.rules.of_chat(GROUP)
     assert rule.muted_until == clock.now() + dt.timedelta(hours=24)
     # a forged button naming another chat's rule mutes nothing
     await rig.say("/alert дрон")
-    (theirs,) = await rig.store.rules(MEMBER)
+    (theirs,) = await rig.store.rules.of_chat(MEMBER)
     answer, _ = await rig.router.handle_callback(GROUP_ADMIN, press, f"mute:{theirs.id}:1h")
     assert "no longer exists" in answer
-    (theirs,) = await rig.store.rules(MEMBER)
+    (theirs,) = await rig.store.rules.of_chat(MEMBER)
     assert theirs.muted_until is None
 
 
@@ -258,7 +258,7 @@ async def test_a_refused_join_falls_back_to_the_web_preview(
 async def test_near_the_join_limit_new_channels_use_the_web_preview(
         store: Store, lemmatizer: Lemmatizer, clock: FakeClock) -> None:
     for i in range(LIVE_LIMIT):
-        await store.add_channel(10_000 + i, f"chan{i}", f"Chan {i}", 1, ADMIN)
+        await store.channels.add(10_000 + i, f"chan{i}", f"Chan {i}", 1, ADMIN)
     router, preview = await preview_router(store, lemmatizer, clock, NoTelegram())
     reply = await ask_admin(router, "/watch @rybar")
     assert f"The account has joined {LIVE_LIMIT}+ channels" in reply

@@ -19,7 +19,7 @@ from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
-from bot.store import Store
+from bot.store import Database, Store
 from tests.conftest import FakeClock
 from tests.test_dispatcher import RecordingSender, run_until_empty
 
@@ -37,6 +37,7 @@ class Rig:
     sender: RecordingSender
     dispatcher: Dispatcher
     next_id: dict[int, int]
+    db: Database  # the store's database, for assertions in SQL
 
     async def post(self, channel: int, text: str, *, fwd: str | None = None,
                    views: int | None = None) -> Post:
@@ -49,29 +50,31 @@ class Rig:
         return post
 
     async def outbox(self) -> list[tuple[int, str, str]]:
-        rows = await self.store.db.fetchall("SELECT chat_id, kind, status FROM outbox ORDER BY id")
+        rows = await self.db.fetchall("SELECT chat_id, kind, status FROM outbox ORDER BY id")
         return [(r[0], r[1], r[2]) for r in rows]
 
 
 @pytest.fixture
-async def rig(store: Store, clock: FakeClock, lemmatizer: Lemmatizer) -> Rig:
+async def rig(store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer) -> Rig:
     for chat in (CHAT, OTHER):
-        await store.upsert_chat(chat, ChatKind.PRIVATE, None)
+        await store.chats.upsert(chat, ChatKind.PRIVATE, None)
     for channel in (A, B, C):
-        await store.add_channel(channel, f"ch{channel}", f"Channel {channel}", None, None)
+        await store.channels.add(channel, f"ch{channel}", f"Channel {channel}", None, None)
     rules = RulesService(store, lemmatizer)
     await rules.rebuild()
     ingest = IngestService(store, rules, UTC, clock, AdminNotifier(store, frozenset()))
     sender = RecordingSender(clock)
     dispatcher = Dispatcher(store, sender, clock, frozenset(), rng=random.Random(1),
                             budgets=SendBudgets())
-    return Rig(store, clock, rules, ingest, sender, dispatcher, {})
+    return Rig(store, clock, rules, ingest, sender, dispatcher, {}, db)
 
 
-async def test_modes_decide_instant_alerts_but_every_match_is_kept(rig: Rig) -> None:
+async def test_modes_decide_instant_alerts_but_every_match_is_kept(
+    rig: Rig, db: Database
+) -> None:
     r1, _ = await rig.rules.add(CHAT, "дрон", CHAT)
     r2, _ = await rig.rules.add(CHAT, "Белгород", CHAT)
-    await rig.store.set_mode(CHAT, r1.number, "digest")
+    await rig.store.rules.set_mode(CHAT, r1.number, "digest")
     await rig.post(A, "Над Белгородом сбили дрон")
     await run_until_empty(rig.dispatcher, rig.store, rig.clock)
     assert len(rig.sender.sent) == 1
@@ -80,20 +83,20 @@ async def test_modes_decide_instant_alerts_but_every_match_is_kept(rig: Rig) -> 
     await rig.post(A, "Ещё один дрон")  # only the digest rule matches: no alert
     await run_until_empty(rig.dispatcher, rig.store, rig.clock)
     assert len(rig.sender.sent) == 1
-    row = await rig.store.db.fetchone("SELECT COUNT(*) FROM matches WHERE rule_id = ?", (r1.id,))
+    row = await db.fetchone("SELECT COUNT(*) FROM matches WHERE rule_id = ?", (r1.id,))
     assert row is not None and row[0] == 2  # the digest will count both
 
 
 async def test_mute_silences_until_it_ends_and_unmute(rig: Rig) -> None:
     rule, _ = await rig.rules.add(CHAT, "дрон", CHAT)
-    await rig.store.set_muted(CHAT, rule.number, rig.clock.now() + dt.timedelta(hours=1))
+    await rig.store.rules.set_muted(CHAT, rule.number, rig.clock.now() + dt.timedelta(hours=1))
     await rig.post(A, "дрон над городом")
     assert await rig.outbox() == []
     rig.clock.advance(hours=1, seconds=1)
     await rig.post(A, "снова дрон")
     assert await rig.outbox() == [(CHAT, "alert", "pending")]
-    await rig.store.set_muted(CHAT, rule.number, rig.clock.now() + dt.timedelta(hours=5))
-    await rig.store.set_muted(CHAT, rule.number, None)
+    await rig.store.rules.set_muted(CHAT, rule.number, rig.clock.now() + dt.timedelta(hours=5))
+    await rig.store.rules.set_muted(CHAT, rule.number, None)
     await rig.post(A, "третий дрон")
     assert len(await rig.outbox()) == 2
 
@@ -110,7 +113,7 @@ async def test_alerts_carry_mute_and_open_buttons(rig: Rig) -> None:
 async def test_quiet_hours_hold_then_fold_into_one_message(rig: Rig) -> None:
     await rig.rules.add(CHAT, "дрон", CHAT)
     await rig.rules.add(OTHER, "дрон", OTHER)
-    await rig.store.set_quiet(CHAT, 23 * 60, 7 * 60)  # chat tz: the default, UTC
+    await rig.store.chats.set_quiet(CHAT, 23 * 60, 7 * 60)  # chat tz: the default, UTC
     rig.clock.current = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.UTC)
     await rig.post(A, "Первый дрон над Шебекино")
     rig.clock.advance(hours=3)
@@ -135,12 +138,12 @@ async def test_quiet_hours_hold_then_fold_into_one_message(rig: Rig) -> None:
 
 async def test_quiet_off_releases_what_was_held(rig: Rig) -> None:
     await rig.rules.add(CHAT, "дрон", CHAT)
-    await rig.store.set_quiet(CHAT, 0, 23 * 60 + 59)
+    await rig.store.chats.set_quiet(CHAT, 0, 23 * 60 + 59)
     rig.clock.current = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
     await rig.post(A, "дрон")
     assert await rig.outbox() == [(CHAT, "alert", "held")]
-    await rig.store.set_quiet(CHAT, None, None)
-    assert await rig.store.release_held(CHAT) == 1
+    await rig.store.chats.set_quiet(CHAT, None, None)
+    assert await rig.store.outbox.release_held(CHAT) == 1
     await run_until_empty(rig.dispatcher, rig.store, rig.clock)
     assert next(s[1].splitlines()[0] for s in rig.sender.sent).startswith("🌙")
 
@@ -193,18 +196,18 @@ async def test_the_same_story_after_the_window_alerts_again(rig: Rig) -> None:
 # ---------------------------------------------------------------------- digests
 async def digest_rig(rig: Rig) -> DigestService:
     rule, _ = await rig.rules.add(CHAT, "дрон", CHAT)
-    await rig.store.set_mode(CHAT, rule.number, "digest")
+    await rig.store.rules.set_mode(CHAT, rule.number, "digest")
     return DigestService(rig.store, rig.clock, UTC, None)
 
 
 async def test_digest_counts_rules_lists_top_posts_and_draws_a_chart(rig: Rig) -> None:
     digests = await digest_rig(rig)
-    await rig.store.set_digest(CHAT, "0 8 * * *")
+    await rig.store.chats.set_digest(CHAT, "0 8 * * *")
     for hour in range(6):
         for i in range(hour % 3 + 1):
             await rig.post(A, f"дрон номер {hour}-{i}", views=100 * hour + i)
         rig.clock.advance(hours=1)
-    chat = await rig.store.chat(CHAT)
+    chat = await rig.store.chats.get(CHAT)
     assert chat is not None
     assert await digests.send(chat, key="k1", move_period=True)
     assert not await digests.send(chat, key="k1", move_period=True)  # once per key
@@ -220,19 +223,19 @@ async def test_digest_counts_rules_lists_top_posts_and_draws_a_chart(rig: Rig) -
 async def test_empty_digest_says_so_and_how_to_fill_it(rig: Rig) -> None:
     digests = DigestService(rig.store, rig.clock, UTC, None)
     await rig.rules.add(CHAT, "дрон", CHAT)
-    await rig.store.set_mode(CHAT, 1, "instant")  # alerts only: not in digests
-    await rig.store.set_digest(CHAT, "0 8 * * *")
-    chat = await rig.store.chat(CHAT)
+    await rig.store.rules.set_mode(CHAT, 1, "instant")  # alerts only: not in digests
+    await rig.store.chats.set_digest(CHAT, "0 8 * * *")
+    chat = await rig.store.chats.get(CHAT)
     assert chat is not None
     html, chart = await digests.build(chat, rig.clock.now() - dt.timedelta(days=1),
                                       rig.clock.now())
     assert "No new posts" in html and "/mode" in html and chart is None
 
 
-async def test_a_digest_missed_while_down_runs_once_after_start(rig: Rig) -> None:
+async def test_a_digest_missed_while_down_runs_once_after_start(rig: Rig, db: Database) -> None:
     digests = await digest_rig(rig)
     rig.clock.current = dt.datetime(2026, 11, 24, 7, 0, tzinfo=dt.UTC)
-    await rig.store.set_digest(CHAT, "0 8,20 * * *")
+    await rig.store.chats.set_digest(CHAT, "0 8,20 * * *")
     await rig.post(A, "дрон до простоя")
     # down from 07:00 on the 24th to 12:00 on the 25th: 08:00, 20:00 and 08:00 were missed
     rig.clock.current = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -250,7 +253,7 @@ async def test_a_digest_missed_while_down_runs_once_after_start(rig: Rig) -> Non
     assert job is not None and str(job.trigger.timezone) == "UTC"
     assert await runs[0]()  # type: ignore[operator]
     assert not await digests.run_scheduled(CHAT)  # the job firing too: same fire time, no repeat
-    rows = await rig.store.db.fetchall("SELECT dedup_key FROM outbox WHERE kind = 'digest'")
+    rows = await db.fetchall("SELECT dedup_key FROM outbox WHERE kind = 'digest'")
     assert [r[0] for r in rows] == ["digest:2026-11-25T08:00:00+00:00"]
     # a restart right after: nothing missed any more
     assert await digests.attach(AsyncIOScheduler(timezone=dt.UTC), spawn) == 0
@@ -267,16 +270,16 @@ async def test_a_digest_missed_while_down_runs_once_after_start(rig: Rig) -> Non
 
 async def test_digest_jobs_use_the_chats_time_zone(rig: Rig) -> None:
     digests = await digest_rig(rig)
-    await rig.store.set_tz(CHAT, "Europe/Kyiv")
-    await rig.store.set_digest(CHAT, "0 8 * * *")
+    await rig.store.chats.set_tz(CHAT, "Europe/Kyiv")
+    await rig.store.chats.set_digest(CHAT, "0 8 * * *")
     scheduler = AsyncIOScheduler(timezone=dt.UTC)
     await digests.attach(scheduler, lambda name, factory: None)
     job = scheduler.get_job(f"digest:{CHAT}")
     assert job is not None
     fire = job.trigger.get_next_fire_time(None, rig.clock.now())
     assert fire.astimezone(dt.UTC).hour == 6  # 08:00 in Kyiv (UTC+2 in November)
-    await rig.store.set_digest(CHAT, None)
-    chat = await rig.store.chat(CHAT)
+    await rig.store.chats.set_digest(CHAT, None)
+    chat = await rig.store.chats.get(CHAT)
     assert chat is not None
     digests.schedule(chat)
     assert scheduler.get_job(f"digest:{CHAT}") is None

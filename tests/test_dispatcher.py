@@ -18,7 +18,7 @@ from bot.services.ports import (
     TransientSendError,
     part_random_id,
 )
-from bot.store import Store
+from bot.store import Database, Store
 from tests.conftest import FakeClock
 
 ADMIN = 500
@@ -47,9 +47,9 @@ class RecordingSender:
 
 
 async def setup(store: Store, *chats: int, kind: ChatKind = ChatKind.PRIVATE) -> None:
-    await store.upsert_chat(ADMIN, ChatKind.PRIVATE, None)
+    await store.chats.upsert(ADMIN, ChatKind.PRIVATE, None)
     for chat in chats:
-        await store.upsert_chat(chat, kind, None)
+        await store.chats.upsert(chat, kind, None)
 
 
 def make(store: Store, clock: FakeClock, sender: RecordingSender,
@@ -58,8 +58,8 @@ def make(store: Store, clock: FakeClock, sender: RecordingSender,
                       budgets=SendBudgets(limits))
 
 
-async def status(store: Store) -> list[tuple[int, str, int]]:
-    rows = await store.db.fetchall("SELECT chat_id, status, attempts FROM outbox ORDER BY id")
+async def status(db: Database) -> list[tuple[int, str, int]]:
+    rows = await db.fetchall("SELECT chat_id, status, attempts FROM outbox ORDER BY id")
     return [(r["chat_id"], r["status"], r["attempts"]) for r in rows]
 
 
@@ -68,10 +68,9 @@ async def run_until_empty(dispatcher: Dispatcher, store: Store, clock: FakeClock
     """Drive the dispatcher on the fake clock the way ``run`` does, until nothing is pending."""
     for _ in range(limit):
         retry_in = await dispatcher.drain()
-        row = await store.db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")
-        if row is not None and row["n"] == 0:
+        if await store.outbox.pending_count() == 0:
             return
-        due = await store.next_outbox_time()
+        due = await store.outbox.next_due_time()
         wait = retry_in if retry_in is not None else 5.0
         if due is not None and due > clock.now():
             wait = min(wait, (due - clock.now()).total_seconds())
@@ -89,23 +88,25 @@ def max_in_window(times: list[dt.datetime], window: float) -> int:
     return best
 
 
-async def test_sends_in_order_with_the_persisted_random_id(store: Store, clock: FakeClock) -> None:
+async def test_sends_in_order_with_the_persisted_random_id(
+    store: Store, db: Database, clock: FakeClock
+) -> None:
     await setup(store, 1)
-    await store.enqueue_notice(1, "one", "k1")
-    await store.enqueue_notice(1, "two", "k2")
-    assert not await store.enqueue_notice(1, "one again", "k1")  # dedup key: queued once
+    await store.outbox.enqueue_notice(1, "one", "k1")
+    await store.outbox.enqueue_notice(1, "two", "k2")
+    assert not await store.outbox.enqueue_notice(1, "one again", "k1")  # dedup key: queued once
     sender = RecordingSender(clock)
     await run_until_empty(make(store, clock, sender), store, clock)
-    stored = {r["payload"]: r["random_id"] for r in await store.db.fetchall("SELECT * FROM outbox")}
+    stored = {r["payload"]: r["random_id"] for r in await db.fetchall("SELECT * FROM outbox")}
     assert sender.sent == [(1, "one", stored["one"]), (1, "two", stored["two"])]
-    assert await status(store) == [(1, "sent", 1), (1, "sent", 1)]
+    assert await status(db) == [(1, "sent", 1), (1, "sent", 1)]
 
 
 async def test_flood_wait_pauses_only_that_chat(store: Store, clock: FakeClock) -> None:
     await setup(store, 1, 2)
-    await store.enqueue_notice(1, "a1", "a1")
-    await store.enqueue_notice(2, "b1", "b1")
-    await store.enqueue_notice(1, "a2", "a2")
+    await store.outbox.enqueue_notice(1, "a1", "a1")
+    await store.outbox.enqueue_notice(2, "b1", "b1")
+    await store.outbox.enqueue_notice(1, "a2", "a2")
     sender = RecordingSender(clock)
     sender.failures[1] = [FloodWait(30)]
     dispatcher = make(store, clock, sender)
@@ -120,20 +121,20 @@ async def test_flood_wait_pauses_only_that_chat(store: Store, clock: FakeClock) 
 
 
 async def test_transient_errors_retry_with_backoff_then_give_up(
-    store: Store, clock: FakeClock
+    store: Store, db: Database, clock: FakeClock
 ) -> None:
     await setup(store, 1)
-    await store.enqueue_notice(1, "x", "x")
+    await store.outbox.enqueue_notice(1, "x", "x")
     sender = RecordingSender(clock)
     sender.failures[1] = [TransientSendError("timeout")] * MAX_ATTEMPTS
     dispatcher = make(store, clock, sender)
     await dispatcher.drain()
-    assert await status(store) == [(1, "pending", 1)]
+    assert await status(db) == [(1, "pending", 1)]
     await dispatcher.drain()
-    assert await status(store) == [(1, "pending", 1)]  # not due yet: backoff
+    assert await status(db) == [(1, "pending", 1)]  # not due yet: backoff
     delays = []
     for attempt in range(1, MAX_ATTEMPTS):
-        row = await store.db.fetchone("SELECT next_attempt_at FROM outbox")
+        row = await db.fetchone("SELECT next_attempt_at FROM outbox")
         assert row is not None
         delay = (dt.datetime.fromisoformat(row[0]) - clock.now()).total_seconds()
         base = 2.0 * 2 ** (attempt - 1)
@@ -142,44 +143,46 @@ async def test_transient_errors_retry_with_backoff_then_give_up(
         clock.advance(seconds=max(delay, 1.2))  # and past the chat's own send budget
         await dispatcher.drain()
     assert delays[-1] > delays[0] * 8
-    assert await status(store) == [(1, "dead", MAX_ATTEMPTS)]
+    assert await status(db) == [(1, "dead", MAX_ATTEMPTS)]
     assert sender.sent == []
 
 
 async def test_blocked_chat_is_dead_lettered_and_admin_told_once(
-    store: Store, clock: FakeClock
+    store: Store, db: Database, clock: FakeClock
 ) -> None:
     await setup(store, 1)
-    await store.enqueue_notice(1, "x", "x")
-    await store.enqueue_notice(1, "y", "y")
+    await store.outbox.enqueue_notice(1, "x", "x")
+    await store.outbox.enqueue_notice(1, "y", "y")
     sender = RecordingSender(clock)
     sender.failures[1] = [PermanentSendError("UserIsBlockedError")]
     dispatcher = make(store, clock, sender)
     await dispatcher.drain()
     await dispatcher.drain()
-    chat = await store.chat(1)
+    chat = await store.chats.get(1)
     assert chat is not None and chat.status == "dead"
     notices = [s for s in sender.sent if s[0] == ADMIN]
     assert len(notices) == 1 and "UserIsBlockedError" in notices[0][1]
     assert not [s for s in sender.sent if s[0] == 1]
     # /start from that chat revives it; the held message goes out
-    assert await store.revive_chat(1)
+    assert await store.chats.revive(1)
     await run_until_empty(dispatcher, store, clock)
     assert [s[1] for s in sender.sent if s[0] == 1] == ["y"]
     # a second death of the same chat (after /start) tells the admins again, once
-    row = await store.db.fetchone("SELECT COUNT(*) FROM outbox WHERE chat_id = ?", (ADMIN,))
+    row = await db.fetchone("SELECT COUNT(*) FROM outbox WHERE chat_id = ?", (ADMIN,))
     assert row is not None and row[0] == 1
 
 
-async def test_rejected_message_does_not_kill_the_chat(store: Store, clock: FakeClock) -> None:
+async def test_rejected_message_does_not_kill_the_chat(
+    store: Store, db: Database, clock: FakeClock
+) -> None:
     await setup(store, 1)
-    await store.enqueue_notice(1, "bad", "bad")
-    await store.enqueue_notice(1, "good", "good")
+    await store.outbox.enqueue_notice(1, "bad", "bad")
+    await store.outbox.enqueue_notice(1, "good", "good")
     sender = RecordingSender(clock)
     sender.failures[1] = [MessageRejected("MESSAGE_TOO_LONG")]
     await run_until_empty(make(store, clock, sender), store, clock)
-    assert await status(store) == [(1, "dead", 1), (1, "sent", 1)]
-    chat = await store.chat(1)
+    assert await status(db) == [(1, "dead", 1), (1, "sent", 1)]
+    chat = await store.chats.get(1)
     assert chat is not None and chat.status == "active"
 
 
@@ -188,23 +191,23 @@ async def test_a_flooded_chat_with_a_long_queue_does_not_starve_the_others(
 ) -> None:
     await setup(store, 1, 2)
     for i in range(60):
-        await store.enqueue_notice(1, f"a{i}", f"a{i}")
-    await store.enqueue_notice(2, "b", "b")
+        await store.outbox.enqueue_notice(1, f"a{i}", f"a{i}")
+    await store.outbox.enqueue_notice(2, "b", "b")
     sender = RecordingSender(clock)
     sender.failures[1] = [FloodWait(30)]
     dispatcher = make(store, clock, sender)
     await dispatcher.drain()
     await dispatcher.drain()
     assert [s[1] for s in sender.sent] == ["b"]
-    due = await store.next_outbox_time()
+    due = await store.outbox.next_due_time()
     assert due is not None and due >= clock.now()  # no busy loop on a paused chat
 
 
 async def test_per_chat_budget_spaces_one_chats_messages(store: Store, clock: FakeClock) -> None:
     await setup(store, 1, 2)
     for i in range(5):
-        await store.enqueue_notice(1, f"a{i}", f"a{i}")
-    await store.enqueue_notice(2, "b", "b")
+        await store.outbox.enqueue_notice(1, f"a{i}", f"a{i}")
+    await store.outbox.enqueue_notice(2, "b", "b")
     sender = RecordingSender(clock)
     dispatcher = make(store, clock, sender)
     retry_in = await dispatcher.drain()
@@ -226,7 +229,7 @@ async def test_global_budget_holds_across_many_chats(store: Store, clock: FakeCl
     chats = list(range(1, 101))
     await setup(store, *chats)
     for chat in chats:
-        await store.enqueue_notice(chat, f"to {chat}", "k")
+        await store.outbox.enqueue_notice(chat, f"to {chat}", "k")
     sender = RecordingSender(clock)
     start = clock.now()
     dispatcher = make(store, clock, sender)
@@ -242,7 +245,7 @@ async def test_global_budget_holds_across_many_chats(store: Store, clock: FakeCl
 async def test_group_budget_is_20_per_minute(store: Store, clock: FakeClock) -> None:
     await setup(store, -100777, kind=ChatKind.GROUP)
     for i in range(25):
-        await store.enqueue_notice(-100777, f"g{i}", f"g{i}")
+        await store.outbox.enqueue_notice(-100777, f"g{i}", f"g{i}")
     sender = RecordingSender(clock)
     await run_until_empty(make(store, clock, sender), store, clock)
     times = [t for _, t in sender.times]
@@ -252,10 +255,10 @@ async def test_group_budget_is_20_per_minute(store: Store, clock: FakeClock) -> 
 
 
 async def test_crash_between_send_and_mark_resends_with_the_same_random_id(
-    store: Store, clock: FakeClock
+    store: Store, db: Database, clock: FakeClock
 ) -> None:
     await setup(store, 1)
-    await store.enqueue_notice(1, "once", "once")
+    await store.outbox.enqueue_notice(1, "once", "once")
 
     class CrashAfterSend(RecordingSender):
         async def deliver(self, message: Outgoing) -> int | None:
@@ -267,12 +270,12 @@ async def test_crash_between_send_and_mark_resends_with_the_same_random_id(
         await make(store, clock, first).drain()
     except asyncio.CancelledError:
         pass
-    assert await status(store) == [(1, "pending", 0)]  # not marked: it will be sent again
+    assert await status(db) == [(1, "pending", 0)]  # not marked: it will be sent again
     second = RecordingSender(clock)  # a new process
     clock.advance(seconds=2)
     await run_until_empty(make(store, clock, second), store, clock)
     assert first.sent[0][2] == second.sent[0][2]  # same random_id: Telegram drops the repeat
-    assert await status(store) == [(1, "sent", 1)]
+    assert await status(db) == [(1, "sent", 1)]
 
 
 def test_parts_of_a_long_message_have_stable_distinct_random_ids() -> None:
@@ -285,9 +288,9 @@ def test_parts_of_a_long_message_have_stable_distinct_random_ids() -> None:
 
 async def test_a_dead_chat_pauses_its_rules(store: Store, clock: FakeClock) -> None:
     await setup(store, 1, 2)
-    await store.add_rule(1, "дрон", 1)
-    await store.add_rule(2, "дрон", 2)
-    await store.enqueue_notice(1, "x", "x")
+    await store.rules.add(1, "дрон", 1)
+    await store.rules.add(2, "дрон", 2)
+    await store.outbox.enqueue_notice(1, "x", "x")
     sender = RecordingSender(clock)
     sender.failures[1] = [PermanentSendError("ChatWriteForbiddenError")]
     rebuilt = []
@@ -298,21 +301,21 @@ async def test_a_dead_chat_pauses_its_rules(store: Store, clock: FakeClock) -> N
     dispatcher = Dispatcher(store, sender, clock, frozenset({ADMIN}), on_chat_dead=on_dead)
     await dispatcher.drain()
     assert rebuilt == [True]
-    assert {r.chat_id for r in await store.alerting_rules()} == {2}
+    assert {r.chat_id for r in await store.rules.alerting()} == {2}
 
 
 async def test_an_alert_held_back_in_the_queue_says_how_late_it_is(
     store: Store, clock: FakeClock
 ) -> None:
     await setup(store, 1)
-    await store.add_channel(77, "c", "C", None, None)
+    await store.channels.add(77, "c", "C", None, None)
     post = Post(channel_id=77, message_id=1, date=clock.now(), text="x",
                 permalink="https://t.me/c/1")
     alerts = [AlertDraft(1, "🔔 <b>C</b> · 12:00\nx\nRule #1", "x")]
-    await store.save_post(post, [], alerts)
+    await store.posts.save(post, [], alerts)
     post2 = Post(channel_id=77, message_id=2, date=clock.now(), text="y",
                  permalink="https://t.me/c/2")
-    await store.save_post(post2, [], [AlertDraft(1, "🔔 <b>C</b> · 12:00\ny\nRule #1", "y")])
+    await store.posts.save(post2, [], [AlertDraft(1, "🔔 <b>C</b> · 12:00\ny\nRule #1", "y")])
     sender = RecordingSender(clock)
     sender.failures[1] = [FloodWait(300)]  # Telegram held the chat back for five minutes
     dispatcher = make(store, clock, sender)
@@ -324,7 +327,7 @@ async def test_an_alert_held_back_in_the_queue_says_how_late_it_is(
     assert first.splitlines()[0] == "🔔 <b>C</b> · 12:00" and first.endswith("Rule #1")
     assert "⏳" in second
     # on time: no note
-    await store.save_post(Post(channel_id=77, message_id=3, date=clock.now(), text="z",
+    await store.posts.save(Post(channel_id=77, message_id=3, date=clock.now(), text="z",
                                permalink="https://t.me/c/3"), [],
                           [AlertDraft(1, "🔔 <b>C</b> · 12:10\nz", "z")])
     clock.advance(seconds=2)

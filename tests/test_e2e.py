@@ -34,16 +34,16 @@ async def test_watch_alert_post_reaches_admin_as_escaped_html(env: Env) -> None:
     assert alert.text.splitlines()[0].startswith("🔔 Новости <Тест> & Co · ")
     assert alert.text.splitlines()[0].endswith(("EET", "EEST"))  # the admin's TIMEZONE
     assert alert.no_webpage and alert.random_id != 0
-    rows = await env.running.store.db.fetchall(
+    rows = await env.running.database.fetchall(
         "SELECT status, random_id FROM outbox WHERE kind = 'alert'")
     assert [(r["status"], r["random_id"]) for r in rows] == [("sent", alert.random_id)]
-    posts = await env.running.store.db.fetchall(
+    posts = await env.running.database.fetchall(
         "SELECT message_id, permalink, source FROM posts ORDER BY 1")
     # the post from before /watch (it mentions Белгород too) is backfilled without an alert
     assert [tuple(r) for r in posts] == [
         (1, "https://t.me/news_test/1", "backfill"), (hit.id, link, "live"),
         (hit.id + 1, f"https://t.me/news_test/{hit.id + 1}", "live")]
-    channel = await env.running.store.channel(env.news.id)
+    channel = await env.running.store.channels.get(env.news.id)
     assert channel is not None and channel.cursor == hit.id + 1
 
 
@@ -81,8 +81,8 @@ async def test_stranger_is_refused_and_nothing_happens(env: Env) -> None:
     env.say(env.stranger, "/alert Белгород")
     await asyncio.sleep(0.5)
     assert len(env.texts_to(STRANGER)) == 1  # one refusal, then silence
-    assert await env.running.store.active_channels() == []
-    assert (await env.running.store.db.fetchone("SELECT COUNT(*) FROM rules"))[0] == 0  # type: ignore[index]
+    assert await env.running.store.channels.active() == []
+    assert (await env.running.database.fetchone("SELECT COUNT(*) FROM rules"))[0] == 0  # type: ignore[index]
 
 
 async def test_watch_errors_are_clear(env: Env) -> None:
@@ -98,7 +98,7 @@ async def test_watch_errors_are_clear(env: Env) -> None:
         "⚠️ Закрытый is private: the account cannot join it.")
     assert await ask(env, env.admin, "/watch https://t.me/+secret") == (
         "⚠️ Invite links to private channels are not supported yet.")
-    assert await env.running.store.active_channels() == []
+    assert await env.running.store.channels.active() == []
 
 
 async def test_channels_lists_counts_and_unwatch_keeps_posts(env: Env) -> None:
@@ -107,7 +107,7 @@ async def test_channels_lists_counts_and_unwatch_keeps_posts(env: Env) -> None:
     env.world.post(env.news, "второй")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        row = await env.running.store.db.fetchone("SELECT COUNT(*) FROM posts")
+        row = await env.running.database.fetchone("SELECT COUNT(*) FROM posts")
         if row and row[0] == 3:
             break
         await asyncio.sleep(0.05)
@@ -117,7 +117,7 @@ async def test_channels_lists_counts_and_unwatch_keeps_posts(env: Env) -> None:
         "Stopped watching Новости <Тест> & Co. Its stored posts are kept.")
     env.world.post(env.news, "после отписки")
     await asyncio.sleep(0.3)
-    row = await env.running.store.db.fetchone("SELECT COUNT(*) FROM posts")
+    row = await env.running.database.fetchone("SELECT COUNT(*) FROM posts")
     assert row is not None and row[0] == 3
     assert "[unwatched]" in await ask(env, env.admin, "/channels")
 
@@ -148,7 +148,7 @@ async def test_group_chat_holds_its_own_rules_and_gets_alerts(env: Env) -> None:
     env.world.post(env.news, "Обстрел Шебекино утром")
     await wait_for(lambda: len(env.world.sent_to(group_id)) == 3)
     assert "<strong>Шебекино</strong>" in env.world.sent_to(group_id)[2].html
-    chat = await env.running.store.chat(-group_id)
+    chat = await env.running.store.chats.get(-group_id)
     assert chat is not None and chat.kind.value == "group" and chat.title == "OSINT team"
     # the admin's private chat has no rules, so it got no alert
     assert not any(t.startswith("🔔") for t in env.texts_to(ADMIN))

@@ -25,7 +25,7 @@ async def subscribe(env: Env, rule: str = "дрон") -> types.User:
     await ask(env, env.admin, "/watch @news_test")
     await ask(env, env.admin, f"/alert {rule}")
     member = env.world.add_user(MEMBER, "Участник")
-    await env.running.store.grant(MEMBER, Role.MEMBER, ADMIN)
+    await env.running.store.users.grant(MEMBER, Role.MEMBER, ADMIN)
     await ask(env, member, f"/alert {rule}")
     return member
 
@@ -56,7 +56,7 @@ async def test_alert_buttons_mute_the_rule_and_open_the_post(env: Env) -> None:
     env.world.press_button(env.bot, env.admin, alert, mute_1h.type.data)
     await wait_for(lambda: env.world.callback_answers)
     assert env.world.callback_answers[-1].message == "🔕 #1 muted for 1 h (/unmute to undo)"
-    (rule,) = await env.running.store.rules(ADMIN)
+    (rule,) = await env.running.store.rules.of_chat(ADMIN)
     assert rule.muted_until is not None
     env.world.post(env.news, "Ещё один дрон")
     await counted(env, "SELECT COUNT(*) FROM matches", 2)  # stored, matched
@@ -88,7 +88,7 @@ async def test_a_user_who_blocked_the_bot_is_dead_lettered_until_start(env: Env)
     env.world.post(env.news, "Первый дрон")
     await wait_for(lambda: any("can no longer receive alerts" in t
                                for t in env.notices_to(ADMIN)))
-    chat = await env.running.store.chat(MEMBER)
+    chat = await env.running.store.chats.get(MEMBER)
     assert chat is not None and chat.status == "dead"
     env.world.post(env.news, "Второй дрон")
     await wait_for(lambda: len(env.alerts_to(ADMIN)) == 2)
@@ -104,7 +104,7 @@ async def test_a_user_who_blocked_the_bot_is_dead_lettered_until_start(env: Env)
 async def test_supergroup_admins_checked_through_telegram(env: Env) -> None:
     await ask(env, env.admin, "/watch @news_test")
     member = env.world.add_user(MEMBER, "Участник")
-    await env.running.store.grant(MEMBER, Role.MEMBER, ADMIN)
+    await env.running.store.users.grant(MEMBER, Role.MEMBER, ADMIN)
     group = 5550001
     env.world.add_group(group, "OSINT team", [env.bot, env.admin, member], admins=[ADMIN],
                         creator=ADMIN, megagroup=True)
@@ -135,14 +135,14 @@ async def test_supergroup_admins_checked_through_telegram(env: Env) -> None:
     env.world.post(env.news, "Второй дрон")
     await wait_for(lambda: any("can no longer receive alerts" in t
                                for t in env.notices_to(ADMIN)))
-    chat = await env.running.store.chat(-1_000_000_000_000 - group)  # Telethon's marked id
+    chat = await env.running.store.chats.get(-1_000_000_000_000 - group)  # Telethon's marked id
     assert chat is not None and chat.status == "dead"
 
 
 async def test_basic_group_gets_alerts_and_non_admins_cannot_change_rules(env: Env) -> None:
     await ask(env, env.admin, "/watch @news_test")
     member = env.world.add_user(MEMBER, "Участник")
-    await env.running.store.grant(MEMBER, Role.MEMBER, ADMIN)
+    await env.running.store.users.grant(MEMBER, Role.MEMBER, ADMIN)
     group = 6660001
     env.world.add_group(group, "Basic", [env.bot, env.admin, member], admins=[],
                         creator=ADMIN)
@@ -198,7 +198,7 @@ async def test_a_digest_job_fires_on_schedule_with_a_chart(env: Env) -> None:
     assert "daily at 08:00" in await ask(env, env.admin, "/digest 08:00")
     app = env.running
     now = dt.datetime.now(dt.UTC)
-    await app.store.db.transaction(lambda conn: conn.execute(
+    await app.database.transaction(lambda conn: conn.execute(
         "UPDATE chats SET digest_since = ? WHERE id = ?",
         ((now - dt.timedelta(hours=10)).isoformat(timespec="seconds"), ADMIN)))
     for hours_ago, views in ((9, 50), (6, 900), (6, 10), (2, 300)):
@@ -230,7 +230,7 @@ async def test_a_long_message_is_split_without_cutting_markup(env: Env) -> None:
     lines = [f"<b>Строка {i}</b> 🔔 <a href=\"https://t.me/news_test/{i}\">ссылка {i}</a>"
              for i in range(400)]
     app = env.running
-    assert await app.store.enqueue_notice(ADMIN, "\n".join(lines), "long")
+    assert await app.store.outbox.enqueue_notice(ADMIN, "\n".join(lines), "long")
     app.dispatcher.wake()
     await wait_for(lambda: sum("Строка 399" in t for t in env.notices_to(ADMIN)) == 1)
     parts = [m for m in env.world.sent_to(ADMIN) if m.reply_to is None and "Строка" in m.text]

@@ -16,7 +16,7 @@ def notified(env: Env, text: str) -> bool:
 
 
 async def posts_of(env: Env, username: str) -> list[tuple[int, str]]:
-    rows = await env.running.store.db.fetchall(
+    rows = await env.running.database.fetchall(
         "SELECT p.message_id, p.source FROM posts p JOIN channels c ON c.id = p.channel_id"
         " WHERE c.username = ? ORDER BY p.message_id", (username,))
     return [(r["message_id"], r["source"]) for r in rows]

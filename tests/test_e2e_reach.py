@@ -98,7 +98,7 @@ async def test_operator_webhook_gets_every_alert(env: Env) -> None:
     async with Receiver() as receiver:
         await restart(env, WEBHOOK_URL=f"{receiver.url}/ops", WEBHOOK_ALLOW_PRIVATE="1")
         member = env.world.add_user(MEMBER, "Участник")
-        await env.running.store.grant(MEMBER, Role.MEMBER, ADMIN)
+        await env.running.store.users.grant(MEMBER, Role.MEMBER, ADMIN)
         await ask(env, env.admin, "/watch @news_test")
         await ask(env, member, "/alert дрон")
         env.world.post(env.news, "Дрон")
@@ -111,7 +111,7 @@ async def test_translated_alerts_cache_and_timeout(env: Env) -> None:
     try:
         await restart(env, TRANSLATE_URL=server.url, TRANSLATE_TIMEOUT="1s")
         member = env.world.add_user(MEMBER, "Участник")
-        await env.running.store.grant(MEMBER, Role.MEMBER, ADMIN)
+        await env.running.store.users.grant(MEMBER, Role.MEMBER, ADMIN)
         await ask(env, env.admin, "/watch @news_test")
         for user in (env.admin, member):
             await ask(env, user, "/alert дрон")
@@ -164,7 +164,7 @@ async def test_watch_preview_polls_the_web_preview_and_alerts(env: Env) -> None:
         channels = await ask(env, env.admin, "/channels")
         assert "Рыбарь @rybar_test" in channels
         # the reconciler leaves preview channels alone: it asks Telegram only for live ones
-        assert await app.store.active_channels() == []
+        assert await app.store.channels.active() == []
         # a channel whose preview is off is refused with the advice to watch it live
         server.channel("closed_prev", "Закрытый", preview=False)
         reply = await ask(env, env.admin, "/watch @closed_prev preview")

@@ -15,16 +15,16 @@ from bot.regions.places import PlaceMatcher
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
-from bot.store import Store
+from bot.store import Database, Store
 from tests.conftest import FakeClock
 
 CHAT, CHANNEL = 21, 2001
 
 
 async def test_rules_on_names_alert_on_their_inflected_forms(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer) -> None:
-    await store.upsert_chat(CHAT, ChatKind.PRIVATE, None)
-    await store.add_channel(CHANNEL, "front", "Front", None, None)
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer) -> None:
+    await store.chats.upsert(CHAT, ChatKind.PRIVATE, None)
+    await store.channels.add(CHANNEL, "front", "Front", None, None)
     rules = RulesService(store, lemmatizer, places=PlaceMatcher.shared(lemmatizer))
     await rules.rebuild()
     ingest = IngestService(store, rules, ZoneInfo("UTC"), clock, AdminNotifier(store, frozenset()))
@@ -42,7 +42,7 @@ async def test_rules_on_names_alert_on_their_inflected_forms(
     for number, text in enumerate(posts, 1):
         await ingest.ingest(Post(CHANNEL, number, clock.now(), text,
                                  f"https://t.me/front/{number}", channel_username="front"))
-    rows = await store.db.fetchall(
+    rows = await db.fetchall(
         "SELECT r.expression, p.message_id, m.spans FROM matches m JOIN rules r ON r.id = m.rule_id"
         " JOIN posts p ON p.id = m.post_id ORDER BY p.message_id")
     fired = [(r[0], r[1], [posts[r[1] - 1][s:e] for s, e in json.loads(r[2])]) for r in rows]
@@ -52,7 +52,7 @@ async def test_rules_on_names_alert_on_their_inflected_forms(
         ("кривой рог", 3, ["Кривому Рогу"]),
         ("Старый Оскол -учения", 4, ["Старым Осколом"]),
     ]
-    payloads = [r[0] for r in await store.db.fetchall(
+    payloads = [r[0] for r in await db.fetchall(
         "SELECT payload FROM outbox WHERE kind = 'alert' ORDER BY id")]
     assert len(payloads) == 4
     assert "<b>Часовом Яре</b>" in payloads[0]  # the whole name is bold

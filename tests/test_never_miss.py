@@ -22,14 +22,14 @@ async def setup_rule(env: Env, rule: str = "Белгород") -> None:
 
 
 async def stored(env: Env) -> list[tuple[int, str]]:
-    rows = await env.running.store.db.fetchall(
+    rows = await env.running.database.fetchall(
         "SELECT message_id, source FROM posts WHERE channel_id = ? ORDER BY message_id",
         (env.news.id,))
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
 async def cursor(env: Env) -> int:
-    channel = await env.running.store.channel(env.news.id)
+    channel = await env.running.store.channels.get(env.news.id)
     assert channel is not None
     return channel.cursor
 
@@ -121,7 +121,7 @@ async def test_edits_versions_and_edit_made_matches(env: Env) -> None:
     assert len(alerts) == 2  # the edit of the already alerted post did not alert again
     assert "✏️ edited: the new text matches" in alerts[1].text
     assert "в Белгороде снег" in alerts[1].text
-    db = env.running.store.db
+    db = env.running.database
     versions = await db.fetchall(
         "SELECT p.message_id, v.text FROM post_versions v JOIN posts p ON p.id = v.post_id"
         " ORDER BY v.id")
@@ -140,7 +140,7 @@ async def test_deletions_are_flagged_kept_and_reported_when_asked(env: Env) -> N
     await wait_until(lambda: _has(env, other.id))
     env.world.delete(env.news, [hit.id, other.id])
     await wait_for(lambda: any(n.startswith("🗑") for n in env.notices_to(ADMIN)))
-    rows = await env.running.store.db.fetchall(
+    rows = await env.running.database.fetchall(
         "SELECT message_id, text, deleted_at FROM posts WHERE message_id IN (?, ?)",
         (hit.id, other.id))
     assert {(r[0], r[1]) for r in rows} == {(hit.id, "Белгород: пост, который удалят"),
@@ -159,7 +159,7 @@ async def test_deletions_telegram_did_not_push_are_found_by_the_check(env: Env) 
     del env.news.messages[quiet_delete.id]  # gone without an update
     env.news.messages[edited.id].message = "пост, исправленный тихо: Белгород"
     await env.running.run_deletion_check()
-    row = await env.running.store.db.fetchone(
+    row = await env.running.database.fetchone(
         "SELECT deleted_at FROM posts WHERE message_id = ?", (quiet_delete.id,))
     assert row is not None and row[0]
     await wait_for(lambda: env.alerts_to(ADMIN))
@@ -221,7 +221,7 @@ async def test_a_renamed_channel_is_followed(env: Env) -> None:
     await setup_rule(env)
     env.news.username = "news_renamed"
     await env.running.run_reconcile("test")
-    channel = await env.running.store.channel(env.news.id)
+    channel = await env.running.store.channels.get(env.news.id)
     assert channel is not None and channel.username == "news_renamed"
     await wait_for(lambda: any("changed its username" in n for n in env.notices_to(ADMIN)))
     env.world.post(env.news, "Белгород после переименования")

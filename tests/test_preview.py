@@ -28,7 +28,7 @@ from bot.preview import (
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
-from bot.store import Store
+from bot.store import Database, Store
 from tests.conftest import FakeClock
 from tests.preview_server import FakeChannel, PreviewServer
 
@@ -148,6 +148,7 @@ class Rig:
     server: PreviewServer
     poller: PreviewPoller
     rules: RulesService
+    db: Database  # the store's database, for assertions in SQL
 
     async def watch(self, fake: FakeChannel, *, by: int | None = CHAT,
                     since: dt.date | None = None) -> int:
@@ -155,12 +156,12 @@ class Rig:
         cid = preview_channel_id(fake.name)
         if by is not None:
             self.poller.plan_backfill(cid, by, since)
-        await self.store.add_channel(cid, fake.name, fake.title, None, by)
-        await self.store.set_channel_source(cid, "preview")
+        await self.store.channels.add(cid, fake.name, fake.title, None, by)
+        await self.store.channels.set_source(cid, "preview")
         return cid
 
     async def channel(self, cid: int) -> Channel:
-        channel = await self.store.channel(cid)
+        channel = await self.store.channels.get(cid)
         assert channel is not None
         return channel
 
@@ -168,30 +169,30 @@ class Rig:
         return await self.poller.poll(await self.channel(cid))
 
     async def stored(self, cid: int) -> list[tuple[int, str]]:
-        rows = await self.store.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT message_id, source FROM posts WHERE channel_id = ? ORDER BY id", (cid,))
         return [(r["message_id"], r["source"]) for r in rows]
 
     async def alerts(self) -> list[str]:
-        rows = await self.store.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT p.text FROM outbox o JOIN posts p ON p.id = o.post_id"
             " WHERE o.kind = 'alert' ORDER BY o.id")
         return [r["text"] for r in rows]
 
     async def notices(self, chat: int = ADMIN) -> list[str]:
-        rows = await self.store.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT payload FROM outbox WHERE kind = 'notice' AND chat_id = ? ORDER BY id",
             (chat,))
         return [r["payload"] for r in rows]
 
     async def all_notices(self) -> list[str]:
-        rows = await self.store.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT payload FROM outbox WHERE kind = 'notice' ORDER BY id")
         return [r["payload"] for r in rows]
 
     async def matched(self, cid: int) -> list[int]:
         """Message ids of the channel's posts with a recorded rule match."""
-        rows = await self.store.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT DISTINCT p.message_id FROM matches m JOIN posts p ON p.id = m.post_id"
             " WHERE p.channel_id = ? ORDER BY 1", (cid,))
         return [r["message_id"] for r in rows]
@@ -210,23 +211,23 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def make_rig(store: Store, clock: FakeClock, lemmatizer: Lemmatizer,
+async def make_rig(store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer,
                    server: PreviewServer, http: httpx.AsyncClient, **options: Any) -> Rig:
     for chat in (CHAT, ADMIN):
-        await store.upsert_chat(chat, ChatKind.PRIVATE, None)
+        await store.chats.upsert(chat, ChatKind.PRIVATE, None)
     rules = RulesService(store, lemmatizer)
     await rules.rebuild()
     await rules.add(CHAT, "дрон", CHAT)
     notifier = AdminNotifier(store, frozenset({ADMIN}))
     ingest = IngestService(store, rules, UTC, clock, notifier)
     poller = PreviewPoller(http, server.url, store, ingest, notifier, clock, **options)
-    return Rig(store, clock, server, poller, rules)
+    return Rig(store, clock, server, poller, rules, db)
 
 
 @pytest.fixture
-async def rig(store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
-              http: httpx.AsyncClient) -> Rig:
-    return await make_rig(store, clock, lemmatizer, server, http)
+async def rig(store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer,
+              server: PreviewServer, http: httpx.AsyncClient) -> Rig:
+    return await make_rig(store, db, clock, lemmatizer, server, http)
 
 
 async def test_first_poll_backfills_then_new_posts_alert(rig: Rig) -> None:
@@ -276,7 +277,9 @@ async def test_more_than_a_page_of_new_posts_is_followed_oldest_first(rig: Rig) 
     assert (await rig.channel(cid)).cursor == 51
 
 
-async def test_forwarded_edited_and_media_only_posts_are_stored_right(rig: Rig) -> None:
+async def test_forwarded_edited_and_media_only_posts_are_stored_right(
+    rig: Rig, db: Database
+) -> None:
     fake = rig.server.channel("rybar", "Рыбарь")
     fake.add_many(2)
     cid = await rig.watch(fake)
@@ -289,7 +292,7 @@ async def test_forwarded_edited_and_media_only_posts_are_stored_right(rig: Rig) 
     fake.add("Обычный еженедельный созвон", forwarded=(None, "Иван Петров"), media="video")
     fake.add(media="poll")
     assert await rig.poll(cid) == 5
-    rows = await rig.store.db.fetchall(
+    rows = await db.fetchall(
         "SELECT message_id, text, views, fwd_from, media, edit_date, date, permalink, story"
         " FROM posts WHERE channel_id = ? AND message_id > 2 ORDER BY message_id", (cid,))
     got = {r["message_id"]: r for r in rows}
@@ -369,9 +372,9 @@ async def test_server_errors_back_off_exponentially_and_success_resets(rig: Rig)
 
 
 async def test_back_off_stops_doubling_at_an_hour(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient) -> None:
-    rig = await make_rig(store, clock, lemmatizer, server, http, base_backoff=1000)
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, base_backoff=1000)
     fake = server.channel("rybar", "Рыбарь")
     fake.add_many(1)
     cid = await rig.watch(fake)
@@ -461,17 +464,17 @@ async def test_a_server_ignoring_after_is_walked_back_with_before(rig: Rig) -> N
 
 
 async def test_poll_all_reads_only_active_preview_channels_a_few_at_once(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient) -> None:
-    rig = await make_rig(store, clock, lemmatizer, server, http, max_in_flight=2)
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, max_in_flight=2)
     ids = []
     for n in range(6):
         fake = server.channel(f"news_{n}", f"Новости {n}")
         fake.add_many(3 + n)
         ids.append(await rig.watch(fake))
-    await store.add_channel(777, "live_one", "Живой канал", 1, None)  # read by the account
+    await store.channels.add(777, "live_one", "Живой канал", 1, None)  # read by the account
     server.channel("live_one", "Живой канал").add_many(2)
-    await store.set_channel_status(ids[5], "unwatched")
+    await store.channels.set_status(ids[5], "unwatched")
     server.delay = 0.05
     assert await rig.poller.poll_all() == sum(3 + n for n in range(5))
     assert server.max_in_flight == 2
@@ -481,11 +484,11 @@ async def test_poll_all_reads_only_active_preview_channels_a_few_at_once(
 
 
 async def test_poll_all_never_raises_when_the_host_is_down(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer,
         http: httpx.AsyncClient) -> None:
     down = await PreviewServer.start()
     await down.close()  # nothing listens on that port any more
-    rig = await make_rig(store, clock, lemmatizer, down, http)
+    rig = await make_rig(store, db, clock, lemmatizer, down, http)
     cid = await rig.watch(FakeChannel("rybar", "Рыбарь"))
     assert await rig.poller.poll_all() == 0
     assert (await rig.channel(cid)).cursor == 0
@@ -523,9 +526,9 @@ DRONE = "Сбит дрон над Белгородом"
 
 
 @pytest.fixture
-async def rig60(store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
-                http: httpx.AsyncClient) -> Rig:
-    return await make_rig(store, clock, lemmatizer, server, http, backfill_posts=60)
+async def rig60(store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer,
+                server: PreviewServer, http: httpx.AsyncClient) -> Rig:
+    return await make_rig(store, db, clock, lemmatizer, server, http, backfill_posts=60)
 
 
 def drone_channel(server: PreviewServer, name: str = "rybar", count: int = 100) -> FakeChannel:
@@ -564,9 +567,9 @@ async def test_backfill_pages_back_to_backfill_posts_without_alerts(rig60: Rig) 
 
 
 async def test_backfill_since_a_date_takes_every_post_since_local_midnight(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient) -> None:
-    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=20,
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, backfill_posts=20,
                          tz=ZoneInfo("Europe/Kyiv"))
     fake = server.channel("rybar", "Рыбарь")
     start = dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.UTC)
@@ -586,9 +589,9 @@ async def test_backfill_since_a_date_takes_every_post_since_local_midnight(
 
 
 async def test_a_long_backfill_reports_progress_every_500_posts(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient) -> None:
-    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=1010)
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, backfill_posts=1010)
     fake = server.channel("rybar", "Рыбарь")
     fake.add_many(1200)
     cid = await rig.watch(fake)
@@ -629,7 +632,7 @@ async def test_a_channel_watched_again_is_backfilled_down_to_what_is_stored(rig:
     fake.add_many(30)
     cid = await rig.watch(fake)
     assert await rig.poller.poll_all() == 30
-    await rig.store.set_channel_status(cid, "unwatched")
+    await rig.store.channels.set_status(cid, "unwatched")
     fake.add_many(30)
     fake.add(DRONE)  # posted while it was not watched: history, no alert
     await rig.watch(fake)  # as /watch does: the next poll is its backfill
@@ -695,9 +698,9 @@ async def test_a_429_during_backfill_is_waited_out(rig60: Rig) -> None:
 
 
 async def test_backfill_posts_zero_stores_nothing_but_starts_after_the_newest(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient) -> None:
-    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=0)
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, backfill_posts=0)
     cid = await rig.watch(drone_channel(server, count=30))
     assert await rig.poller.poll_all() == 0
     assert await rig.stored(cid) == [] and (await rig.channel(cid)).cursor == 30
@@ -705,14 +708,14 @@ async def test_backfill_posts_zero_stores_nothing_but_starts_after_the_newest(
 
 
 async def test_with_a_task_owner_a_backfill_runs_beside_the_other_polls(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient) -> None:
     tasks: list[asyncio.Task[Any]] = []
 
     def spawn(name: str, coro: Coroutine[Any, Any, Any]) -> None:
         tasks.append(asyncio.create_task(coro, name=name))
 
-    rig = await make_rig(store, clock, lemmatizer, server, http, spawn=spawn)
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, spawn=spawn)
     old = server.channel("old_news", "Старые новости")
     old.add_many(3)
     old_id = await rig.watch(old)
@@ -735,7 +738,7 @@ FAILURES = ("gone", "redirect", "garbage", "http500", "http403", "exception")
 STEPS = ("newest", "before", "after", "walkback")  # backfill: newest, before; polls: the rest
 
 
-async def inject(rig: Rig, kind: str, step: str, cid: int) -> None:
+async def inject(rig: Rig, db: Database, kind: str, step: str, cid: int) -> None:
     """Make the bad channel fail at ``step`` (persistently for polls, once for backfills)."""
     times = 1 if step in ("newest", "before") else 10
     when = {"walkback": "before"}.get(step, step)
@@ -750,7 +753,7 @@ async def inject(rig: Rig, kind: str, step: str, cid: int) -> None:
     else:  # storing its posts fails (a real SQLite error, raised by a trigger)
         ids = {"newest": "NEW.message_id > 0", "before": "NEW.message_id < 31"}.get(
             step, "NEW.message_id > 50")
-        await rig.store.db.transaction(lambda c: c.execute(
+        await db.transaction(lambda c: c.execute(
             f"CREATE TRIGGER injected BEFORE INSERT ON posts WHEN NEW.channel_id = {cid}"
             f" AND {ids} BEGIN SELECT RAISE(ABORT, 'injected failure'); END"))
 
@@ -758,9 +761,9 @@ async def inject(rig: Rig, kind: str, step: str, cid: int) -> None:
 @pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize("kind", FAILURES)
 async def test_one_bad_channel_never_stops_the_others(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient, kind: str, step: str) -> None:
-    rig = await make_rig(store, clock, lemmatizer, server, http, backfill_posts=40)
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, backfill_posts=40)
     fakes = {n: drone_channel(server, n, 50) for n in ("bad_chan", "good_one", "good_two")}
     # the bad channel was watched by the admin (its backfill is told there), the others not
     ids = {n: await rig.watch(f, by=ADMIN if n == "bad_chan" else CHAT)
@@ -770,7 +773,7 @@ async def test_one_bad_channel_never_stops_the_others(
     if not backfill:
         assert await rig.poller.poll_all() == 120
     earlier = len(await rig.notices(ADMIN))  # the bad channel's own backfill, if it ran
-    await inject(rig, kind, step, ids["bad_chan"])
+    await inject(rig, db, kind, step, ids["bad_chan"])
     runs = 1 if backfill else 4
     for run in range(runs):
         for name in ("good_one", "good_two", "bad_chan"):
@@ -821,9 +824,9 @@ async def test_a_channel_answering_5xx_backs_off_alone(rig: Rig) -> None:
 
 
 async def test_many_channels_answering_5xx_back_the_host_off(
-        store: Store, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
+        store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatizer, server: PreviewServer,
         http: httpx.AsyncClient) -> None:
-    rig = await make_rig(store, clock, lemmatizer, server, http, max_in_flight=1)
+    rig = await make_rig(store, db, clock, lemmatizer, server, http, max_in_flight=1)
     names = [f"news_{n}" for n in range(5)]
     for name in names:
         fake = server.channel(name, name)

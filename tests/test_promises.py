@@ -42,7 +42,7 @@ async def awake(env: Env, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]
     await env.start_app()
     await ask(env, env.admin, "/watch @news_test")
     await ask(env, env.admin, "/alert Белгород")
-    await env.running.store.set_notify_deleted(ADMIN, 1, True)
+    await env.running.store.rules.set_notify_deleted(ADMIN, 1, True)
     yield env
 
 
@@ -172,7 +172,7 @@ async def test_a_post_deleted_before_its_alert_went_out_is_alerted_and_says_so(
 ) -> None:
     await ask(env, env.admin, "/watch @news_test")
     await ask(env, env.admin, "/alert Белгород")
-    await env.running.store.set_notify_deleted(ADMIN, 1, True)
+    await env.running.store.rules.set_notify_deleted(ADMIN, 1, True)
     env.world.fail_sends(ADMIN, "FLOOD_WAIT_3", code=420)  # the alert has to wait a little
     hit = env.world.post(env.news, "Белгород: пост, который удалят до отправки")
     await wait_for(lambda: env.world.failed_sends)

@@ -126,7 +126,7 @@ async def test_region_command_offers_buttons_for_ambiguous_names(env: Env) -> No
     await wait_for(lambda: env.world.edited and env.world.callback_answers)
     assert env.world.callback_answers[0].message == "Saved"
     assert env.world.edited[-1].text.startswith("✅ Rule #1 saved: region:")
-    rules = await env.running.store.rules(ADMIN)
+    rules = await env.running.store.rules.of_chat(ADMIN)
     assert [r.expression.startswith("region:") for r in rules] == [True]
 
 
@@ -143,7 +143,7 @@ async def test_a_stranger_cannot_press_buttons(env: Env) -> None:
                            reply.reply_markup.rows[0].buttons[0].type.data)
     await wait_for(lambda: env.world.callback_answers)
     assert env.world.callback_answers[0].message == "Sorry, this chanwatch instance is private."
-    assert await env.running.store.rules(ADMIN) == []
+    assert await env.running.store.rules.of_chat(ADMIN) == []
 
 
 async def test_region_rules_work_in_catch_up_and_in_test(env: Env) -> None:

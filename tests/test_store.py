@@ -65,91 +65,91 @@ async def test_badly_named_migration_is_refused(
 
 
 async def _rule_setup(store: Store) -> int:
-    await store.add_channel(777, "kanal", "Канал", 5, added_by=500)
-    await store.upsert_chat(500, ChatKind.PRIVATE, None)
-    rule = await store.add_rule(500, "Белгород", created_by=500)
+    await store.channels.add(777, "kanal", "Канал", 5, added_by=500)
+    await store.chats.upsert(500, ChatKind.PRIVATE, None)
+    rule = await store.rules.add(500, "Белгород", created_by=500)
     return rule.id
 
 
-async def test_same_post_twice_is_one_row_and_one_alert(store: Store) -> None:
+async def test_same_post_twice_is_one_row_and_one_alert(store: Store, db: Database) -> None:
     rule_id = await _rule_setup(store)
     hits = [RuleHitRecord(rule_id, [(21, 31)])]
     alerts = [AlertDraft(500, "<b>x</b>")]
-    first = await store.save_post(make_post(), hits, alerts)
-    second = await store.save_post(make_post(), hits, alerts)
+    first = await store.posts.save(make_post(), hits, alerts)
+    second = await store.posts.save(make_post(), hits, alerts)
     assert first.created and first.alerts_enqueued == 1
     assert not second.created and second.alerts_enqueued == 0
     assert second.post_id == first.post_id
-    counts = {t: (await store.db.fetchone(f"SELECT COUNT(*) FROM {t}"))[0]  # type: ignore[index]
+    counts = {t: (await db.fetchone(f"SELECT COUNT(*) FROM {t}"))[0]  # type: ignore[index]
               for t in ("posts", "matches", "outbox")}
     assert counts == {"posts": 1, "matches": 1, "outbox": 1}
-    channel = await store.channel(777)
+    channel = await store.channels.get(777)
     assert channel is not None and channel.cursor == 1
 
 
 async def cursor(store: Store) -> int:
-    channel = await store.channel(777)
+    channel = await store.channels.get(777)
     assert channel is not None
     return channel.cursor
 
 
-async def test_live_posts_move_the_cursor_only_without_gaps(store: Store) -> None:
+async def test_live_posts_move_the_cursor_only_without_gaps(store: Store, db: Database) -> None:
     await _rule_setup(store)
-    await store.save_post(make_post(1), [], [])
-    await store.save_post(make_post(2), [], [])
+    await store.posts.save(make_post(1), [], [])
+    await store.posts.save(make_post(2), [], [])
     assert await cursor(store) == 2
     # post 3 failed to store: live post 4 must not hide it from the reconciler
-    await store.save_post(make_post(4), [], [])
+    await store.posts.save(make_post(4), [], [])
     assert await cursor(store) == 2
     # the reconciler fetches everything above the cursor in order and moves it on
-    await store.save_post(make_post(3), [], [], source="reconcile")
-    await store.save_post(make_post(4), [], [], source="reconcile")
+    await store.posts.save(make_post(3), [], [], source="reconcile")
+    await store.posts.save(make_post(4), [], [], source="reconcile")
     assert await cursor(store) == 4
-    await store.save_post(make_post(2), [], [], source="reconcile")
+    await store.posts.save(make_post(2), [], [], source="reconcile")
     assert await cursor(store) == 4  # never back
-    rows = await store.db.fetchall("SELECT message_id, source FROM posts ORDER BY 1")
+    rows = await db.fetchall("SELECT message_id, source FROM posts ORDER BY 1")
     assert [(r[0], r[1]) for r in rows] == [(1, "live"), (2, "live"), (3, "reconcile"),
                                             (4, "live")]
 
 
-async def test_integrity_and_foreign_keys_after_writes(store: Store) -> None:
+async def test_integrity_and_foreign_keys_after_writes(store: Store, db: Database) -> None:
     rule_id = await _rule_setup(store)
     for i in range(1, 20):
-        await store.save_post(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])],
+        await store.posts.save(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])],
                               [AlertDraft(500, f"alert {i}")])
-    await store.delete_rule(500, 1)
-    await store.grant(42, Role.MEMBER, 500)
-    assert (await store.db.fetchone("PRAGMA integrity_check"))[0] == "ok"  # type: ignore[index]
-    assert await store.db.fetchall("PRAGMA foreign_key_check") == []
+    await store.rules.delete(500, 1)
+    await store.users.grant(42, Role.MEMBER, 500)
+    assert (await db.fetchone("PRAGMA integrity_check"))[0] == "ok"  # type: ignore[index]
+    assert await db.fetchall("PRAGMA foreign_key_check") == []
 
 
 async def test_foreign_keys_are_enforced(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
-        await store.save_post(make_post(), [], [])  # channel 777 is unknown
+        await store.posts.save(make_post(), [], [])  # channel 777 is unknown
 
 
-async def test_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+async def test_failed_transaction_leaves_nothing_behind(store: Store, db: Database) -> None:
     await _rule_setup(store)
     # the alert names a chat that does not exist: the whole batch, post included, rolls back
     with pytest.raises(sqlite3.IntegrityError):
-        await store.save_post(make_post(9), [], [AlertDraft(999, "x")])
-    assert (await store.db.fetchone("SELECT COUNT(*) FROM posts"))[0] == 0  # type: ignore[index]
-    channel = await store.channel(777)
+        await store.posts.save(make_post(9), [], [AlertDraft(999, "x")])
+    assert (await db.fetchone("SELECT COUNT(*) FROM posts"))[0] == 0  # type: ignore[index]
+    channel = await store.channels.get(777)
     assert channel is not None and channel.cursor == 0
 
 
 async def test_rule_numbers_are_per_chat_and_never_reused(store: Store) -> None:
-    await store.upsert_chat(1, ChatKind.PRIVATE, None)
-    await store.upsert_chat(2, ChatKind.PRIVATE, None)
-    a = await store.add_rule(1, "a", 1)
-    b = await store.add_rule(1, "b", 1)
-    c = await store.add_rule(2, "c", 2)
+    await store.chats.upsert(1, ChatKind.PRIVATE, None)
+    await store.chats.upsert(2, ChatKind.PRIVATE, None)
+    a = await store.rules.add(1, "a", 1)
+    b = await store.rules.add(1, "b", 1)
+    c = await store.rules.add(2, "c", 2)
     assert (a.number, b.number, c.number) == (1, 2, 1)
-    assert await store.delete_rule(1, 2) is not None
-    assert await store.delete_rule(1, 2) is None
-    d = await store.add_rule(1, "d", 1)
+    assert await store.rules.delete(1, 2) is not None
+    assert await store.rules.delete(1, 2) is None
+    d = await store.rules.add(1, "d", 1)
     assert d.number == 3
-    assert [r.number for r in await store.rules(1)] == [1, 3]
+    assert [r.number for r in await store.rules.of_chat(1)] == [1, 3]
 
 
 async def test_locked_database_gives_store_busy_and_loses_nothing(
@@ -160,54 +160,54 @@ async def test_locked_database_gives_store_busy_and_loses_nothing(
     try:
         await apply_migrations(db, clock)
         store = Store(db, clock)
-        await store.add_channel(777, "kanal", "Канал", 5, added_by=1)
+        await store.channels.add(777, "kanal", "Канал", 5, added_by=1)
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
             with pytest.raises(StoreBusy):
-                await store.save_post(make_post(), [], [])
+                await store.posts.save(make_post(), [], [])
         finally:
             other.execute("ROLLBACK")
             other.close()
         # after the other writer is gone, the same post stores normally
-        result = await store.save_post(make_post(), [], [])
+        result = await store.posts.save(make_post(), [], [])
         assert result.created
     finally:
         await db.close()
 
 
-async def test_batch_save_is_idempotent_and_moves_the_cursor(store: Store) -> None:
+async def test_batch_save_is_idempotent_and_moves_the_cursor(store: Store, db: Database) -> None:
     rule_id = await _rule_setup(store)
-    await store.save_post(make_post(2), [], [])
+    await store.posts.save(make_post(2), [], [])
     items = [(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])], [AlertDraft(500, f"a{i}")])
              for i in (1, 2, 3, 3)]
-    results = await store.save_posts(items, source="reconcile")
+    results = await store.posts.save_many(items, source="reconcile")
     assert [(r.created, r.alerts_enqueued) for r in results] == [
         (True, 1), (False, 0), (True, 1), (False, 0)]
     assert results[2].post_id == results[3].post_id
     assert await cursor(store) == 3
-    again = await store.save_posts(items, source="reconcile")
+    again = await store.posts.save_many(items, source="reconcile")
     assert not any(r.created for r in again)
-    assert await store.db.fetchall("SELECT message_id FROM posts ORDER BY 1") is not None
-    counts = [(await store.db.fetchone(f"SELECT COUNT(*) FROM {t}"))[0]  # type: ignore[index]
+    assert await db.fetchall("SELECT message_id FROM posts ORDER BY 1") is not None
+    counts = [(await db.fetchone(f"SELECT COUNT(*) FROM {t}"))[0]  # type: ignore[index]
               for t in ("posts", "matches", "outbox")]
     assert counts == [3, 2, 2]
     with pytest.raises(ValueError, match="one by one"):
-        await store.save_posts(items, source="live")
+        await store.posts.save_many(items, source="live")
 
 
-async def test_edits_of_backfilled_posts_and_stale_edits(store: Store) -> None:
+async def test_edits_of_backfilled_posts_and_stale_edits(store: Store, db: Database) -> None:
     rule_id = await _rule_setup(store)
     old = make_post(7, "Белгород: v1")
-    await store.save_posts([(old, [RuleHitRecord(rule_id, [(0, 8)])], [])], source="backfill")
+    await store.posts.save_many([(old, [RuleHitRecord(rule_id, [(0, 8)])], [])], source="backfill")
     v2 = Post(777, 7, old.date, "Белгород: v2", old.permalink,
               edit_date=old.date + dt.timedelta(minutes=5))
-    edit = await store.record_edit(v2)
+    edit = await store.posts.record_edit(v2)
     assert edit is not None and edit.changed
     assert edit.alerted_chats == frozenset({500})  # it matched before: the edit is no news
     stale = Post(777, 7, old.date, "Белгород: v1 again", old.permalink,
                  edit_date=old.date + dt.timedelta(minutes=1))
-    again = await store.record_edit(stale)
+    again = await store.posts.record_edit(stale)
     assert again is not None and not again.changed
-    row = await store.db.fetchone("SELECT text FROM posts WHERE message_id = 7")
+    row = await db.fetchone("SELECT text FROM posts WHERE message_id = 7")
     assert row is not None and row[0] == "Белгород: v2"

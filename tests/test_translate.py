@@ -26,7 +26,7 @@ from bot.http.translate import (
     source_hash,
 )
 from bot.models import Post
-from bot.store import Store
+from bot.store import Database, Store
 from tests.translate_server import TranslateServer
 
 TEXT = "Сбит беспилотник над Белгородом"
@@ -47,8 +47,8 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 async def make_post(store: Store, message_id: int = 1, text: str = TEXT) -> int:
     """Store a channel and one post of it; return the post's id."""
-    await store.add_channel(777, "kanal", "Канал", 5, added_by=500)
-    result = await store.save_post(Post(
+    await store.channels.add(777, "kanal", "Канал", 5, added_by=500)
+    result = await store.posts.save(Post(
         channel_id=777, message_id=message_id,
         date=dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC), text=text,
         permalink=f"https://t.me/kanal/{message_id}",
@@ -150,14 +150,14 @@ async def test_translates_via_libretranslate_and_caches(
     assert server.count == 1
 
 
-async def test_translates_via_deepl(store: Store, client: httpx.AsyncClient) -> None:
+async def test_translates_via_deepl(store: Store, db: Database, client: httpx.AsyncClient) -> None:
     srv = await TranslateServer.start(deepl_key="key:fx")
     try:
         post_id = await make_post(store)
         translations = Translations(store, DeepL(client, "key:fx", base_url=srv.url))
         assert await translations.for_alert(post_id, TEXT, "en") == (f"[EN-US] {TEXT}", None)
         assert srv.count == 1
-        row = await store.db.fetchone("SELECT provider FROM translations WHERE post_id = ?",
+        row = await db.fetchone("SELECT provider FROM translations WHERE post_id = ?",
                                       (post_id,))
         assert row is not None and row["provider"] == "DeepL"
     finally:
@@ -206,7 +206,8 @@ async def test_timeout_sends_the_alert_untranslated_quickly(
         assert note == "translation unavailable: timed out"
         assert elapsed < 1.5
         assert srv.count == 1
-        assert await store.translation(post_id, "en", source_hash(TEXT)) is None  # nothing cached
+        # nothing cached
+        assert await store.translations.get(post_id, "en", source_hash(TEXT)) is None
     finally:
         await srv.close()
 

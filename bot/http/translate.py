@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.render import esc
-from bot.store.repo import Store
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class Translations:
         except ValueError:
             return None, "translation unavailable: unknown language"
         digest = source_hash(text)
-        cached = await self.store.translation(post_id, lang, digest)
+        cached = await self.store.translations.get(post_id, lang, digest)
         if cached is not None:
             return cached, None
         if self.provider is None:
@@ -261,7 +261,7 @@ class Translations:
         except TimeoutError:
             return None, "translation unavailable: timed out"
         try:
-            cached = await self.store.translation(post_id, lang, digest)
+            cached = await self.store.translations.get(post_id, lang, digest)
             if cached is not None:  # another alert of this post just translated it
                 return cached, None
             return await self._translate(post_id, text, lang, digest, deadline)
@@ -284,7 +284,7 @@ class Translations:
             log.warning("translation via %s of post %s failed: %s", name, post_id, exc)
             return None, f"translation unavailable: {exc}"
         try:
-            await self.store.save_translation(post_id, lang, digest, translated, name)
+            await self.store.translations.save(post_id, lang, digest, translated, name)
         except Exception:  # the alert still gets its translation; the next one asks again
             log.exception("caching the translation of post %s failed", post_id)
         return translated, None

@@ -212,13 +212,11 @@ class PreviewPoller:
         their own and their posts are not counted here.
         """
         try:
-            rows = await self._store.db.fetchall(
-                "SELECT id FROM channels WHERE source = 'preview' AND status = 'active'"
-                " ORDER BY id")
+            rows = await self._store.channels.active("preview")
         except Exception:
             log.exception("cannot list the preview channels")
             return 0
-        counts = await asyncio.gather(*(self._poll_id(int(row["id"])) for row in rows))
+        counts = await asyncio.gather(*(self._poll_id(channel.id) for channel in rows))
         stored = sum(counts)
         if stored:
             log.info("preview: %d channels polled, %d posts stored", len(rows), stored)
@@ -266,7 +264,7 @@ class PreviewPoller:
     # ------------------------------------------------------------------ polling
     async def _poll_id(self, channel_id: int) -> int:
         try:
-            channel = await self._store.channel(channel_id)
+            channel = await self._store.channels.get(channel_id)
             if channel is None or channel.status != "active":
                 return 0
             if self._spawn is not None and self._backfill_due(channel):
@@ -330,7 +328,7 @@ class PreviewPoller:
             created = sum(r.created for r in results)
         if page.newest_id is not None and posts and page.newest_id > posts[-1].message_id:
             # the newest messages of the page were service messages, or album parts: seen
-            await self._store.set_cursor(channel.id, page.newest_id)
+            await self._store.channels.set_cursor(channel.id, page.newest_id)
         if created:
             log.info("preview of @%s: %d new posts (%s)", channel.username, created, source)
         return created
@@ -343,14 +341,14 @@ class PreviewPoller:
         if not page.recognised:
             raise _FetchFailed("the page is not a channel page (malformed?)")
         if title and page.title and page.title != channel.title:
-            await self._store.update_channel_identity(channel.id, channel.username, page.title)
+            await self._store.channels.update_identity(channel.id, channel.username, page.title)
         return page
 
     async def _gone(self, channel: Channel, name: str, reason: str) -> None:
         """Stop polling a channel without a web preview; the admins hear of it once."""
         self._failures.pop(channel.id, None)
         self._plans.pop(channel.id, None)
-        if not await self._store.set_channel_status(channel.id, "error", reason):
+        if not await self._store.channels.set_status(channel.id, "error", reason):
             return  # already known: the admins were told when it changed
         log.warning("preview of @%s: %s; the channel is no longer polled", name, reason)
         n = esc(name)
@@ -421,7 +419,7 @@ class PreviewPoller:
                 if before is None and page.newest_id:
                     # polling goes on from the newest id while older pages are still read
                     top = page.newest_id
-                    await self._store.set_cursor(channel.id, top)
+                    await self._store.channels.set_cursor(channel.id, top)
                     self._plans.pop(channel.id, None)
                 if last or page.oldest_id is None:
                     break

@@ -25,10 +25,10 @@ class PreviewWatch:
         BACKFILL_POSTS posts, or every post since ``since``, without alerts) is reported to
         the admin's private chat; raise WatchError with a readable reason."""
         channel_id = preview_channel_id(username)
-        known = await self._store.channel(channel_id)
+        known = await self._store.channels.get(channel_id)
         if known is not None and known.status == "active":
             return known.title, False
-        live = await self._store.channel_by_username(username)
+        live = await self._store.channels.by_username(username)
         if live is not None and live.status == "active" and live.source == "live":
             return live.title, False
         try:
@@ -40,8 +40,8 @@ class PreviewWatch:
                              f" with /watch @{username}.")
         # before the channel is active: a poll must not start a backfill the plan misses
         self._poller.plan_backfill(channel_id, added_by, since)  # /watch: a private chat
-        channel, created = await self._store.add_channel(
+        channel, created = await self._store.channels.add(
             channel_id, clean_username(username), page.title or username, None, added_by)
-        await self._store.set_channel_source(channel.id, "preview")
+        await self._store.channels.set_source(channel.id, "preview")
         self._poll_soon()
         return channel.title, created

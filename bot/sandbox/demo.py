@@ -439,8 +439,7 @@ class Demo:
         await self._settle(expected_posts)
 
     async def _stored(self) -> int:
-        row = await self.app.store.db.fetchone("SELECT COUNT(*) FROM posts")
-        return int(row[0]) if row else 0
+        return await self.app.store.posts.count()
 
     async def _settle_alerts(self, count: int) -> None:
         for _ in range(200):
@@ -453,10 +452,8 @@ class Demo:
         store = self.app.store
 
         async def done() -> bool:
-            posts = await store.db.fetchone("SELECT COUNT(*) FROM posts")
-            pending = await store.db.fetchone(
-                "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
-            return bool(posts and pending and posts[0] >= expected_posts and pending[0] == 0)
+            posts = await store.posts.count()
+            return posts >= expected_posts and await store.outbox.pending_count() == 0
 
         for _ in range(600):  # at most 30 s: ingestion and sending are done by then
             if await done():

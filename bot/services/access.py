@@ -19,7 +19,7 @@ class AccessService:
             return Role.STRANGER
         if user_id in self._admin_ids:
             return Role.ADMIN
-        return await self._store.stored_role(user_id) or Role.STRANGER
+        return await self._store.users.role(user_id) or Role.STRANGER
 
     def is_configured_admin(self, user_id: int) -> bool:
         """True for the admins named in ADMIN_IDS (they cannot be denied from a chat)."""
@@ -29,8 +29,8 @@ class AccessService:
         """Grant subscriber rights; return False if the user already had them."""
         if user_id in self._admin_ids:
             return False
-        return await self._store.grant(user_id, Role.MEMBER, by)
+        return await self._store.users.grant(user_id, Role.MEMBER, by)
 
     async def deny(self, user_id: int) -> bool:
         """Withdraw granted rights; return whether the user had any."""
-        return await self._store.revoke(user_id)
+        return await self._store.users.revoke(user_id)

@@ -23,15 +23,15 @@ class ChatSettingsService:
 
     async def register(self, chat_id: int, kind: ChatKind, title: str | None) -> Chat:
         """Create the chat on its first command (or button), or refresh its title."""
-        return await self._store.upsert_chat(chat_id, kind, title)
+        return await self._store.chats.upsert(chat_id, kind, title)
 
     async def find(self, chat_id: int) -> Chat | None:
         """The chat, if chanwatch knows it."""
-        return await self._store.chat(chat_id)
+        return await self._store.chats.get(chat_id)
 
     async def get(self, chat_id: int) -> Chat:
         """The chat a command came from (registered by the router before any handler)."""
-        chat = await self._store.chat(chat_id)
+        chat = await self._store.chats.get(chat_id)
         assert chat is not None  # the router upserts the chat before any handler runs
         return chat
 
@@ -41,11 +41,11 @@ class ChatSettingsService:
 
     async def zone_of(self, chat_id: int) -> ZoneInfo:
         """The time zone of the chat with this id."""
-        return self.zone(await self._store.chat(chat_id))
+        return self.zone(await self._store.chats.get(chat_id))
 
     async def set_tz(self, chat_id: int, zone: ZoneInfo) -> Chat:
         """Set the chat's time zone; its digest keeps its local time in the new zone."""
-        await self._store.set_tz(chat_id, zone.key)
+        await self._store.chats.set_tz(chat_id, zone.key)
         chat = await self.get(chat_id)
         if self._digests is not None:
             self._digests.schedule(chat)
@@ -53,20 +53,20 @@ class ChatSettingsService:
 
     async def set_quiet(self, chat_id: int, start: int, end: int) -> None:
         """Hold instant alerts between ``start`` and ``end`` (minutes after local midnight)."""
-        await self._store.set_quiet(chat_id, start, end)
+        await self._store.chats.set_quiet(chat_id, start, end)
 
     async def quiet_off(self, chat_id: int) -> int:
         """End quiet hours; return how many held alerts are now due."""
-        await self._store.set_quiet(chat_id, None, None)
-        return await self._store.release_held(chat_id)
+        await self._store.chats.set_quiet(chat_id, None, None)
+        return await self._store.outbox.release_held(chat_id)
 
     async def set_translate(self, chat_id: int, lang: str | None) -> None:
         """Translate alerts to this chat into ``lang`` (None: stop)."""
-        await self._store.set_translate(chat_id, lang)
+        await self._store.chats.set_translate(chat_id, lang)
 
     async def revive(self, chat_id: int) -> bool:
         """Resume a chat that had blocked the bot (it wrote /start); False if it was not dead."""
-        if not await self._store.revive_chat(chat_id):
+        if not await self._store.chats.revive(chat_id):
             return False
         await self._rules.rebuild()  # its rules alert again
         if self._digests is not None:
@@ -82,7 +82,7 @@ class ChatSettingsService:
         return await self._set_status(chat_id, "paused")
 
     async def _set_status(self, chat_id: int, status: str) -> bool:
-        changed = await self._store.set_chat_status(chat_id, status)
+        changed = await self._store.chats.set_status(chat_id, status)
         if changed:
             await self._rules.rebuild()
         return changed

@@ -57,7 +57,7 @@ class DigestService:
         self.scheduler, self._spawn = scheduler, spawn
         now = self._clock.now()
         missed = 0
-        for chat in await self._store.digest_chats():
+        for chat in await self._store.chats.with_digest():
             self.schedule(chat)
             assert chat.digest_cron is not None
             since = chat.digest_since or now
@@ -85,8 +85,8 @@ class DigestService:
 
     async def set_schedule(self, chat_id: int, cron: str | None) -> Chat:
         """Store the chat's digest schedule (None: no digest) and re-plan its job."""
-        await self._store.set_digest(chat_id, cron)
-        chat = await self._store.chat(chat_id)
+        await self._store.chats.set_digest(chat_id, cron)
+        chat = await self._store.chats.get(chat_id)
         assert chat is not None  # the command router stores the chat before any handler
         self.schedule(chat)
         return chat
@@ -101,7 +101,7 @@ class DigestService:
 
     async def run_scheduled(self, chat_id: int) -> bool:
         """The digest for the schedule's latest fire time (once per fire time)."""
-        chat = await self._store.chat(chat_id)
+        chat = await self._store.chats.get(chat_id)
         if chat is None or chat.digest_cron is None or chat.status != "active":
             return False
         now = self._clock.now()
@@ -114,7 +114,7 @@ class DigestService:
         now = self._clock.now()
         since = chat.digest_since or now - FIRST_PERIOD
         html, chart = await self.build(chat, since, now)
-        return await self._store.enqueue_digest(chat.id, html, chart, key,
+        return await self._store.outbox.enqueue_digest(chat.id, html, chart, key,
                                                 now if move_period else None)
 
     # ------------------------------------------------------------------ content
@@ -122,7 +122,7 @@ class DigestService:
                     until: dt.datetime) -> tuple[str, bytes | None]:
         """The digest text (HTML) and, with enough data, a PNG chart of matches over time."""
         tz = self.tz(chat)
-        found = await self._store.digest_matches(chat.id, since, until)
+        found = await self._store.rules.digest_matches(chat.id, since, until)
         posts: dict[tuple[int, int], tuple[Post, str]] = {}
         per_rule: Counter[int] = Counter()
         rules: dict[int, Rule] = {}
@@ -171,7 +171,7 @@ class DigestService:
         return "\n".join(lines), chart
 
     async def _has_digest_rules(self, chat_id: int) -> bool:
-        return any(r.mode in ("digest", "both") for r in await self._store.rules(chat_id))
+        return any(r.mode in ("digest", "both") for r in await self._store.rules.of_chat(chat_id))
 
     def describe(self, chat: Chat) -> str:
         """The chat's digest schedule in words."""

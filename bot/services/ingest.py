@@ -54,12 +54,12 @@ class IngestService:
         recorded for search and digests, but nothing is sent).
         """
         _, records, alerts = await self._prepare(post, source)
-        return await self._store.save_post(post, records, alerts, source=source)
+        return await self._store.posts.save(post, records, alerts, source=source)
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
         """``ingest`` for a batch of posts in order, stored in one transaction."""
         items = [await self._prepare(post, source) for post in posts]
-        return await self._store.save_posts(items, source=source)
+        return await self._store.posts.save_many(items, source=source)
 
     async def _prepare(
         self, post: Post, source: str
@@ -86,7 +86,7 @@ class IngestService:
         cannot keep the edit and lose the alert it earned); chats already alerted on the
         post, or whose rules matched it before, are left out inside that transaction.
         """
-        if await self._store.post_text(post.channel_id, post.message_id) in (None, post.text):
+        if await self._store.posts.text(post.channel_id, post.message_id) in (None, post.text):
             return False  # unknown, or nothing changed (most re-reads): no matching needed
         hits = self._rules.index.match(post.text, post.channel_username)
         records = [RuleHitRecord(h.rule_id, h.spans, h.chat_id) for h in hits]
@@ -94,15 +94,15 @@ class IngestService:
         if hits:
             alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
                                         "✏️ <i>edited: the new text matches</i>")
-        edit = await self._store.save_edit(post, records, alerts)
+        edit = await self._store.posts.save_edit(post, records, alerts)
         return edit is not None and edit.changed
 
     async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:
         """Flag deleted posts and tell the chats whose rules asked; return how many were new."""
-        deleted = await self._store.mark_deleted(channel_id, message_ids)
+        deleted = await self._store.posts.mark_deleted(channel_id, message_ids)
         if not deleted:
             return 0
-        channel = await self._store.channel(channel_id)
+        channel = await self._store.channels.get(channel_id)
         title = channel.title if channel else str(channel_id)
         for post in deleted:
             by_chat: dict[int, list[int]] = defaultdict(list)
@@ -123,11 +123,11 @@ class IngestService:
         Mode and mute are read from the database now (they change without a rebuild); the
         matches of digest-only and muted rules are still stored for digests and /test.
         """
-        channel = await self._store.channel(post.channel_id)
+        channel = await self._store.channels.get(post.channel_id)
         title = channel.title if channel else str(post.channel_id)
         username = channel.username if channel else post.channel_username
-        chats = await self._store.chats(by_chat)
-        current = await self._store.rules_by_ids(
+        chats = await self._store.chats.by_ids(by_chat)
+        current = await self._store.rules.by_ids(
             r.id for found in by_chat.values() for r in found.rules)
         now = self._clock.now()
         label = also_label(channel_title=title, username=username, permalink=post.permalink)

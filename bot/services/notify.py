@@ -15,11 +15,11 @@ class AdminNotifier:
     async def tell(self, html: str, key: str, *, skip_chat: int | None = None) -> int:
         """Queue ``html`` for the admins; return how many notices were new."""
         queued = 0
-        for chat in (await self._store.chats(self._admin_ids)).values():
+        for chat in (await self._store.chats.by_ids(self._admin_ids)).values():
             if chat.id != skip_chat and chat.status == "active":
-                queued += await self._store.enqueue_notice(chat.id, html, key)
+                queued += await self._store.outbox.enqueue_notice(chat.id, html, key)
         return queued
 
     async def tell_chat(self, chat_id: int, html: str, key: str) -> bool:
         """Queue a notice for one chat."""
-        return await self._store.enqueue_notice(chat_id, html, key)
+        return await self._store.outbox.enqueue_notice(chat_id, html, key)

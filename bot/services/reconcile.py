@@ -70,10 +70,10 @@ class ChannelHealth:
 
     async def unavailable(self, trouble: ChannelTrouble, *, refresh: bool = True) -> bool:
         """The channel is private, banned or deleted: stop watching it. True if that is new."""
-        channel = await self._store.channel(trouble.channel_id)
+        channel = await self._store.channels.get(trouble.channel_id)
         if channel is None:
             return False
-        if not await self._store.set_channel_status(channel.id, trouble.status, trouble.reason):
+        if not await self._store.channels.set_status(channel.id, trouble.status, trouble.reason):
             return False  # already known: admins were told when it changed
         self._failures.pop(channel.id, None)
         log.warning("channel %d (%s) is %s: %s", channel.id, channel.username, trouble.status,
@@ -137,7 +137,7 @@ class Reconciler:
         """Fetch every post above every active channel's cursor and store it (late alerts)."""
         async with self._lock:
             report = ReconcileReport(reason)
-            channels = await self._store.active_channels()
+            channels = await self._store.channels.active()
             report.channels = len(channels)
             if not channels:
                 return report
@@ -172,7 +172,7 @@ class Reconciler:
 
     async def _trouble(self, trouble: ChannelTrouble, report: ReconcileReport) -> None:
         if trouble.passing:
-            channel = await self._store.channel(trouble.channel_id)
+            channel = await self._store.channels.get(trouble.channel_id)
             if channel is not None:
                 report.failed.append(channel.id)
                 await self._health.failed(channel, "asking for its newest post",
@@ -206,7 +206,7 @@ class Reconciler:
                 batch = []
         report.stored += await self._store_batch(batch)
         # everything up to the top was seen (service messages are no posts): move on
-        await self._store.set_cursor(channel.id, top_id)
+        await self._store.channels.set_cursor(channel.id, top_id)
 
     async def _store_batch(self, batch: list[Post]) -> int:
         if not batch:
@@ -215,7 +215,7 @@ class Reconciler:
         return sum(r.created for r in results)
 
     async def _renamed(self, channel: Channel, username: str | None, title: str) -> None:
-        await self._store.update_channel_identity(channel.id, username, title)
+        await self._store.channels.update_identity(channel.id, username, title)
         if username == channel.username:
             return  # a new title only: nothing breaks
         old = f"@{channel.username}" if channel.username else "no username"
@@ -288,7 +288,7 @@ class Backfiller:
             # A failed backfill must not stop the service: say so; new posts still arrive.
             log.exception("backfill of channel %d failed", channel.id)
             reason = esc(type(exc).__name__)
-            await self._store.enqueue_notice(
+            await self._store.outbox.enqueue_notice(
                 chat_id, f"⚠️ Backfill of <b>{esc(channel.title)}</b> failed ({reason});"
                 " new posts are still watched.", f"backfill-failed:{channel.id}:{top_id}")
 
@@ -313,7 +313,7 @@ class DeletionChecker:
         """
         deleted = edited = 0
         since = self._clock.now() - self._window
-        for channel in await self._store.active_channels():
+        for channel in await self._store.channels.active():
             try:
                 found = await self._check(channel, since)
             except ChannelUnavailable as exc:
@@ -330,7 +330,7 @@ class DeletionChecker:
 
     async def _check(self, channel: Channel, since: dt.datetime) -> tuple[int, int]:
         deleted = edited = 0
-        ids = await self._store.recent_message_ids(channel.id, since)
+        ids = await self._store.posts.recent_message_ids(channel.id, since)
         for start in range(0, len(ids), CHECK_BATCH):
             batch = ids[start:start + CHECK_BATCH]
             current = await self._source.fetch_ids(channel, batch)

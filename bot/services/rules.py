@@ -35,7 +35,7 @@ class RulesService:
 
     async def rebuild(self) -> None:
         """Recompile the index from the database (at start and after every change)."""
-        rules = await self._store.alerting_rules()
+        rules = await self._store.rules.alerting()
         index = RuleIndex.build(self._lemmatizer, [], self.places)
         for rule in rules:
             try:
@@ -51,11 +51,11 @@ class RulesService:
         query = parse_rule(expression.strip())
         # compile it alone first: a region: that names no single place is refused here
         RuleIndex.build(self._lemmatizer, [CompiledRule(0, chat_id, query)], self.places)
-        if await self._store.count_rules(chat_id) >= self._max_rules:
+        if await self._store.rules.count(chat_id) >= self._max_rules:
             raise RuleLimitError(
                 f"This chat already has {self._max_rules} rules; /delete one first."
             )
-        rule = await self._store.add_rule(chat_id, expression.strip(), by)
+        rule = await self._store.rules.add(chat_id, expression.strip(), by)
         await self.rebuild()
         return rule, query
 
@@ -66,7 +66,7 @@ class RulesService:
         query = parse_rule(expression)
         index = RuleIndex.build(self._lemmatizer, [CompiledRule(0, 0, query)], self.places)
         found: list[tuple[Post, str, MatchHit]] = []
-        posts = await self._store.recent_posts(scan)
+        posts = await self._store.posts.recent(scan)
         for post, title in posts:
             hits = index.match(post.text, post.channel_username)
             if hits:
@@ -75,28 +75,28 @@ class RulesService:
 
     async def list(self, chat_id: int) -> list[Rule]:
         """A chat's rules in number order."""
-        return await self._store.rules(chat_id)
+        return await self._store.rules.of_chat(chat_id)
 
     async def delete(self, chat_id: int, number: int) -> Rule | None:
         """Delete a rule by its number in this chat."""
-        rule = await self._store.delete_rule(chat_id, number)
+        rule = await self._store.rules.delete(chat_id, number)
         if rule is not None:
             await self.rebuild()
         return rule
 
     async def set_mode(self, chat_id: int, number: int, mode: str) -> Rule | None:
         """Make rule ``number`` instant, digest-only or both (read at alert time: no rebuild)."""
-        return await self._store.set_mode(chat_id, number, mode)
+        return await self._store.rules.set_mode(chat_id, number, mode)
 
     async def mute(self, chat_id: int, number: int, until: dt.datetime | None) -> Rule | None:
         """Silence rule ``number``'s instant alerts until ``until`` (None: unmute)."""
-        return await self._store.set_muted(chat_id, number, until)
+        return await self._store.rules.set_muted(chat_id, number, until)
 
     async def mute_ids(self, chat_id: int, rule_ids: Sequence[int],
                        until: dt.datetime) -> Sequence[Rule]:
         """Mute rules by id (the buttons under an alert); only this chat's rules."""
-        return await self._store.set_muted_ids(chat_id, rule_ids, until)
+        return await self._store.rules.set_muted_ids(chat_id, rule_ids, until)
 
     async def set_notify_deleted(self, chat_id: int, number: int, on: bool) -> Rule | None:
         """Tell (or stop telling) the chat when a post rule ``number`` alerted on is deleted."""
-        return await self._store.set_notify_deleted(chat_id, number, on)
+        return await self._store.rules.set_notify_deleted(chat_id, number, on)

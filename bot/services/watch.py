@@ -87,7 +87,7 @@ class WatchService:
         (``on_watched``); everything after it is new and alerts.
         """
         username = parse_channel_target(target)
-        known = await self._store.channel_by_username(username)
+        known = await self._store.channels.by_username(username)
         if known is not None and known.status == "active":
             return known, False
         try:
@@ -98,7 +98,7 @@ class WatchService:
             raise WatchLimitError(str(exc)) from exc
         except ChannelLookupError as exc:
             raise WatchError(str(exc)) from exc
-        channel, created = await self._store.add_channel(
+        channel, created = await self._store.channels.add(
             resolved.id, resolved.username, resolved.title, resolved.access_hash, by, cursor=top
         )
         log.info("watching channel %s (%d) from message %d", resolved.username, resolved.id, top)
@@ -111,10 +111,10 @@ class WatchService:
     async def unwatch(self, target: str) -> Channel:
         """Stop watching a channel (its posts stay searchable)."""
         username = parse_channel_target(target)
-        channel = await self._store.channel_by_username(username)
+        channel = await self._store.channels.by_username(username)
         if channel is None or channel.status == "unwatched":
             raise WatchError(f"@{username} is not being watched.")
-        await self._store.set_channel_status(channel.id, "unwatched")
+        await self._store.channels.set_status(channel.id, "unwatched")
         if self._on_change:
             await self._on_change()
         if channel.source != "live":
@@ -127,11 +127,11 @@ class WatchService:
 
     async def live_count(self) -> int:
         """How many channels the user account has joined for chanwatch."""
-        return len(await self._store.active_channels())
+        return len(await self._store.channels.active())
 
     async def channels(self) -> list[ChannelStats]:
         """Every known channel with its numbers."""
-        return await self._store.channel_stats()
+        return await self._store.channels.stats()
 
 
 class WatchedChannels:
@@ -143,7 +143,7 @@ class WatchedChannels:
 
     async def refresh(self) -> None:
         """Reload from the database (at start and after /watch or /unwatch)."""
-        self._usernames = {c.id: c.username for c in await self._store.active_channels()}
+        self._usernames = {c.id: c.username for c in await self._store.channels.active()}
 
     def __len__(self) -> int:
         return len(self._usernames)

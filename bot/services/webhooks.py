@@ -41,30 +41,30 @@ class WebhookService:
 
         if fmt not in FORMATS:
             raise WebhookFormatError(fmt)
-        if len(await self._store.webhooks(chat_id)) >= self.max_per_chat:
+        if len(await self._store.webhooks.of_chat(chat_id)) >= self.max_per_chat:
             raise WebhookLimitError(str(self.max_per_chat))
         try:
             checked = await check_url(url, allow_private=self._allow_private)
         except WebhookURLError as exc:
             raise WebhookError(str(exc)) from exc
-        return await self._store.add_webhook(chat_id, checked, fmt, by)
+        return await self._store.webhooks.add(chat_id, checked, fmt, by)
 
     async def list(self, chat_id: int) -> list[Webhook]:
         """The chat's webhooks in number order (deleted ones left out)."""
-        return await self._store.webhooks(chat_id)
+        return await self._store.webhooks.of_chat(chat_id)
 
     async def delete(self, chat_id: int, number: int) -> Webhook | None:
         """Delete webhook ``number`` of the chat; its queued deliveries are dropped."""
-        return await self._store.delete_webhook(chat_id, number)
+        return await self._store.webhooks.delete(chat_id, number)
 
     async def send_test(self, chat_id: int) -> int:
         """Queue a test event for each of the chat's active webhooks; return how many."""
-        hooks = [h for h in await self._store.webhooks(chat_id) if h.status == "active"]
+        hooks = [h for h in await self._store.webhooks.of_chat(chat_id) if h.status == "active"]
         if not hooks:
             return 0
         event = json.dumps({"version": 1, "type": "test", "chat_id": chat_id,
                             "sent_at": self._clock.now().isoformat(timespec="seconds"),
                             "text": "chanwatch webhook test"}, ensure_ascii=False)
         for hook in hooks:
-            await self._store.enqueue_webhook_test(hook, event)
+            await self._store.webhooks.enqueue_test(hook, event)
         return len(hooks)

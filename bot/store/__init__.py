@@ -1,14 +1,14 @@
-"""Persistence: one SQLite database behind a narrow interface."""
+"""Persistence: one SQLite database behind one repository per aggregate."""
 
 from bot.store.db import Database, StoreBusy
+from bot.store.facade import Store
 from bot.store.migrate import MigrationError, apply_migrations
-from bot.store.repo import (
+from bot.store.records import (
     DeletedPost,
     EditResult,
     HeldAlert,
     RuleHitRecord,
     SaveResult,
-    Store,
     alert_key,
 )
 

@@ -1,0 +1,295 @@
+"""The outbox: every message the bot sends on its own initiative."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable, Sequence
+
+import aiosqlite
+
+from bot.clock import to_iso
+from bot.match.dedup import SIMILAR
+from bot.models import (
+    AlertDraft,
+    OutboxItem,
+    Post,
+)
+from bot.store.base import Repository
+from bot.store.records import (
+    HeldAlert,
+    alert_key,
+)
+from bot.store.rows import (
+    buttons_json,
+    opt_dt,
+    to_outbox_item,
+)
+
+
+class OutboxRepository(Repository):
+    """Outbox rows: alerts, notices, digests, folds, edits and webhook deliveries."""
+
+    async def on_due(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that made an outbox message pending.
+
+        Every path that queues a message (alerts, edits, deletion notices, folds, digests,
+        notices, webhooks, a held alert released) wakes the dispatcher this way, by
+        construction rather than by each caller remembering to.
+        """
+        await self._db.listen("outbox", _OUTBOX_TRIGGERS, listener)
+
+    async def enqueue_notice(self, chat_id: int, html: str, dedup_key: str) -> bool:
+        """Queue a bot-initiated notice once per dedup key; return whether it was new."""
+        now = to_iso(self._clock.now())
+        return await self._write(
+            "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key,"
+            " next_attempt_at, created_at) VALUES (?, 'notice', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+            (chat_id, html, new_random_id(), dedup_key, now, now),
+        ) > 0
+
+    async def due(self, now: dt.datetime, limit: int = 500) -> list[OutboxItem]:
+        """Each chat's first pending message, if its time has come; oldest first.
+
+        One per chat keeps every chat's messages in order (a message waiting for its retry
+        holds back the ones after it) and lets one chat's backlog never hide the others.
+        """
+        rows = await self._db.fetchall(
+            "SELECT o.*, c.kind AS chat_kind, c.translate_lang, r.payload AS ref_payload,"
+            " r.also AS ref_also, r.buttons AS ref_buttons, r.message_id AS ref_message_id,"
+            " p.text AS post_text, p.deleted_at AS post_deleted_at,"
+            " w.url AS webhook_url, w.format AS webhook_format"
+            " FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending'"
+            "       GROUP BY chat_id, COALESCE(webhook_id, 0))"
+            " AS head JOIN outbox o ON o.id = head.id JOIN chats c ON c.id = o.chat_id"
+            " LEFT JOIN outbox r ON r.id = o.ref_id LEFT JOIN posts p ON p.id = o.post_id"
+            " LEFT JOIN webhooks w ON w.id = o.webhook_id"
+            " WHERE o.next_attempt_at <= ? AND (c.status != 'dead' OR o.webhook_id IS NOT NULL)"
+            " ORDER BY o.id LIMIT ?",
+            (to_iso(now), limit),
+        )
+        return [to_outbox_item(r) for r in rows]
+
+    async def next_due_time(self) -> dt.datetime | None:
+        """Return when the earliest pending (or held) message becomes due."""
+        row = await self._db.fetchone(
+            "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE id IN"
+            " (SELECT MIN(id) FROM outbox WHERE status = 'pending'"
+            "  GROUP BY chat_id, COALESCE(webhook_id, 0))"
+            " OR status = 'held'"
+        )
+        return opt_dt(row["t"]) if row else None
+
+    async def pending_count(self) -> int:
+        """How many messages wait to be sent (held ones not counted)."""
+        row = await self._db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")
+        return int(row["n"]) if row else 0
+
+    async def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
+        """Record that a message was accepted by Telegram (and its id, when known)."""
+        now = to_iso(self._clock.now())
+        await self._write(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+            " error = NULL, message_id = COALESCE(?, message_id) WHERE id = ?",
+            (now, message_id, item_id),
+        )
+
+    async def due_held(self, now: dt.datetime) -> dict[int, list[HeldAlert]]:
+        """Alerts whose chat's quiet hours have ended, by chat, oldest first."""
+        rows = await self._db.fetchall(
+            "SELECT o.id, o.chat_id, o.summary, o.payload, o.also,"
+            " p.deleted_at AS post_deleted_at FROM outbox o"
+            " JOIN chats c ON c.id = o.chat_id LEFT JOIN posts p ON p.id = o.post_id"
+            " WHERE o.status = 'held' AND o.next_attempt_at <= ? AND c.status = 'active'"
+            " ORDER BY o.chat_id, o.id",
+            (to_iso(now),),
+        )
+        out: dict[int, list[HeldAlert]] = {}
+        for r in rows:
+            also = tuple(json.loads(r["also"] or "[]"))
+            out.setdefault(r["chat_id"], []).append(
+                HeldAlert(r["id"], r["summary"] or r["payload"], also,
+                          r["post_deleted_at"] is not None))
+        return out
+
+    async def fold(self, chat_id: int, held_ids: Sequence[int], html: str) -> bool:
+        """Replace held alerts by one message in one transaction; False if already folded."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            marks = ",".join("?" * len(held_ids))
+            cur = await conn.execute(
+                f"UPDATE outbox SET status = 'folded', sent_at = ? WHERE status = 'held'"
+                f" AND chat_id = ? AND id IN ({marks})", (now, chat_id, *held_ids))
+            if cur.rowcount == 0:
+                return False
+            await conn.execute(
+                "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key,"
+                " next_attempt_at, created_at) VALUES (?, 'fold', ?, ?, ?, ?, ?)"
+                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                (chat_id, html, new_random_id(), f"fold:{min(held_ids)}", now, now),
+            )
+            return True
+
+        return await self._db.transaction(work)
+
+    async def release_held(self, chat_id: int) -> int:
+        """Quiet hours switched off: what was held becomes due now."""
+        return await self._write(
+            "UPDATE outbox SET next_attempt_at = ? WHERE chat_id = ? AND status = 'held'",
+            (to_iso(self._clock.now()), chat_id),
+        )
+
+    async def enqueue_digest(
+        self, chat_id: int, html: str, chart: bytes | None, key: str,
+        period_end: dt.datetime | None,
+    ) -> bool:
+        """Queue a digest and move the chat's digest period on, atomically; once per key."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> bool:
+            cur = await conn.execute(
+                "INSERT INTO outbox (chat_id, kind, payload, attachment, random_id, dedup_key,"
+                " next_attempt_at, created_at) VALUES (?, 'digest', ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                (chat_id, html, chart, new_random_id(), key, now, now),
+            )
+            if cur.rowcount == 0:
+                return False
+            if period_end is not None:
+                await conn.execute("UPDATE chats SET digest_since = ? WHERE id = ?",
+                                   (to_iso(period_end), chat_id))
+            return True
+
+        return await self._db.transaction(work)
+
+    async def mark_retry(self, item_id: int, at: dt.datetime, error: str) -> None:
+        """Record a failed attempt and when to try again."""
+
+        await self._write(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, error = ?"
+            " WHERE id = ?",
+            (to_iso(at), error, item_id),
+        )
+
+    async def defer_lane(self, chat_id: int, until: dt.datetime,
+                         webhook_id: int | None = None) -> None:
+        """Hold every pending message of a lane until ``until`` (after a flood wait)."""
+
+        await self._write(
+            "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
+            " WHERE chat_id = ? AND status = 'pending' AND COALESCE(webhook_id, 0) = ?",
+            (to_iso(until), chat_id, webhook_id or 0),
+        )
+
+    async def mark_chat_dead(self, chat_id: int, item_id: int, error: str) -> None:
+        """A permanent failure: dead-letter the message and stop alerting the chat."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, error = ?"
+                " WHERE id = ?",
+                (error, item_id),
+            )
+            await conn.execute("UPDATE chats SET status = 'dead' WHERE id = ?", (chat_id,))
+
+        await self._db.transaction(work)
+
+    async def mark_dead(self, item_id: int, error: str) -> None:
+        """Give up on one message without touching its chat."""
+
+        await self._write(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, error = ?"
+            " WHERE id = ?",
+            (error, item_id),
+        )
+
+
+async def enqueue_alerts(
+    conn: aiosqlite.Connection, post: Post, post_id: int, alerts: Sequence[AlertDraft],
+    now: str, dedup_since: str,
+) -> int:
+    """Queue each chat's alert, or, when the chat was alerted on the same story from another
+    channel within the window, add "also in" to that alert instead (editing it if sent)."""
+    enqueued = 0
+    if not alerts:
+        return 0
+    cur = await conn.execute("SELECT story, fingerprint FROM posts WHERE id = ?", (post_id,))
+    mine = await cur.fetchone()
+    await cur.close()
+    for alert in alerts:
+        earlier = None
+        if mine is not None and alert.also_label:
+            cur = await conn.execute(
+                "SELECT o.id, o.status FROM outbox o JOIN posts p ON p.id = o.post_id"
+                " WHERE o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ?"
+                " AND o.status != 'dead' AND p.channel_id != ?"
+                " AND (p.story = ? OR similarity(p.fingerprint, ?) >= ?)"
+                " ORDER BY o.id LIMIT 1",
+                (alert.chat_id, dedup_since, post.channel_id, mine["story"],
+                 mine["fingerprint"], SIMILAR),
+            )
+            earlier = await cur.fetchone()
+            await cur.close()
+        if earlier is not None:
+            await conn.execute(
+                "UPDATE outbox SET also = json_insert(COALESCE(also, '[]'), '$[#]', ?)"
+                " WHERE id = ?", (alert.also_label, earlier["id"]))
+            if earlier["status"] == "sent":  # already delivered: edit it to add the line
+                await conn.execute(
+                    "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key, ref_id,"
+                    " next_attempt_at, created_at) VALUES (?, 'edit', '', ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (chat_id, dedup_key) DO UPDATE SET status = 'pending',"
+                    " attempts = 0, error = NULL, random_id = excluded.random_id,"
+                    " next_attempt_at = excluded.next_attempt_at WHERE outbox.status != 'pending'",
+                    (alert.chat_id, new_random_id(), f"edit:{earlier['id']}", earlier["id"], now,
+                     now),
+                )
+            enqueued += 1
+            continue
+        held = alert.held_until is not None
+        cur = await conn.execute(
+            "INSERT INTO outbox (chat_id, kind, post_id, payload, summary, buttons, random_id,"
+            " dedup_key, status, next_attempt_at, created_at)"
+            " VALUES (?, 'alert', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+            (alert.chat_id, post_id, alert.html, alert.summary or None,
+             buttons_json(alert.buttons), new_random_id(), alert_key(post),
+             "held" if held else "pending",
+             to_iso(alert.held_until) if alert.held_until else now, now),
+        )
+        queued = int(cur.rowcount)
+        if queued and alert.event:
+            # machines do not sleep: webhooks are not held by quiet hours
+            await conn.execute(
+                "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
+                " webhook_id, next_attempt_at, created_at)"
+                " SELECT ?, 'webhook', ?, ?, 0, 'webhook:' || id || ':' || ?, id, ?, ?"
+                " FROM webhooks WHERE status = 'active' AND (chat_id = ? OR chat_id IS NULL)"
+                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+                (alert.chat_id, post_id, alert.event, alert_key(post), now, now, alert.chat_id),
+            )
+        enqueued += queued
+    return enqueued
+
+
+
+
+def new_random_id() -> int:
+    """A random signed 64-bit id for messages.sendMessage, persisted before the first try."""
+    return secrets.randbits(64) - (1 << 63)
+
+
+
+# A message to send, or an alert held by quiet hours (its due time sets the dispatcher's
+# next wake-up), was queued or changed: the dispatcher looks again after the commit.
+_OUTBOX_TRIGGERS = (
+    "CREATE TEMP TRIGGER IF NOT EXISTS outbox_inserted AFTER INSERT ON main.outbox"
+    " WHEN NEW.status IN ('pending', 'held') BEGIN SELECT chanwatch_notify('outbox'); END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS outbox_updated"
+    " AFTER UPDATE OF status, next_attempt_at ON main.outbox"
+    " WHEN NEW.status IN ('pending', 'held') BEGIN SELECT chanwatch_notify('outbox'); END",
+)
+

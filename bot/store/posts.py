@@ -1,0 +1,354 @@
+"""Posts, their versions and deletions; a post, its matches, alerts and cursor commit at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+import aiosqlite
+
+from bot.clock import Clock, from_iso, to_iso
+from bot.match.dedup import fingerprint, story_key
+from bot.models import (
+    AlertDraft,
+    Post,
+)
+from bot.store.base import Repository
+from bot.store.channels import ADVANCE_CURSOR
+from bot.store.db import Database
+from bot.store.outbox import enqueue_alerts
+from bot.store.records import (
+    DEFAULT_DEDUP_WINDOW,
+    DeletedPost,
+    EditResult,
+    RuleHitRecord,
+    SaveResult,
+    alert_key,
+)
+from bot.store.rows import (
+    to_post,
+)
+
+
+class PostRepository(Repository):
+    """Posts as they arrive (live, catch-up, backfill), edits and deletions."""
+
+    def __init__(self, db: Database, clock: Clock,
+                 dedup_window: dt.timedelta = DEFAULT_DEDUP_WINDOW) -> None:
+        super().__init__(db, clock)
+        self.dedup_window = dedup_window
+
+    def _dedup_since(self) -> str:
+        return to_iso(self._clock.now() - self.dedup_window)
+
+    async def save(
+        self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
+        *, source: str = "live",
+    ) -> SaveResult:
+        """Store a post, its matches, its alerts and the channel cursor in one transaction.
+
+        Idempotent on (channel, message id): a post seen again changes nothing and enqueues
+        nothing, so replays after a crash or a reconnect never double-alert.
+
+        The cursor means "every post up to here is stored". A live post moves it only when it
+        is the very next id; anything else (a gap, an earlier live post that failed) leaves it
+        for the reconciler, which fetches everything above the cursor in order.
+        """
+        now = to_iso(self._clock.now())
+
+        since = self._dedup_since()
+
+        async def work(conn: aiosqlite.Connection) -> SaveResult:
+            return await _save_one(conn, post, hits, alerts, source, now, since)
+
+        return await self._db.transaction(work)
+
+    async def save_many(
+        self, items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
+        *, source: str,
+    ) -> list[SaveResult]:
+        """``save_post`` for a batch, set-wise in one transaction (backfill and catch-up).
+
+        Statements per batch, not per post: which posts exist already, one insert of the new
+        ones, their ids, their matches, their alerts, one cursor move per channel.
+        """
+        if source == "live":
+            raise ValueError("live posts are stored one by one (their cursor rule differs)")
+        now = to_iso(self._clock.now())
+
+        since = self._dedup_since()
+
+        async def work(conn: aiosqlite.Connection) -> list[SaveResult]:
+            return await _save_batch(conn, items, source, now, since)
+
+        return await self._db.transaction(work)
+
+    async def text(self, channel_id: int, message_id: int) -> str | None:
+        """The stored text of a post (None if it is not stored)."""
+        row = await self._db.fetchone(
+            "SELECT text FROM posts WHERE channel_id = ? AND message_id = ?",
+            (channel_id, message_id))
+        return str(row["text"]) if row else None
+
+    async def save_edit(
+        self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
+    ) -> EditResult | None:
+        """Record an edit and, in the same transaction, the matches and alerts it earned.
+
+        ``hits`` and ``alerts`` are for every chat the new text matches; chats already
+        alerted on the post, or whose rules matched it before, are dropped here.
+        """
+        now = to_iso(self._clock.now())
+        since = self._dedup_since()
+
+        async def work(conn: aiosqlite.Connection) -> EditResult | None:
+            edit = await _record_edit(conn, post, now, self._clock)
+            if edit is None or not edit.changed:
+                return edit
+            fresh = [a for a in alerts if a.chat_id not in edit.alerted_chats]
+            if fresh:
+                await conn.execute(
+                    "UPDATE posts SET fingerprint = ? WHERE id = ? AND fingerprint IS NULL",
+                    (fingerprint(post.text), edit.post_id))
+            await _insert_matches_and_alerts(
+                conn, post, edit.post_id,
+                [h for h in hits if h.chat_id not in edit.alerted_chats], fresh, now, since)
+            return edit
+
+        return await self._db.transaction(work)
+
+    async def record_edit(self, post: Post) -> EditResult | None:
+        """Keep the old text as a version and store the new one; None if the post is unknown."""
+        now = to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> EditResult | None:
+            return await _record_edit(conn, post, now, self._clock)
+
+        return await self._db.transaction(work)
+
+    async def mark_deleted(self, channel_id: int, message_ids: Sequence[int]) -> list[DeletedPost]:
+        """Flag posts deleted (their text and versions stay); return the newly flagged ones."""
+        now = to_iso(self._clock.now())
+        if not message_ids:
+            return []
+
+        async def work(conn: aiosqlite.Connection) -> list[DeletedPost]:
+            out: list[DeletedPost] = []
+            for message_id in message_ids:
+                cur = await conn.execute(
+                    "UPDATE posts SET deleted_at = ? WHERE channel_id = ? AND message_id = ?"
+                    " AND deleted_at IS NULL RETURNING id, text, permalink, grouped_id",
+                    (now, channel_id, message_id),
+                )
+                row = await cur.fetchone()
+                await cur.close()
+                if row is None:
+                    continue
+                key = (f"album:{channel_id}:{row['grouped_id']}" if row["grouped_id"]
+                       else f"post:{channel_id}:{message_id}")
+                cur = await conn.execute(
+                    "SELECT DISTINCT r.chat_id, r.number FROM matches m"
+                    " JOIN rules r ON r.id = m.rule_id"
+                    " JOIN outbox o ON o.chat_id = r.chat_id AND o.dedup_key = ?"
+                    "   AND o.kind = 'alert' AND o.status IN ('sent', 'folded')"
+                    " WHERE m.post_id = ? AND r.notify_deleted = 1 AND r.deleted_at IS NULL"
+                    " ORDER BY r.chat_id, r.number",
+                    (key, row["id"]),
+                )
+                notify = tuple((int(r["chat_id"]), int(r["number"]))
+                               for r in await cur.fetchall())
+                out.append(DeletedPost(int(row["id"]), channel_id, message_id, row["text"],
+                                       row["permalink"], notify))
+            return out
+
+        return await self._db.transaction(work)
+
+    async def count(self) -> int:
+        """How many posts are stored (deleted ones included)."""
+        row = await self._db.fetchone("SELECT COUNT(*) AS n FROM posts")
+        return int(row["n"]) if row else 0
+
+    async def recent(self, limit: int) -> list[tuple[Post, str]]:
+        """The newest stored posts (deleted ones included) with their channel's title."""
+        rows = await self._db.fetchall(
+            "SELECT p.*, c.username, c.title FROM posts p JOIN channels c ON c.id = p.channel_id"
+            " ORDER BY p.date DESC, p.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(to_post(r), r["title"]) for r in rows]
+
+    async def recent_message_ids(self, channel_id: int, since: dt.datetime) -> list[int]:
+        """Ids of a channel's stored, not deleted posts published since ``since``."""
+        rows = await self._db.fetchall(
+            "SELECT message_id FROM posts WHERE channel_id = ? AND date >= ?"
+            " AND deleted_at IS NULL ORDER BY message_id",
+            (channel_id, to_iso(since)),
+        )
+        return [int(r["message_id"]) for r in rows]
+
+
+async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
+                       clock: Clock) -> EditResult | None:
+    """Keep the old text as a version and store the new one; None if the post is unknown."""
+    cur = await conn.execute(
+        "SELECT id, text, edit_date FROM posts WHERE channel_id = ? AND message_id = ?",
+        (post.channel_id, post.message_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    post_id = int(row["id"])
+    # chats already alerted, or whose rules matched before (backfilled posts have
+    # matches but no alerts): an edit does not make them news
+    cur = await conn.execute(
+        "SELECT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?"
+        " UNION SELECT r.chat_id FROM matches m JOIN rules r ON r.id = m.rule_id"
+        " WHERE m.post_id = ?",
+        (alert_key(post), post_id),
+    )
+    alerted = frozenset(int(r[0]) for r in await cur.fetchall())
+    stale = (post.edit_date is not None and row["edit_date"] is not None
+             and from_iso(row["edit_date"]) >= post.edit_date)
+    if row["text"] == post.text or stale:  # an older read must not undo a newer edit
+        return EditResult(post_id, False, alerted)
+    await conn.execute(
+        "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
+        " VALUES (?, ?, ?, ?)",
+        (post_id, row["text"], row["edit_date"], now),
+    )
+    await conn.execute(
+        "UPDATE posts SET text = ?, edit_date = ?, views = COALESCE(?, views)"
+        " WHERE id = ?",
+        (post.text, to_iso(post.edit_date or clock.now()), post.views, post_id),
+    )
+    return EditResult(post_id, True, alerted)
+
+
+async def _insert_matches_and_alerts(
+    conn: aiosqlite.Connection, post: Post, post_id: int, hits: Sequence[RuleHitRecord],
+    alerts: Sequence[AlertDraft], now: str, dedup_since: str,
+) -> int:
+    await conn.executemany(
+        "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now) for h in hits],
+    )
+    return await enqueue_alerts(conn, post, post_id, alerts, now, dedup_since)
+
+
+
+def _post_row(post: Post, now: str, source: str, with_fingerprint: bool) -> tuple[object, ...]:
+    return (
+        post.channel_id, post.message_id, to_iso(post.date),
+        to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
+        post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
+        post.permalink, now, source, story_key(post),
+        fingerprint(post.text) if with_fingerprint else None,
+    )
+
+
+_INSERT_POST = (
+    "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views, forwards,"
+    " fwd_from, reply_to, grouped_id, media, permalink, received_at, source, story,"
+    " fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def _save_one(
+    conn: aiosqlite.Connection, post: Post, hits: Sequence[RuleHitRecord],
+    alerts: Sequence[AlertDraft], source: str, now: str, dedup_since: str,
+) -> SaveResult:
+    """Insert one post (idempotent) with its matches, alerts and cursor move."""
+    cur = await conn.execute(
+        _INSERT_POST + " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
+        _post_row(post, now, source, bool(alerts)),
+    )
+    row = await cur.fetchone()
+    await cur.close()
+    if row is None:
+        existing = await conn.execute(
+            "SELECT id FROM posts WHERE channel_id = ? AND message_id = ?",
+            (post.channel_id, post.message_id),
+        )
+        old = await existing.fetchone()
+        assert old is not None
+        if source != "live":  # fetched in order: everything up to here is stored
+            await conn.execute(
+                ADVANCE_CURSOR, (post.message_id, post.channel_id),
+            )
+        return SaveResult(int(old["id"]), False, 0)
+    post_id = int(row["id"])
+    enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now,
+                                                dedup_since)
+    if source == "live":
+        await conn.execute(
+            "UPDATE channels SET cursor = ? WHERE id = ? AND cursor = ?",
+            (post.message_id, post.channel_id, post.message_id - 1),
+        )
+    else:
+        await conn.execute(
+            ADVANCE_CURSOR, (post.message_id, post.channel_id),
+        )
+    return SaveResult(post_id, True, enqueued)
+
+
+async def _post_ids(conn: aiosqlite.Connection, channel_id: int,
+                    message_ids: Sequence[int]) -> dict[int, int]:
+    cur = await conn.execute(
+        "SELECT message_id, id FROM posts WHERE channel_id = ? AND message_id BETWEEN ? AND ?",
+        (channel_id, min(message_ids), max(message_ids)),
+    )
+    wanted = set(message_ids)
+    return {int(r[0]): int(r[1]) for r in await cur.fetchall() if int(r[0]) in wanted}
+
+
+async def _save_batch(
+    conn: aiosqlite.Connection,
+    items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
+    source: str, now: str, dedup_since: str,
+) -> list[SaveResult]:
+    by_channel: dict[int, list[int]] = {}
+    for post, _, _ in items:
+        by_channel.setdefault(post.channel_id, []).append(post.message_id)
+    before: dict[tuple[int, int], int] = {}
+    for channel_id, message_ids in by_channel.items():
+        known = await _post_ids(conn, channel_id, message_ids)
+        before.update({(channel_id, m): i for m, i in known.items()})
+    fresh: dict[tuple[int, int], Post] = {}
+    for post, _, _ in items:
+        key = (post.channel_id, post.message_id)
+        if key not in before and key not in fresh:
+            fresh[key] = post
+    alerting = {(p.channel_id, p.message_id) for p, _, a in items if a}
+    await conn.executemany(
+        _INSERT_POST,
+        [_post_row(p, now, source, key in alerting) for key, p in fresh.items()],
+    )
+    ids: dict[tuple[int, int], int] = dict(before)
+    for channel_id, message_ids in by_channel.items():
+        ids.update({(channel_id, m): i for m, i in (await _post_ids(conn, channel_id,
+                                                                     message_ids)).items()})
+    results: list[SaveResult] = []
+    match_rows = []
+    for post, hits, alerts in items:
+        key = (post.channel_id, post.message_id)
+        created = fresh.pop(key, None) is not None
+        post_id = ids[key]
+        enqueued = 0
+        if created:
+            match_rows += [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now)
+                           for h in hits]
+            enqueued = await enqueue_alerts(conn, post, post_id, alerts, now, dedup_since)
+        results.append(SaveResult(post_id, created, enqueued))
+    await conn.executemany(
+        "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        match_rows,
+    )
+    # Everything in the batch is stored now, in order: the cursor may move past all of it.
+    await conn.executemany(
+        ADVANCE_CURSOR,
+        [(max(message_ids), channel_id) for channel_id, message_ids in by_channel.items()],
+    )
+    return results
