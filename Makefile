@@ -27,7 +27,9 @@ login: $(STAMP)        ## log the user account in, once (interactive)
 migrate: $(STAMP)
 	$(BIN)/chanwatch migrate
 
-test: $(STAMP)         ## the whole test suite, offline
+test: $(STAMP)         ## lint, types, then the whole test suite, offline
+	$(BIN)/ruff check bot tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)        ## benchmarks print their figures

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,26 +10,8 @@ import pytest_asyncio
 
 from bot.match import Lemmatizer
 from bot.store import Database, Store, apply_migrations
-from tests.harness import env  # noqa: F401  (the end-to-end fixture)
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        self.current = start or dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
-        self.slept: list[float] = []
-
-    def now(self) -> dt.datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += dt.timedelta(**delta)
-
-    async def sleep(self, seconds: float) -> None:
-        self.current += dt.timedelta(seconds=max(0.0, seconds))
-        self.slept.append(seconds)
-        await asyncio.sleep(0)
+from tests.support.fakes import FakeClock
+from tests.support.harness import env  # noqa: F401  (the end-to-end fixture)
 
 
 @pytest.fixture(scope="session")

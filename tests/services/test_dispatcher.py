@@ -19,31 +19,9 @@ from bot.services.ports import (
     part_random_id,
 )
 from bot.store import Database, Store
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock, RecordingSender, run_until_empty
 
 ADMIN = 500
-
-
-class RecordingSender:
-    """Records sends with the clock's time; ``failures[chat_id]`` lists exceptions to raise."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.sent: list[tuple[int, str, int]] = []
-        self.times: list[tuple[int, dt.datetime]] = []
-        self.messages: list[Outgoing] = []
-        self.failures: dict[int, list[BaseException]] = {}
-        self.next_id = 100
-
-    async def deliver(self, message: Outgoing) -> int | None:
-        queue = self.failures.get(message.chat_id)
-        if queue:
-            raise queue.pop(0)
-        self.sent.append((message.chat_id, message.html, message.random_id))
-        self.times.append((message.chat_id, self.clock.now()))
-        self.messages.append(message)
-        self.next_id += 1
-        return self.next_id
 
 
 async def setup(store: Store, *chats: int, kind: ChatKind = ChatKind.PRIVATE) -> None:
@@ -61,21 +39,6 @@ def make(store: Store, clock: FakeClock, sender: RecordingSender,
 async def status(db: Database) -> list[tuple[int, str, int]]:
     rows = await db.fetchall("SELECT chat_id, status, attempts FROM outbox ORDER BY id")
     return [(r["chat_id"], r["status"], r["attempts"]) for r in rows]
-
-
-async def run_until_empty(dispatcher: Dispatcher, store: Store, clock: FakeClock,
-                          limit: int = 10_000) -> None:
-    """Drive the dispatcher on the fake clock the way ``run`` does, until nothing is pending."""
-    for _ in range(limit):
-        retry_in = await dispatcher.drain()
-        if await store.outbox.pending_count() == 0:
-            return
-        due = await store.outbox.next_due_time()
-        wait = retry_in if retry_in is not None else 5.0
-        if due is not None and due > clock.now():
-            wait = min(wait, (due - clock.now()).total_seconds())
-        await clock.sleep(max(wait, 0.001))
-    raise AssertionError("outbox never drained")
 
 
 def max_in_window(times: list[dt.datetime], window: float) -> int:

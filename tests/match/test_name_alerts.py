@@ -16,7 +16,7 @@ from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import Database, Store
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 CHAT, CHANNEL = 21, 2001
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 import time
@@ -12,15 +11,8 @@ from pathlib import Path
 
 from bot.sandbox import FakeTelegram
 from bot.store.migrate import discover, migrations_dir
-from tests.harness import ADMIN, build_world, settings_env, wait_for
-
-
-def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TG_", "ADMIN_"))}
-    env.update(settings_env(data_dir))
-    env["XDG_CACHE_HOME"] = str(data_dir / ".cache")  # CLI tools cache the place index there
-    env.update(extra)
-    return env
+from tests.support.fakes import child_env
+from tests.support.harness import ADMIN, build_world, wait_for
 
 
 async def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:

@@ -20,8 +20,7 @@ from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import Database, Store
-from tests.conftest import FakeClock
-from tests.test_dispatcher import RecordingSender, run_until_empty
+from tests.support.fakes import FakeClock, RecordingSender, run_until_empty
 
 CHAT, OTHER = 11, 12
 A, B, C = 1001, 1002, 1003  # channels

@@ -15,7 +15,7 @@ from telethon.tl import types
 from bot.guard import GROUP_ADMINS_ONLY
 from bot.models import Role
 from bot.telegram.split import utf16_len
-from tests.harness import ADMIN, Env, ask, wait_for, wait_until
+from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
 
 MEMBER = 600
 

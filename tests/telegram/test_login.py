@@ -24,8 +24,8 @@ from bot.match import Lemmatizer
 from bot.sandbox import Account, FakeTelegram, World
 from bot.telegram.clients import session_has_key
 from bot.telegram.login import Prompts, duration_text
-from tests.harness import ADMIN, BOT_TOKEN, STRANGER, Env, ask, settings_env
-from tests.test_cli import child_env
+from tests.support.fakes import child_env
+from tests.support.harness import ADMIN, BOT_TOKEN, STRANGER, Env, ask, settings_env
 
 PHONE = "+44 7700 900123"
 PASSWORD = "correct horse battery staple"

@@ -7,7 +7,7 @@ import time
 
 from telethon.tl import functions, types
 
-from tests.harness import ADMIN, STRANGER, Env, ask, wait_for
+from tests.support.harness import ADMIN, STRANGER, Env, ask, wait_for
 
 
 async def test_watch_alert_post_reaches_admin_as_escaped_html(env: Env) -> None:

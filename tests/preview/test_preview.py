@@ -29,10 +29,10 @@ from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import Database, Store
-from tests.conftest import FakeClock
-from tests.preview_server import FakeChannel, PreviewServer
+from tests.support.fakes import FakeClock
+from tests.support.preview_server import FakeChannel, PreviewServer
 
-DATA = Path(__file__).parent / "data" / "preview"
+DATA = Path(__file__).resolve().parents[1] / "data" / "preview"
 ADMIN, CHAT = 500, 11
 UTC = ZoneInfo("UTC")
 

@@ -7,7 +7,7 @@ import pytest
 from bot.match import CompiledRule, Lemmatizer, RuleIndex, parse_rule
 from bot.regions.gazetteer import PlaceLookupError, resolve
 from bot.regions.places import PlaceMatcher
-from tests.harness import ADMIN, Env, ask, wait_for
+from tests.support.harness import ADMIN, Env, ask, wait_for
 
 
 @pytest.fixture(scope="module")

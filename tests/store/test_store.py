@@ -9,7 +9,7 @@ import pytest
 from bot.models import AlertDraft, ChatKind, Post, Role
 from bot.store import Database, MigrationError, RuleHitRecord, Store, StoreBusy, apply_migrations
 from bot.store.migrate import discover, migrations_dir
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 EXPECTED_TABLES = {"channels", "posts", "chats", "users", "rules", "matches", "outbox",
                    "schema_migrations"}

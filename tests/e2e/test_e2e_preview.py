@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.harness import ADMIN, Env, ask, wait_for
-from tests.preview_server import FakeChannel, PreviewServer
+from tests.support.harness import ADMIN, Env, ask, wait_for
+from tests.support.preview_server import FakeChannel, PreviewServer
 
 DRONE = "Сбит дрон над Белгородом"
 

@@ -17,7 +17,7 @@ from telethon.tl import functions
 
 from bot.sandbox.world import FakeChannel
 from bot.services.reconcile import FAILING_AFTER
-from tests.harness import ADMIN, Env, ask, wait_for, wait_until
+from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
 
 # (Telegram's error, its code, the channel's status afterwards)
 ERRORS = [

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from bot.sandbox import FakeTelegram
-from tests.harness import ADMIN, build_world, settings_env, wait_for
+from tests.support.harness import ADMIN, build_world, settings_env, wait_for
 
 KILLS = 20
 

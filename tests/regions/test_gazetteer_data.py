@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).resolve().parent.parent / "bot" / "regions" / "data"
+DATA = Path(__file__).resolve().parents[2] / "bot" / "regions" / "data"
 GAZETTEER = DATA / "gazetteer.jsonl.gz"
 
 KEYS = {"id", "kind", "parent", "region", "names", "historic", "population", "lat", "lon"}

@@ -27,7 +27,7 @@ from bot.http.translate import (
 )
 from bot.models import Post
 from bot.store import Database, Store
-from tests.translate_server import TranslateServer
+from tests.support.translate_server import TranslateServer
 
 TEXT = "Сбит беспилотник над Белгородом"
 

@@ -26,9 +26,9 @@ from bot.models import Post
 from bot.store import Database, apply_migrations
 from bot.store.migrate import migrations_dir
 from bot.telegram.convert import message_to_post
-from tests.conftest import FakeClock
-from tests.harness import ADMIN, Env, ask, wait_for, wait_until
-from tests.http_receiver import Receiver
+from tests.support.fakes import FakeClock
+from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
+from tests.support.http_receiver import Receiver
 
 SOON = 3.0  # seconds: far below the idle poll, far above a loaded CI machine's latency
 

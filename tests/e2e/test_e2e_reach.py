@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 from bot.models import Role
-from tests.harness import ADMIN, Env, ask, wait_for, wait_until
-from tests.http_receiver import Receiver, Reply
-from tests.preview_server import PreviewServer
-from tests.translate_server import TranslateServer
+from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
+from tests.support.http_receiver import Receiver, Reply
+from tests.support.preview_server import PreviewServer
+from tests.support.translate_server import TranslateServer
 
 MEMBER = 600
 

@@ -20,8 +20,7 @@ from bot.services.ports import ChannelLimitError, ResolvedChannel
 from bot.services.rules import RulesService
 from bot.services.watch import LIVE_LIMIT, WatchService
 from bot.store import Database, Store
-from tests.conftest import FakeClock
-from tests.test_commands import NoTelegram
+from tests.support.fakes import FakeClock, NoTelegram
 
 ADMIN, MEMBER, STRANGER, GROUP_ADMIN = 500, 600, 700, 800
 GROUP = -1001234

@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 from telethon.tl import functions, types
 
-from tests.harness import ADMIN, Env, ask, wait_for, wait_until
+from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
 
 LATE = dt.timedelta(minutes=7)
 

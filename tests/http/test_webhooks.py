@@ -36,7 +36,7 @@ from bot.http.webhooks import (
     shape,
 )
 from bot.services.ports import FloodWait, PermanentSendError, TransientSendError
-from tests.http_receiver import Receiver, Reply, closed_port
+from tests.support.http_receiver import Receiver, Reply, closed_port
 
 EVENT: dict[str, Any] = {
     "version": 1, "type": "alert", "chat_id": -100123, "sent_at": "2026-11-25T12:00:00+00:00",

@@ -11,26 +11,12 @@ from bot.guard import CommandRouter, Incoming
 from bot.match import Lemmatizer
 from bot.models import ChatKind, Role
 from bot.services.access import AccessService
-from bot.services.ports import ResolvedChannel
 from bot.services.rules import RulesService
 from bot.services.watch import WatchError, WatchService, parse_channel_target
 from bot.store import Store
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock, NoTelegram
 
 ADMIN, MEMBER, STRANGER = 500, 600, 700
-
-
-class NoTelegram:
-    """Channel directory for tests that must never reach Telegram: any call fails the test."""
-
-    async def resolve_channel(self, username: str) -> ResolvedChannel:
-        raise AssertionError("unexpected Telegram call")
-
-    async def join(self, channel: ResolvedChannel) -> None:
-        raise AssertionError("unexpected Telegram call")
-
-    async def leave(self, channel_id: int, access_hash: int | None) -> None:
-        raise AssertionError("unexpected Telegram call")
 
 
 @pytest.fixture
