@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
+
+
+class PostSource(StrEnum):
+    """How a post reached the archive (posts.source)."""
+
+    LIVE = "live"  # the user account's updates, as they happen
+    RECONCILE = "reconcile"  # caught up after a gap (alerts say how late they are)
+    BACKFILL = "backfill"  # history read at /watch: matches recorded, nothing sent
+    PREVIEW = "preview"  # polled from the channel's t.me/s web preview
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,24 @@ class Post:
     channel_username: str | None = None  # for channel: filters; not stored with the post
 
 
+class ChannelStatus(StrEnum):
+    """Whether a channel is watched, and if not, why (channels.status)."""
+
+    ACTIVE = "active"
+    UNWATCHED = "unwatched"  # someone ran /unwatch
+    PRIVATE = "private"  # became private, or the account was removed from it
+    BANNED = "banned"  # allowed by the schema; nothing sets it today
+    DELETED = "deleted"
+    ERROR = "error"  # cannot be read (the preview poller gave up on it)
+
+
+class ChannelSource(StrEnum):
+    """How a channel is read (channels.source)."""
+
+    LIVE = "live"  # the user account
+    PREVIEW = "preview"  # the t.me/s web preview
+
+
 @dataclass(frozen=True)
 class Channel:
     """A watched (or formerly watched) channel."""
@@ -35,10 +62,10 @@ class Channel:
     title: str
     access_hash: int | None
     cursor: int
-    status: str
+    status: ChannelStatus
     added_at: dt.datetime
     last_error: str | None = None
-    source: str = "live"  # live (the user account) or preview (the t.me/s web preview)
+    source: ChannelSource = ChannelSource.LIVE
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,14 @@ class Webhook:
     last_error: str | None = None
 
 
+class ChatStatus(StrEnum):
+    """Whether a subscriber chat gets alerts (chats.status)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"  # its owner was denied (/deny); /allow makes it active again
+    DEAD = "dead"  # the bot cannot write there (blocked, kicked); /start revives it
+
+
 @dataclass(frozen=True)
 class Chat:
     """A subscriber chat of the bot."""
@@ -79,12 +114,20 @@ class Chat:
     kind: ChatKind
     title: str | None
     tz: str | None
-    status: str
+    status: ChatStatus
     quiet_start: int | None = None  # minutes after local midnight
     quiet_end: int | None = None
     digest_cron: str | None = None
     digest_since: dt.datetime | None = None
     translate_lang: str | None = None
+
+
+class RuleMode(StrEnum):
+    """How a rule reports its matches (rules.mode)."""
+
+    INSTANT = "instant"  # alerts at once, not in the digest
+    DIGEST = "digest"  # only in the digest
+    BOTH = "both"
 
 
 @dataclass(frozen=True)
@@ -95,7 +138,7 @@ class Rule:
     chat_id: int
     number: int
     expression: str
-    mode: str
+    mode: RuleMode
     created_at: dt.datetime
     notify_deleted: bool = False
     muted_until: dt.datetime | None = None
@@ -103,6 +146,16 @@ class Rule:
     def muted(self, now: dt.datetime) -> bool:
         """Whether instant alerts of this rule are muted at ``now``."""
         return self.muted_until is not None and self.muted_until > now
+
+    @property
+    def instant(self) -> bool:
+        """Whether matches of this rule are alerted at once (mode instant or both)."""
+        return self.mode in (RuleMode.INSTANT, RuleMode.BOTH)
+
+    @property
+    def in_digest(self) -> bool:
+        """Whether matches of this rule count in the chat's digest (mode digest or both)."""
+        return self.mode in (RuleMode.DIGEST, RuleMode.BOTH)
 
 
 class Role(str, Enum):

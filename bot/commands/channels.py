@@ -6,6 +6,7 @@ import datetime as dt
 
 from bot.commands.context import CommandContext, Services
 from bot.commands.replies import USAGE_UNWATCH, USAGE_WATCH, warn
+from bot.models import ChannelSource, ChannelStatus
 from bot.render import esc, format_time
 from bot.services.watch import (
     LIVE_LIMIT,
@@ -90,8 +91,8 @@ async def cmd_channels(ctx: CommandContext, svc: Services) -> str:
         ch = s.channel
         name = f" @{esc(ch.username)}" if ch.username else ""
         last = format_time(s.last_post_at, tz) if s.last_post_at else "no posts yet"
-        status = "" if ch.status == "active" else f" [{esc(ch.status)}]"
-        via = " · web preview" if ch.source == "preview" else ""
+        status = "" if ch.status == ChannelStatus.ACTIVE else f" [{esc(ch.status)}]"
+        via = " · web preview" if ch.source == ChannelSource.PREVIEW else ""
         lines.append(f"• <b>{esc(ch.title)}</b>{name} — {s.post_count} posts, last {last}"
                      f"{via}{status}")
     return "\n".join(lines)

@@ -31,6 +31,6 @@ async def cmd_digest(ctx: CommandContext, svc: Services) -> str:
     chat = await digests.set_schedule(ctx.chat_id, expr)
     lines = [f"🗞 Digest {esc(digests.describe(chat))}: matches of rules in digest or"
              " both mode since the last digest, the most viewed posts and a chart."]
-    if not any(r.mode in ("digest", "both") for r in await svc.rules.list(ctx.chat_id)):
+    if not any(r.in_digest for r in await svc.rules.list(ctx.chat_id)):
         lines.append("No rule is in digest mode yet: /mode &lt;n&gt; digest (or both).")
     return "\n".join(lines)

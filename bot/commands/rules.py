@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.commands.args import rule_number
+from bot.commands.args import rule_mode, rule_number
 from bot.commands.context import CommandContext, Services
 from bot.commands.replies import (
     USAGE_ALERT,
@@ -20,14 +20,14 @@ from bot.commands.replies import (
 )
 from bot.config import parse_duration
 from bot.match import RuleSyntaxError
+from bot.models import RuleMode
 from bot.regions.gazetteer import PlaceLookupError
 from bot.render import esc, format_time, highlight, human_delay
 from bot.services.rules import RuleLimitError
 
-MODES = ("instant", "digest", "both")
-_MODE_EXPLAINED = {"instant": "alerts at once, not in the digest",
-                   "digest": "only in the digest, no instant alerts",
-                   "both": "alerts at once and counts in the digest"}
+_MODE_EXPLAINED = {RuleMode.INSTANT: "alerts at once, not in the digest",
+                   RuleMode.DIGEST: "only in the digest, no instant alerts",
+                   RuleMode.BOTH: "alerts at once and counts in the digest"}
 DEFAULT_MUTE = dt.timedelta(hours=24)
 
 
@@ -107,13 +107,14 @@ async def cmd_mode(ctx: CommandContext, svc: Services) -> str:
     """Choose how a rule reports: instant alerts, the digest only, or both."""
     parts = ctx.args.split()
     number = rule_number(parts[0]) if parts else None
-    if len(parts) != 2 or number is None or parts[1].lower() not in MODES:
+    mode = rule_mode(parts[1]) if len(parts) == 2 else None
+    if number is None or mode is None:
         return USAGE_MODE
-    rule = await svc.rules.set_mode(ctx.chat_id, number, parts[1].lower())
+    rule = await svc.rules.set_mode(ctx.chat_id, number, mode)
     if rule is None:
         return no_rule(number)
     tip = ""
-    if rule.mode != "instant" and not (await svc.chats.get(ctx.chat_id)).digest_cron:
+    if rule.in_digest and not (await svc.chats.get(ctx.chat_id)).digest_cron:
         tip = "\nThis chat has no digest yet: /digest 08:00"
     return (f"Rule #{rule.number} is now <b>{rule.mode}</b>: {_MODE_EXPLAINED[rule.mode]}."
             f"{tip}")

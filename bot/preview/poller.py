@@ -55,7 +55,7 @@ from typing import Any
 import httpx
 
 from bot.clock import Clock
-from bot.models import Channel, Post
+from bot.models import Channel, ChannelSource, ChannelStatus, Post, PostSource
 from bot.preview.parse import PreviewPage, clean_username, parse_page, preview_channel_id
 from bot.render import esc
 from bot.services.ingest import IngestService
@@ -212,7 +212,7 @@ class PreviewPoller:
         their own and their posts are not counted here.
         """
         try:
-            rows = await self._store.channels.active("preview")
+            rows = await self._store.channels.active(ChannelSource.PREVIEW)
         except Exception:
             log.exception("cannot list the preview channels")
             return 0
@@ -265,7 +265,7 @@ class PreviewPoller:
     async def _poll_id(self, channel_id: int) -> int:
         try:
             channel = await self._store.channels.get(channel_id)
-            if channel is None or channel.status != "active":
+            if channel is None or channel.status != ChannelStatus.ACTIVE:
                 return 0
             if self._spawn is not None and self._backfill_due(channel):
                 self._start_backfill(channel)
@@ -291,7 +291,7 @@ class PreviewPoller:
                                                     max(1, self._max_pages - requests))
                 requests += used
                 posts = older + posts
-            stored[0] += await self._store_posts(channel, posts, page, "preview")
+            stored[0] += await self._store_posts(channel, posts, page, PostSource.PREVIEW)
             cursor = max(cursor, posts[-1].message_id, page.newest_id or 0)
             if not page.full:
                 return
@@ -320,7 +320,7 @@ class PreviewPoller:
         return [found[k] for k in sorted(found)], used
 
     async def _store_posts(self, channel: Channel, posts: list[Post], page: PreviewPage,
-                           source: str) -> int:
+                           source: PostSource) -> int:
         """Store posts in order (the store moves the cursor to the newest); count new ones."""
         created = 0
         if posts:
@@ -348,7 +348,7 @@ class PreviewPoller:
         """Stop polling a channel without a web preview; the admins hear of it once."""
         self._failures.pop(channel.id, None)
         self._plans.pop(channel.id, None)
-        if not await self._store.channels.set_status(channel.id, "error", reason):
+        if not await self._store.channels.set_status(channel.id, ChannelStatus.ERROR, reason):
             return  # already known: the admins were told when it changed
         log.warning("preview of @%s: %s; the channel is no longer polled", name, reason)
         n = esc(name)
@@ -413,7 +413,7 @@ class PreviewPoller:
                 room = None if limit is None else limit - counted
                 posts, last = older_posts(page, before, floor, plan.since, room)
                 if posts:
-                    results = await self._ingest.ingest_many(posts, source="backfill")
+                    results = await self._ingest.ingest_many(posts, source=PostSource.BACKFILL)
                     stored += sum(r.created for r in results)
                     counted += len(posts)
                 if before is None and page.newest_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from bot.models import ChannelSource, ChannelStatus
 from bot.preview.parse import clean_username, preview_channel_id
 from bot.preview.poller import PreviewError, PreviewPoller
 from bot.services.watch import WatchError
@@ -26,10 +27,11 @@ class PreviewWatch:
         the admin's private chat; raise WatchError with a readable reason."""
         channel_id = preview_channel_id(username)
         known = await self._store.channels.get(channel_id)
-        if known is not None and known.status == "active":
+        if known is not None and known.status == ChannelStatus.ACTIVE:
             return known.title, False
         live = await self._store.channels.by_username(username)
-        if live is not None and live.status == "active" and live.source == "live":
+        if (live is not None and live.status == ChannelStatus.ACTIVE
+                and live.source == ChannelSource.LIVE):
             return live.title, False
         try:
             page = await self._poller.probe(username)
@@ -42,6 +44,6 @@ class PreviewWatch:
         self._poller.plan_backfill(channel_id, added_by, since)  # /watch: a private chat
         channel, created = await self._store.channels.add(
             channel_id, clean_username(username), page.title or username, None, added_by)
-        await self._store.channels.set_source(channel.id, "preview")
+        await self._store.channels.set_source(channel.id, ChannelSource.PREVIEW)
         self._poll_soon()
         return channel.title, created

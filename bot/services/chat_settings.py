@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.models import Chat, ChatKind
+from bot.models import Chat, ChatKind, ChatStatus
 from bot.schedule import chat_zone
 from bot.services.digest import DigestService
 from bot.services.rules import RulesService
@@ -75,13 +75,13 @@ class ChatSettingsService:
 
     async def activate(self, chat_id: int) -> bool:
         """Alerts to the chat again (its owner was allowed back); True if that changed it."""
-        return await self._set_status(chat_id, "active")
+        return await self._set_status(chat_id, ChatStatus.ACTIVE)
 
     async def pause(self, chat_id: int) -> bool:
         """No alerts to the chat (its owner was denied; rules stay); True if that changed it."""
-        return await self._set_status(chat_id, "paused")
+        return await self._set_status(chat_id, ChatStatus.PAUSED)
 
-    async def _set_status(self, chat_id: int, status: str) -> bool:
+    async def _set_status(self, chat_id: int, status: ChatStatus) -> bool:
         changed = await self._store.chats.set_status(chat_id, status)
         if changed:
             await self._rules.rebuild()

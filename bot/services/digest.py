@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock, to_iso
-from bot.models import Chat, Post, Rule
+from bot.models import Chat, ChatStatus, Post, Rule
 from bot.regions.places import PlaceMatcher
 from bot.render import esc, format_time, highlight, shorten
 from bot.schedule import chat_zone, cron_trigger, describe_cron, last_fire_between
@@ -74,7 +74,7 @@ class DigestService:
         if self.scheduler is None:
             return
         job_id = f"digest:{chat.id}"
-        if chat.digest_cron is None or chat.status != "active":
+        if chat.digest_cron is None or chat.status != ChatStatus.ACTIVE:
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
             return
@@ -102,7 +102,7 @@ class DigestService:
     async def run_scheduled(self, chat_id: int) -> bool:
         """The digest for the schedule's latest fire time (once per fire time)."""
         chat = await self._store.chats.get(chat_id)
-        if chat is None or chat.digest_cron is None or chat.status != "active":
+        if chat is None or chat.digest_cron is None or chat.status != ChatStatus.ACTIVE:
             return False
         now = self._clock.now()
         fire = last_fire_between(chat.digest_cron, self.tz(chat), now - dt.timedelta(days=400),
@@ -171,7 +171,7 @@ class DigestService:
         return "\n".join(lines), chart
 
     async def _has_digest_rules(self, chat_id: int) -> bool:
-        return any(r.mode in ("digest", "both") for r in await self._store.rules.of_chat(chat_id))
+        return any(r.in_digest for r in await self._store.rules.of_chat(chat_id))
 
     def describe(self, chat: Chat) -> str:
         """The chat's digest schedule in words."""

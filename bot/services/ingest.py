@@ -134,7 +134,7 @@ class IngestService:
         drafts = []
         for chat_id, found in sorted(by_chat.items()):
             rules = [current.get(r.id, r) for r in found.rules]
-            instant = [r for r in rules if r.mode in ("instant", "both") and not r.muted(now)]
+            instant = [r for r in rules if r.instant and not r.muted(now)]
             if not instant:
                 continue
             chat = chats.get(chat_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.models import ChatStatus
 from bot.store import Store
 
 
@@ -16,7 +17,7 @@ class AdminNotifier:
         """Queue ``html`` for the admins; return how many notices were new."""
         queued = 0
         for chat in (await self._store.chats.by_ids(self._admin_ids)).values():
-            if chat.id != skip_chat and chat.status == "active":
+            if chat.id != skip_chat and chat.status == ChatStatus.ACTIVE:
                 queued += await self._store.outbox.enqueue_notice(chat.id, html, key)
         return queued
 

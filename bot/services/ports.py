@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.models import Buttons, Channel, Post
+from bot.models import Buttons, Channel, ChannelStatus, Post
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class ChannelTrouble:
     """A watched channel that cannot be read any more."""
 
     channel_id: int
-    status: str  # private | deleted | error
+    status: ChannelStatus  # private | deleted | error
     reason: str
     passing: bool = False  # an error that may pass: the channel stays watched, tried again
 
@@ -127,7 +127,7 @@ class ChannelUnavailable(Exception):
     Raised by every ``HistorySource`` read of one channel; the channel stops being watched.
     """
 
-    def __init__(self, channel_id: int, status: str, reason: str) -> None:
+    def __init__(self, channel_id: int, status: ChannelStatus, reason: str) -> None:
         super().__init__(f"channel {channel_id} is {status} ({reason})")
         self.trouble = ChannelTrouble(channel_id, status, reason)
 

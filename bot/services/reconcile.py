@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from bot.clock import Clock
-from bot.models import Channel, Post
+from bot.models import Channel, ChannelStatus, Post, PostSource
 from bot.render import esc
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
@@ -48,9 +48,9 @@ class ReconcileReport:
 
 
 _TROUBLE_TEXT = {
-    "private": "became private, or the account was removed or banned there",
-    "deleted": "no longer exists",
-    "error": "cannot be read",
+    ChannelStatus.PRIVATE: "became private, or the account was removed or banned there",
+    ChannelStatus.DELETED: "no longer exists",
+    ChannelStatus.ERROR: "cannot be read",
 }
 FAILING_AFTER = 3  # runs in a row a channel failed to be read before the admins hear of it
 # Errors that concern the connection or the session, never one channel: they end a run.
@@ -211,7 +211,7 @@ class Reconciler:
     async def _store_batch(self, batch: list[Post]) -> int:
         if not batch:
             return 0
-        results = await self._ingest.ingest_many(batch, source="reconcile")
+        results = await self._ingest.ingest_many(batch, source=PostSource.RECONCILE)
         return sum(r.created for r in results)
 
     async def _renamed(self, channel: Channel, username: str | None, title: str) -> None:
@@ -264,7 +264,7 @@ class Backfiller:
         stored = 0
         for start in range(0, len(posts), BATCH):
             batch = posts[start:start + BATCH]
-            results = await self._ingest.ingest_many(batch, source="backfill")
+            results = await self._ingest.ingest_many(batch, source=PostSource.BACKFILL)
             stored += sum(r.created for r in results)
             done = start + len(batch)
             if done % BACKFILL_PROGRESS_EVERY == 0 and done < len(posts):

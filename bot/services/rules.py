@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.match import CompiledRule, Lemmatizer, MatchHit, Node, RuleIndex, parse_rule
-from bot.models import Post, Rule
+from bot.models import Post, Rule, RuleMode
 from bot.regions.places import PlaceMatcher
 from bot.store import Store
 
@@ -84,7 +84,7 @@ class RulesService:
             await self.rebuild()
         return rule
 
-    async def set_mode(self, chat_id: int, number: int, mode: str) -> Rule | None:
+    async def set_mode(self, chat_id: int, number: int, mode: RuleMode) -> Rule | None:
         """Make rule ``number`` instant, digest-only or both (read at alert time: no rebuild)."""
         return await self._store.rules.set_mode(chat_id, number, mode)
 

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from bot.models import Channel, ChannelStats
+from bot.models import Channel, ChannelSource, ChannelStats, ChannelStatus
 from bot.services.ports import ChannelDirectory, ChannelLimitError, ChannelLookupError
 from bot.store import Store
 
@@ -88,7 +88,7 @@ class WatchService:
         """
         username = parse_channel_target(target)
         known = await self._store.channels.by_username(username)
-        if known is not None and known.status == "active":
+        if known is not None and known.status == ChannelStatus.ACTIVE:
             return known, False
         try:
             resolved = await self._directory.resolve_channel(username)
@@ -112,12 +112,12 @@ class WatchService:
         """Stop watching a channel (its posts stay searchable)."""
         username = parse_channel_target(target)
         channel = await self._store.channels.by_username(username)
-        if channel is None or channel.status == "unwatched":
+        if channel is None or channel.status == ChannelStatus.UNWATCHED:
             raise WatchError(f"@{username} is not being watched.")
-        await self._store.channels.set_status(channel.id, "unwatched")
+        await self._store.channels.set_status(channel.id, ChannelStatus.UNWATCHED)
         if self._on_change:
             await self._on_change()
-        if channel.source != "live":
+        if channel.source != ChannelSource.LIVE:
             return channel  # read through its web preview: nothing was joined
         try:
             await self._directory.leave(channel.id, channel.access_hash)

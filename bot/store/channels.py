@@ -7,7 +7,9 @@ import aiosqlite
 from bot.clock import to_iso
 from bot.models import (
     Channel,
+    ChannelSource,
     ChannelStats,
+    ChannelStatus,
 )
 from bot.store.base import Repository
 from bot.store.rows import (
@@ -44,7 +46,7 @@ class ChannelRepository(Repository):
             await conn.execute(
                 ADVANCE_CURSOR, (cursor, channel_id)
             )
-            return row is None or row["status"] != "active"
+            return row is None or row["status"] != ChannelStatus.ACTIVE
 
         created = await self._db.transaction(work)
         channel = await self.get(channel_id)
@@ -64,7 +66,7 @@ class ChannelRepository(Repository):
         return to_channel(row) if row else None
 
     async def set_status(
-        self, channel_id: int, status: str, error: str | None = None
+        self, channel_id: int, status: ChannelStatus, error: str | None = None
     ) -> bool:
         """Change a channel's status (active, unwatched, private, …); True if it changed."""
 
@@ -73,7 +75,7 @@ class ChannelRepository(Repository):
             (status, error, channel_id, status),
         ) > 0
 
-    async def active(self, source: str = "live") -> list[Channel]:
+    async def active(self, source: ChannelSource = ChannelSource.LIVE) -> list[Channel]:
         """Return the channels being watched now by the user account (or the preview poller)."""
         rows = await self._db.fetchall(
             "SELECT * FROM channels WHERE status = 'active' AND source = ? ORDER BY id",
@@ -81,7 +83,7 @@ class ChannelRepository(Repository):
         )
         return [to_channel(r) for r in rows]
 
-    async def set_source(self, channel_id: int, source: str) -> None:
+    async def set_source(self, channel_id: int, source: ChannelSource) -> None:
         """Read a channel live (user account) or through its web preview."""
         await self._write("UPDATE channels SET source = ? WHERE id = ?", (source, channel_id))
 

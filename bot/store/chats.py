@@ -8,6 +8,7 @@ from bot.clock import to_iso
 from bot.models import (
     Chat,
     ChatKind,
+    ChatStatus,
 )
 from bot.store.base import Repository
 from bot.store.rows import (
@@ -64,7 +65,7 @@ class ChatRepository(Repository):
         """Translate alerts to this chat into ``lang`` (None: off)."""
         await self._write("UPDATE chats SET translate_lang = ? WHERE id = ?", (lang, chat_id))
 
-    async def set_status(self, chat_id: int, status: str) -> bool:
+    async def set_status(self, chat_id: int, status: ChatStatus) -> bool:
         """Pause or activate a chat's alerts; True if it changed."""
 
         return await self._write(

@@ -13,6 +13,7 @@ from bot.match.dedup import fingerprint, story_key
 from bot.models import (
     AlertDraft,
     Post,
+    PostSource,
 )
 from bot.store.base import Repository
 from bot.store.channels import ADVANCE_CURSOR
@@ -44,7 +45,7 @@ class PostRepository(Repository):
 
     async def save(
         self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
-        *, source: str = "live",
+        *, source: str = PostSource.LIVE,
     ) -> SaveResult:
         """Store a post, its matches, its alerts and the channel cursor in one transaction.
 
@@ -73,7 +74,7 @@ class PostRepository(Repository):
         Statements per batch, not per post: which posts exist already, one insert of the new
         ones, their ids, their matches, their alerts, one cursor move per channel.
         """
-        if source == "live":
+        if source == PostSource.LIVE:
             raise ValueError("live posts are stored one by one (their cursor rule differs)")
         now = to_iso(self._clock.now())
 
@@ -273,7 +274,7 @@ async def _save_one(
         )
         old = await existing.fetchone()
         assert old is not None
-        if source != "live":  # fetched in order: everything up to here is stored
+        if source != PostSource.LIVE:  # fetched in order: everything up to here is stored
             await conn.execute(
                 ADVANCE_CURSOR, (post.message_id, post.channel_id),
             )
@@ -281,7 +282,7 @@ async def _save_one(
     post_id = int(row["id"])
     enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now,
                                                 dedup_since)
-    if source == "live":
+    if source == PostSource.LIVE:
         await conn.execute(
             "UPDATE channels SET cursor = ? WHERE id = ? AND cursor = ?",
             (post.message_id, post.channel_id, post.message_id - 1),

@@ -11,11 +11,15 @@ from bot.models import (
     Buttons,
     ButtonSpec,
     Channel,
+    ChannelSource,
+    ChannelStatus,
     Chat,
     ChatKind,
+    ChatStatus,
     OutboxItem,
     Post,
     Rule,
+    RuleMode,
     Webhook,
 )
 
@@ -31,10 +35,10 @@ def to_channel(row: sqlite3.Row) -> Channel:
         title=row["title"],
         access_hash=row["access_hash"],
         cursor=row["cursor"],
-        status=row["status"],
+        status=ChannelStatus(row["status"]),
         added_at=from_iso(row["added_at"]),
         last_error=row["last_error"],
-        source=row["source"],
+        source=ChannelSource(row["source"]),
     )
 
 
@@ -51,7 +55,8 @@ def to_post(r: sqlite3.Row) -> Post:
 def to_chat(row: sqlite3.Row) -> Chat:
     return Chat(
         id=row["id"], kind=ChatKind(row["kind"]), title=row["title"], tz=row["tz"],
-        status=row["status"], quiet_start=row["quiet_start"], quiet_end=row["quiet_end"],
+        status=ChatStatus(row["status"]), quiet_start=row["quiet_start"],
+        quiet_end=row["quiet_end"],
         digest_cron=row["digest_cron"], digest_since=opt_dt(row["digest_since"]),
         translate_lang=row["translate_lang"],
     )
@@ -60,7 +65,8 @@ def to_chat(row: sqlite3.Row) -> Chat:
 def to_rule(row: sqlite3.Row) -> Rule:
     return Rule(
         id=row["id"], chat_id=row["chat_id"], number=row["number"],
-        expression=row["expression"], mode=row["mode"], created_at=from_iso(row["created_at"]),
+        expression=row["expression"], mode=RuleMode(row["mode"]),
+        created_at=from_iso(row["created_at"]),
         notify_deleted=bool(row["notify_deleted"]), muted_until=opt_dt(row["muted_until"]),
     )
 

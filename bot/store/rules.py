@@ -11,6 +11,7 @@ from bot.clock import from_iso, to_iso
 from bot.models import (
     Post,
     Rule,
+    RuleMode,
 )
 from bot.store.base import Repository
 from bot.store.rows import (
@@ -97,7 +98,7 @@ class RuleRepository(Repository):
             (1 if on else 0, chat_id, number),
         )
 
-    async def set_mode(self, chat_id: int, number: int, mode: str) -> Rule | None:
+    async def set_mode(self, chat_id: int, number: int, mode: RuleMode) -> Rule | None:
         """Make a rule instant, digest-only or both."""
         return await self._update_rule(
             "UPDATE rules SET mode = ? WHERE chat_id = ? AND number = ? AND deleted_at IS NULL"
@@ -147,7 +148,7 @@ class RuleRepository(Repository):
         out = []
         for r in rows:
             rule = Rule(id=r["rid"], chat_id=r["chat_id"], number=r["number"],
-                        expression=r["expression"], mode=r["mode"],
+                        expression=r["expression"], mode=RuleMode(r["mode"]),
                         created_at=from_iso(r["rc"]), notify_deleted=bool(r["notify_deleted"]),
                         muted_until=opt_dt(r["muted_until"]))
             out.append((rule, to_post(r), r["title"]))

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from telethon import TelegramClient, errors, events
 from telethon.tl import functions, types
 
-from bot.models import Channel, Post
+from bot.models import Channel, ChannelStatus, Post
 from bot.services.ports import (
     AccountUnavailable,
     ChannelLimitError,
@@ -209,8 +209,8 @@ class UserGateway:
         except errors.RPCError as exc:
             failure = _channel_failure(channel.id, exc)
             if isinstance(failure, ChannelUnavailable):
-                what = {"private": "is private or the account is banned there",
-                        "deleted": "no longer exists"}[failure.trouble.status]
+                what = {ChannelStatus.PRIVATE: "is private or the account is banned there",
+                        ChannelStatus.DELETED: "no longer exists"}[failure.trouble.status]
                 raise ChannelLookupError(f"{channel.title} {what}.") from exc
             raise ChannelLookupError(
                 f"Telegram refused to show the posts of {channel.title} ({failure}); try later."
@@ -247,7 +247,8 @@ class UserGateway:
             if isinstance(failure, ChannelUnavailable):
                 troubles.append(failure.trouble)
             else:  # worth another try at the next run; the others go on now
-                troubles.append(ChannelTrouble(batch[0].id, "error", str(failure), passing=True))
+                troubles.append(ChannelTrouble(batch[0].id, ChannelStatus.ERROR, str(failure),
+                                               passing=True))
             return
         chats = {c.id: c for c in result.chats}
         seen = set()
@@ -258,7 +259,8 @@ class UserGateway:
                 continue
             seen.add(channel_id)
             if isinstance(entity, types.ChannelForbidden) or entity is None:
-                troubles.append(ChannelTrouble(channel_id, "private", "ChannelForbidden"))
+                troubles.append(
+                    ChannelTrouble(channel_id, ChannelStatus.PRIVATE, "ChannelForbidden"))
                 continue
             tops.append(ChannelTop(channel_id, dialog.top_message, entity.username, entity.title))
         for channel in batch:
@@ -341,7 +343,7 @@ def _channel_failure(channel_id: int, exc: errors.RPCError) -> Exception:
         raise AccountUnavailable(f"the user account's session stopped working ({exc})") from exc
     name = type(exc).__name__
     if isinstance(exc, _PRIVATE):
-        return ChannelUnavailable(channel_id, "private", name)
+        return ChannelUnavailable(channel_id, ChannelStatus.PRIVATE, name)
     if isinstance(exc, _GONE):
-        return ChannelUnavailable(channel_id, "deleted", name)
+        return ChannelUnavailable(channel_id, ChannelStatus.DELETED, name)
     return ChannelReadFailed(f"{name}: {exc.message}" if exc.message else name)
