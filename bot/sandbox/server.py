@@ -27,8 +27,9 @@ from telethon.tl import types as tl
 from telethon.tl.core import GzipPacked, MessageContainer
 from telethon.tl.tlobject import TLObject
 
+from bot.sandbox.entities import Account, now
 from bot.sandbox.handlers import answer
-from bot.sandbox.world import Account, World, now
+from bot.sandbox.world import World
 
 log = logging.getLogger(__name__)
 
