@@ -235,7 +235,7 @@ class App:
             store, self.bot, self.clock, s.admin_ids, on_chat_dead=self._chat_dead,
             budgets=SendBudgets(limits),
             webhooks=HttpWebhookSender(deps.http, allow_private=s.webhook_allow_private),
-            translator=translator)
+            translator=translator, default_tz=s.timezone)
 
     async def _connect(self, deps: Deps) -> None:
         """Connect both accounts; from now on posts and commands arrive."""

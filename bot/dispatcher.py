@@ -21,11 +21,22 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import assert_never
+from zoneinfo import ZoneInfo
 
 from bot.budget import SendBudgets
 from bot.clock import Clock
-from bot.models import ChatKind, OutboxItem
-from bot.render import DELETED_BEFORE_SENT, esc, human_delay, render_also, render_fold
+from bot.models import ChatKind
+from bot.render import (
+    alert_buttons,
+    esc,
+    render_alert,
+    render_also_notice,
+    render_fold,
+    render_summary,
+    webhook_event,
+)
+from bot.schedule import zone
 from bot.services.notify import AdminNotifier
 from bot.services.ports import (
     AlertTranslator,
@@ -37,6 +48,16 @@ from bot.services.ports import (
     WebhookPoster,
 )
 from bot.store import Store
+from bot.store.records import (
+    AlertMessage,
+    DigestMessage,
+    EditMessage,
+    FoldMessage,
+    NoticeMessage,
+    OutboxMessage,
+    TelegramMessage,
+    WebhookDelivery,
+)
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -58,8 +79,9 @@ class Dispatcher:
         on_chat_dead: Callable[[], Awaitable[None]] | None = None,
         budgets: SendBudgets | None = None, max_in_flight: int = MAX_IN_FLIGHT,
         batch: int = BATCH, webhooks: WebhookPoster | None = None,
-        translator: AlertTranslator | None = None,
+        translator: AlertTranslator | None = None, default_tz: ZoneInfo | None = None,
     ) -> None:
+        self._default_tz = default_tz or ZoneInfo("UTC")  # TIMEZONE, for chats without /tz
         self._batch = batch
         self._webhooks = webhooks
         self._translator = translator
@@ -147,8 +169,9 @@ class Dispatcher:
             if until is not None and until > self._clock.now():
                 later((until - self._clock.now()).total_seconds())
                 continue
-            telegram = item.webhook_id is None  # webhooks do not spend the bot's budget
-            is_group = item.chat_kind is not ChatKind.PRIVATE
+            # webhooks do not spend the bot's budget
+            telegram = isinstance(item, TelegramMessage)
+            is_group = isinstance(item, TelegramMessage) and item.chat_kind is not ChatKind.PRIVATE
             if telegram:
                 wait = self.budgets.chat_wait(item.chat_id, is_group, self._t())
                 if wait > 0:
@@ -176,8 +199,8 @@ class Dispatcher:
         """Quiet hours ended: fold each chat's held alerts into one message."""
         folded = 0
         for chat_id, held in (await self._store.outbox.due_held(self._clock.now())).items():
-            html = render_fold([h.summary + render_also(h.also)
-                                + (f" — {DELETED_BEFORE_SENT}" if h.post_deleted else "")
+            html = render_fold([render_summary(h.alert, zone(h.tz, self._default_tz),
+                                               also=h.also, deleted=h.post_deleted)
                                 for h in held])
             if await self._store.outbox.fold(chat_id, [h.id for h in held], html):
                 folded += 1
@@ -195,46 +218,62 @@ class Dispatcher:
         except TimeoutError:
             pass
 
-    async def _outgoing(self, item: OutboxItem) -> Outgoing:
-        html = item.payload + render_also(item.also)
-        if item.kind == "edit" and item.edit_message_id is None:
+    async def _alert(self, item: AlertMessage) -> Outgoing:
+        """An alert, rendered now: with its wait, a deletion meanwhile, "also in", translation."""
+        waited = self._clock.now() - item.created_at
+        translation = ""
+        if (item.translate_lang and item.post_text and item.post_id is not None
+                and self._translator is not None):
+            # bounded by TRANSLATE_TIMEOUT; a failure adds a short note instead
+            translation = await self._translator.block(item.post_id, item.post_text,
+                                                       item.translate_lang)
+        html = render_alert(
+            item.alert, zone(item.tz, self._default_tz), deleted=item.post_deleted,
+            queued_for=waited if waited >= QUEUED_NOTE_AFTER else None, also=item.also,
+            translation=translation)
+        return Outgoing(item.chat_id, html, item.random_id, alert_buttons(item.alert))
+
+    def _edit(self, item: EditMessage) -> Outgoing:
+        """A sent alert rendered again with its longer "also in" line."""
+        if item.message_id is None:
             # the alert went out but its message id is unknown (resent after a crash):
             # say it in a new message instead of editing
-            also = ", ".join(dict.fromkeys(item.also))
-            return Outgoing(item.chat_id, f"↪ The story of the alert above is also in {also}",
-                            item.random_id)
-        notes = []
-        if item.kind == "alert" and item.post_deleted:
-            # the text is evidence: the alert goes anyway, and says so
-            notes.append(DELETED_BEFORE_SENT)
-        if item.kind == "alert" and item.created_at is not None:
-            waited = self._clock.now() - item.created_at
-            if waited >= QUEUED_NOTE_AFTER:  # send limits or a flood wait held it back: say so
-                notes.append(f"⏳ <i>sent {esc(human_delay(waited))} after it was found"
-                             " (delivery queue)</i>")
-        if notes:
-            head, _, rest = html.partition("\n")
-            html = "\n".join([head, *notes, *([rest] if rest else [])])
-        if (item.kind == "alert" and item.translate_lang and item.post_text
-                and item.post_id is not None and self._translator is not None):
-            # bounded by TRANSLATE_TIMEOUT; a failure adds a short note instead
-            html += await self._translator.block(item.post_id, item.post_text,
-                                                 item.translate_lang)
-        return Outgoing(item.chat_id, html, item.random_id, item.buttons, item.attachment,
-                        item.edit_message_id if item.kind == "edit" else None)
+            return Outgoing(item.chat_id, render_also_notice(item.also), item.random_id)
+        html = render_alert(item.alert, zone(item.tz, self._default_tz), also=item.also)
+        return Outgoing(item.chat_id, html, item.random_id, alert_buttons(item.alert),
+                        edit_message_id=item.message_id)
 
-    async def _deliver(self, item: OutboxItem) -> int | None:
-        if item.webhook_id is not None:
-            if self._webhooks is None or item.webhook_url is None:
-                raise PermanentSendError("webhooks are not available")
+    async def _post_webhook(self, item: WebhookDelivery) -> None:
+        """POST the event, shaped for the webhook's format (payload v1 for ``json``)."""
+        if self._webhooks is None or item.url is None:
+            raise PermanentSendError("webhooks are not available")
+        if item.alert is not None:
+            event = webhook_event(item.alert, deleted=item.post_deleted)
+        else:  # a test event, or an alert queued before 0006: its JSON as it was stored
             event = json.loads(item.payload)
             if event.get("type") == "alert" and item.post_deleted:
                 event["deleted_before_sent"] = True
-            await self._webhooks.post(item.webhook_url, item.webhook_format or "json", event)
-            return None
-        return await self._sender.deliver(await self._outgoing(item))
+        await self._webhooks.post(item.url, item.format, event)
 
-    async def _attempt(self, item: OutboxItem) -> bool:
+    async def _deliver(self, item: OutboxMessage) -> int | None:
+        """Send one outbox row as what its kind is; the Telegram id of the message, if any."""
+        match item:
+            case WebhookDelivery():
+                await self._post_webhook(item)
+                return None
+            case AlertMessage():
+                message = await self._alert(item)
+            case EditMessage():
+                message = self._edit(item)
+            case DigestMessage():
+                message = Outgoing(item.chat_id, item.html, item.random_id, photo=item.chart)
+            case NoticeMessage() | FoldMessage():
+                message = Outgoing(item.chat_id, item.html, item.random_id)
+            case _:
+                assert_never(item)
+        return await self._sender.deliver(message)
+
+    async def _attempt(self, item: OutboxMessage) -> bool:
         """Send one message; return False if its lane can no longer receive anything."""
         try:
             message_id = await self._deliver(item)
@@ -245,9 +284,9 @@ class Dispatcher:
             log.warning("flood wait %ds for chat %d", exc.seconds, item.chat_id)
             await self._store.outbox.mark_retry(item.id, until, f"FLOOD_WAIT_{exc.seconds}")
             # every waiting message of that lane waits too, so it never crowds out the others
-            await self._store.outbox.defer_lane(item.chat_id, until, item.webhook_id)
+            await self._store.outbox.defer_lane(item.lane, until)
         except PermanentSendError as exc:
-            if item.webhook_id is not None:
+            if isinstance(item, WebhookDelivery):
                 log.warning("webhook %d of chat %d failed for good: %s", item.webhook_id,
                             item.chat_id, exc)
                 if await self._store.webhooks.mark_dead(item.webhook_id, item.id, str(exc)):

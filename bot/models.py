@@ -85,6 +85,15 @@ class ChatKind(str, Enum):
     CHANNEL = "channel"
 
 
+class WebhookFormat(StrEnum):
+    """How a webhook's events are shaped (webhooks.format; bot/http/webhooks.py)."""
+
+    JSON = "json"  # the event itself (payload v1)
+    SLACK = "slack"
+    DISCORD = "discord"
+    NTFY = "ntfy"
+
+
 @dataclass(frozen=True)
 class Webhook:
     """Where a chat's alerts are also POSTed (chat_id None: the operator's WEBHOOK_URL)."""
@@ -93,7 +102,7 @@ class Webhook:
     chat_id: int | None
     number: int
     url: str
-    format: str
+    format: WebhookFormat
     status: str
     last_error: str | None = None
 
@@ -178,45 +187,22 @@ class ButtonSpec:
 Buttons = tuple[tuple[ButtonSpec, ...], ...]  # rows of buttons
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    """A message waiting to be sent by the dispatcher."""
+class OutboxKind(StrEnum):
+    """What an outbox row is (outbox.kind); bot/store/records.py has one type per kind."""
 
-    id: int
-    chat_id: int
-    kind: str
-    payload: str
-    random_id: int
-    attempts: int
-    chat_kind: ChatKind = ChatKind.PRIVATE
-    buttons: Buttons = ()
-    attachment: bytes | None = None
-    also: tuple[str, ...] = ()
-    edit_message_id: int | None = None  # kind 'edit': the Telegram message to change
-    ref_id: int | None = None
-    post_id: int | None = None
-    post_text: str | None = None  # for translations
-    translate_lang: str | None = None  # the chat's /translate language
-    webhook_id: int | None = None  # kind 'webhook': where the JSON event goes
-    webhook_url: str | None = None
-    webhook_format: str | None = None
-    created_at: dt.datetime | None = None  # when it was queued
-    post_deleted: bool = False  # the channel deleted the post before this was sent
-
-    @property
-    def lane(self) -> tuple[int, int]:
-        """Messages of one lane go out in order: a chat's Telegram messages, or one webhook."""
-        return (self.chat_id, self.webhook_id or 0)
+    ALERT = "alert"
+    NOTICE = "notice"
+    DIGEST = "digest"
+    FOLD = "fold"  # the alerts held by quiet hours, in one message
+    EDIT = "edit"  # a change of a sent alert ("also in")
+    WEBHOOK = "webhook"
 
 
-@dataclass(frozen=True)
-class AlertDraft:
-    """An alert to enqueue for one chat, rendered before the write transaction."""
+class OutboxStatus(StrEnum):
+    """Where an outbox row is in its life (outbox.status)."""
 
-    chat_id: int
-    html: str
-    summary: str = ""  # one line, for folding held alerts into one message
-    buttons: Buttons = ()
-    held_until: dt.datetime | None = None  # quiet hours: deliver (folded) at this time
-    also_label: str = ""  # how this post is named in "also in …" when it repeats a story
-    event: str = ""  # the JSON event for the chat's webhooks (README: Webhooks)
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # given up on (the chat cannot receive, or too many failures)
+    HELD = "held"  # an alert waiting for the end of the chat's quiet hours
+    FOLDED = "folded"  # a held alert delivered inside a fold message

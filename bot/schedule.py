@@ -20,7 +20,12 @@ class ScheduleError(ValueError):
 
 def chat_zone(chat: Chat | None, default: ZoneInfo) -> ZoneInfo:
     """The chat's time zone (``/tz``), or the instance's ``TIMEZONE`` when it has none."""
-    return ZoneInfo(chat.tz) if chat is not None and chat.tz else default
+    return zone(chat.tz if chat is not None else None, default)
+
+
+def zone(tz: str | None, default: ZoneInfo) -> ZoneInfo:
+    """A chat's ``/tz`` name (chats.tz, as the outbox reads it) as a zone; None: ``default``."""
+    return ZoneInfo(tz) if tz else default
 
 
 def parse_hhmm(text: str) -> int:

@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
-import json
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock, to_iso
+from bot.clock import Clock
+from bot.events import AlertChannel, AlertEvent, AlertPost, FiredRule, Span
 from bot.match import MatchHit
 from bot.match.index import PLACE_MARK
-from bot.models import AlertDraft, Buttons, ButtonSpec, Post, Rule
-from bot.render import (
-    Span,
-    also_label,
-    esc,
-    human_delay,
-    render_alert,
-    render_deleted,
-    render_summary,
-)
+from bot.models import Channel, Post, Rule
+from bot.render import render_deleted
 from bot.schedule import chat_zone, quiet_until
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
-from bot.store import RuleHitRecord, SaveResult, Store, alert_key
+from bot.store import AlertDraft, RuleHitRecord, SaveResult, Store, alert_key
 
 log = logging.getLogger(__name__)
 LATE_AFTER = dt.timedelta(minutes=1)  # a reconciled post older than this is marked late
@@ -70,13 +60,14 @@ class IngestService:
         alerts: list[AlertDraft] = []
         if hits and source != "backfill":
             alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
-                                        self._late_note(post, source))
+                                        late_by=self._late_by(post, source))
         return post, records, alerts
 
-    def _late_note(self, post: Post, source: str) -> str | None:
+    def _late_by(self, post: Post, source: str) -> dt.timedelta | None:
+        """How late a post found when catching up is (None: not worth saying)."""
         delay = self._clock.now() - post.date
         if source == "reconcile" and delay > LATE_AFTER:
-            return f"⏱ <i>{esc(human_delay(delay))} late: found when catching up</i>"
+            return delay
         return None
 
     async def apply_edit(self, post: Post) -> bool:
@@ -93,7 +84,7 @@ class IngestService:
         alerts: list[AlertDraft] = []
         if hits:
             alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
-                                        "✏️ <i>edited: the new text matches</i>")
+                                        edited_match=True)
         edit = await self._store.posts.save_edit(post, records, alerts)
         return edit is not None and edit.changed
 
@@ -116,21 +107,20 @@ class IngestService:
         return len(deleted)
 
     async def _drafts(
-        self, post: Post, by_chat: dict[int, ChatHits], note: str | None
+        self, post: Post, by_chat: dict[int, ChatHits], *,
+        late_by: dt.timedelta | None = None, edited_match: bool = False,
     ) -> list[AlertDraft]:
-        """Render each chat's alert, for the rules that alert instantly and are not muted.
+        """Each chat's alert event, for the rules that alert instantly and are not muted.
 
         Mode and mute are read from the database now (they change without a rebuild); the
-        matches of digest-only and muted rules are still stored for digests and /test.
+        matches of digest-only and muted rules are still stored for digests and /test. What
+        the alert looks like is decided when it is sent (bot/render.py).
         """
         channel = await self._store.channels.get(post.channel_id)
-        title = channel.title if channel else str(post.channel_id)
-        username = channel.username if channel else post.channel_username
         chats = await self._store.chats.by_ids(by_chat)
         current = await self._store.rules.by_ids(
             r.id for found in by_chat.values() for r in found.rules)
         now = self._clock.now()
-        label = also_label(channel_title=title, username=username, permalink=post.permalink)
         drafts = []
         for chat_id, found in sorted(by_chat.items()):
             rules = [current.get(r.id, r) for r in found.rules]
@@ -139,44 +129,30 @@ class IngestService:
                 continue
             chat = chats.get(chat_id)
             tz = chat_zone(chat, self._default_tz)
-            html = render_alert(channel_title=title, post=post, spans=found.spans,
-                                rules=instant, tz=tz, note=note, places=found.places)
-            summary = render_summary(channel_title=title, post=post, spans=found.spans, tz=tz,
-                                     rules=instant)
             held = quiet_until(now, tz, chat.quiet_start, chat.quiet_end) if chat else None
-            event = alert_event(chat_id, post, title, username, instant, found, note, now)
-            drafts.append(AlertDraft(chat_id, html, summary, alert_buttons(instant, post),
-                                     held, label, event))
+            event = alert_event(chat_id, post, channel, instant, found, now,
+                                late_by=late_by, edited_match=edited_match)
+            drafts.append(AlertDraft(event, held))
         return drafts
 
 
-def alert_event(chat_id: int, post: Post, title: str, username: str | None,
-                rules: Sequence[Rule], found: ChatHits, note: str | None,
-                now: dt.datetime) -> str:
-    """The webhook event of an alert (version 1; README: Webhooks), as JSON text."""
-    matched = list(dict.fromkeys(post.text[a:b] for a, b in sorted(found.spans)))
-    event = {
-        "version": 1, "type": "alert", "id": f"{chat_id}:{alert_key(post)}",  # same on retries
-        "chat_id": chat_id, "sent_at": to_iso(now),
-        "channel": {"id": post.channel_id, "username": username, "title": title},
-        "post": {"id": post.message_id, "url": post.permalink, "date": to_iso(post.date),
-                 "text": post.text, "views": post.views, "media": post.media,
-                 "forwarded_from": post.fwd_from, "edited": post.edit_date is not None},
-        "rules": [{"number": r.number, "expression": r.expression} for r in rules],
-        "matched": matched, "places": list(dict.fromkeys(found.places)),
-        "late": html.unescape(re.sub(r"<[^>]+>", "", note)) if note else None,
-    }
-    return json.dumps(event, ensure_ascii=False)
-
-
-def alert_buttons(rules: Sequence[Rule], post: Post) -> Buttons:
-    """Under an alert: mute the rules that fired for 1 h / 24 h, and open the post."""
-    ids = ",".join(str(r.id) for r in rules[:6])
-    what = "rule" if len(rules) == 1 else "rules"
-    return (
-        (ButtonSpec(f"🔕 Mute {what} 1h", data=f"mute:{ids}:1h"),
-         ButtonSpec("🔕 24h", data=f"mute:{ids}:24h")),
-        (ButtonSpec("Open post ↗", url=post.permalink),),
+def alert_event(chat_id: int, post: Post, channel: Channel | None, rules: Sequence[Rule],
+                found: ChatHits, now: dt.datetime, *, late_by: dt.timedelta | None = None,
+                edited_match: bool = False) -> AlertEvent:
+    """What one chat's alert for a post says (README: Webhooks has its JSON form)."""
+    return AlertEvent(
+        chat_id=chat_id, key=alert_key(post), found_at=now,
+        channel=AlertChannel(
+            post.channel_id, channel.username if channel else post.channel_username,
+            channel.title if channel else str(post.channel_id)),
+        post=AlertPost(
+            message_id=post.message_id, date=post.date, text=post.text,
+            permalink=post.permalink, views=post.views, media=post.media,
+            forwarded_from=post.fwd_from, edited=post.edit_date is not None,
+            grouped_id=post.grouped_id),
+        rules=tuple(FiredRule(r.id, r.number, r.expression) for r in rules),
+        spans=tuple((a, b) for a, b in found.spans), places=tuple(dict.fromkeys(found.places)),
+        late_by=late_by, edited_match=edited_match,
     )
 
 

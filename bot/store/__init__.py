@@ -4,6 +4,7 @@ from bot.store.db import Database, StoreBusy
 from bot.store.facade import Store
 from bot.store.migrate import MigrationError, apply_migrations
 from bot.store.records import (
+    AlertDraft,
     DeletedPost,
     EditResult,
     HeldAlert,
@@ -13,6 +14,7 @@ from bot.store.records import (
 )
 
 __all__ = [
+    "AlertDraft",
     "Database",
     "DeletedPost",
     "EditResult",

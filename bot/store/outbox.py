@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from collections.abc import Callable, Sequence
 
@@ -11,21 +10,11 @@ import aiosqlite
 
 from bot.clock import to_iso
 from bot.match.dedup import SIMILAR
-from bot.models import (
-    AlertDraft,
-    OutboxItem,
-    Post,
-)
+from bot.models import OutboxStatus, Post
 from bot.store.base import Repository
-from bot.store.records import (
-    HeldAlert,
-    alert_key,
-)
-from bot.store.rows import (
-    buttons_json,
-    opt_dt,
-    to_outbox_item,
-)
+from bot.store.event_json import also_json, event_json, parse_also
+from bot.store.records import AlertDraft, HeldAlert, OutboxMessage
+from bot.store.rows import opt_dt, stored_alert, to_outbox_message
 
 
 class OutboxRepository(Repository):
@@ -50,15 +39,16 @@ class OutboxRepository(Repository):
             (chat_id, html, new_random_id(), dedup_key, now, now),
         ) > 0
 
-    async def due(self, now: dt.datetime, limit: int = 500) -> list[OutboxItem]:
+    async def due(self, now: dt.datetime, limit: int = 500) -> list[OutboxMessage]:
         """Each chat's first pending message, if its time has come; oldest first.
 
         One per chat keeps every chat's messages in order (a message waiting for its retry
         holds back the ones after it) and lets one chat's backlog never hide the others.
         """
         rows = await self._db.fetchall(
-            "SELECT o.*, c.kind AS chat_kind, c.translate_lang, r.payload AS ref_payload,"
-            " r.also AS ref_also, r.buttons AS ref_buttons, r.message_id AS ref_message_id,"
+            "SELECT o.*, c.kind AS chat_kind, c.tz, c.translate_lang, r.payload AS ref_payload,"
+            " r.event AS ref_event, r.also AS ref_also, r.buttons AS ref_buttons,"
+            " r.message_id AS ref_message_id,"
             " p.text AS post_text, p.deleted_at AS post_deleted_at,"
             " w.url AS webhook_url, w.format AS webhook_format"
             " FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending'"
@@ -70,7 +60,7 @@ class OutboxRepository(Repository):
             " ORDER BY o.id LIMIT ?",
             (to_iso(now), limit),
         )
-        return [to_outbox_item(r) for r in rows]
+        return [to_outbox_message(r) for r in rows]
 
     async def next_due_time(self) -> dt.datetime | None:
         """Return when the earliest pending (or held) message becomes due."""
@@ -99,7 +89,7 @@ class OutboxRepository(Repository):
     async def due_held(self, now: dt.datetime) -> dict[int, list[HeldAlert]]:
         """Alerts whose chat's quiet hours have ended, by chat, oldest first."""
         rows = await self._db.fetchall(
-            "SELECT o.id, o.chat_id, o.summary, o.payload, o.also,"
+            "SELECT o.id, o.chat_id, o.event, o.summary, o.payload, o.buttons, o.also, c.tz,"
             " p.deleted_at AS post_deleted_at FROM outbox o"
             " JOIN chats c ON c.id = o.chat_id LEFT JOIN posts p ON p.id = o.post_id"
             " WHERE o.status = 'held' AND o.next_attempt_at <= ? AND c.status = 'active'"
@@ -108,10 +98,10 @@ class OutboxRepository(Repository):
         )
         out: dict[int, list[HeldAlert]] = {}
         for r in rows:
-            also = tuple(json.loads(r["also"] or "[]"))
+            alert = stored_alert(r["event"], r["payload"], r["buttons"], r["summary"])
             out.setdefault(r["chat_id"], []).append(
-                HeldAlert(r["id"], r["summary"] or r["payload"], also,
-                          r["post_deleted_at"] is not None))
+                HeldAlert(r["id"], alert, parse_also(r["also"]),
+                          r["post_deleted_at"] is not None, r["tz"]))
         return out
 
     async def fold(self, chat_id: int, held_ids: Sequence[int], html: str) -> bool:
@@ -174,14 +164,13 @@ class OutboxRepository(Repository):
             (to_iso(at), error, item_id),
         )
 
-    async def defer_lane(self, chat_id: int, until: dt.datetime,
-                         webhook_id: int | None = None) -> None:
-        """Hold every pending message of a lane until ``until`` (after a flood wait)."""
-
+    async def defer_lane(self, lane: tuple[int, int], until: dt.datetime) -> None:
+        """Hold every pending message of a lane (chat, webhook or 0) until ``until``."""
+        chat_id, webhook_id = lane
         await self._write(
             "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?)"
             " WHERE chat_id = ? AND status = 'pending' AND COALESCE(webhook_id, 0) = ?",
-            (to_iso(until), chat_id, webhook_id or 0),
+            (to_iso(until), chat_id, webhook_id),
         )
 
     async def mark_chat_dead(self, chat_id: int, item_id: int, error: str) -> None:
@@ -213,68 +202,80 @@ async def enqueue_alerts(
 ) -> int:
     """Queue each chat's alert, or, when the chat was alerted on the same story from another
     channel within the window, add "also in" to that alert instead (editing it if sent)."""
-    enqueued = 0
     if not alerts:
         return 0
     cur = await conn.execute("SELECT story, fingerprint FROM posts WHERE id = ?", (post_id,))
     mine = await cur.fetchone()
     await cur.close()
+    enqueued = 0
     for alert in alerts:
         earlier = None
-        if mine is not None and alert.also_label:
-            cur = await conn.execute(
-                "SELECT o.id, o.status FROM outbox o JOIN posts p ON p.id = o.post_id"
-                " WHERE o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ?"
-                " AND o.status != 'dead' AND p.channel_id != ?"
-                " AND (p.story = ? OR similarity(p.fingerprint, ?) >= ?)"
-                " ORDER BY o.id LIMIT 1",
-                (alert.chat_id, dedup_since, post.channel_id, mine["story"],
-                 mine["fingerprint"], SIMILAR),
-            )
+        if mine is not None:
+            cur = await conn.execute(_EARLIER_ALERT, (
+                alert.chat_id, dedup_since, post.channel_id, mine["story"], mine["fingerprint"],
+                SIMILAR))
             earlier = await cur.fetchone()
             await cur.close()
         if earlier is not None:
-            await conn.execute(
-                "UPDATE outbox SET also = json_insert(COALESCE(also, '[]'), '$[#]', ?)"
-                " WHERE id = ?", (alert.also_label, earlier["id"]))
-            if earlier["status"] == "sent":  # already delivered: edit it to add the line
-                await conn.execute(
-                    "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key, ref_id,"
-                    " next_attempt_at, created_at) VALUES (?, 'edit', '', ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (chat_id, dedup_key) DO UPDATE SET status = 'pending',"
-                    " attempts = 0, error = NULL, random_id = excluded.random_id,"
-                    " next_attempt_at = excluded.next_attempt_at WHERE outbox.status != 'pending'",
-                    (alert.chat_id, new_random_id(), f"edit:{earlier['id']}", earlier["id"], now,
-                     now),
-                )
+            await _add_also(conn, alert, earlier["id"], earlier["status"], now)
             enqueued += 1
-            continue
-        held = alert.held_until is not None
-        cur = await conn.execute(
-            "INSERT INTO outbox (chat_id, kind, post_id, payload, summary, buttons, random_id,"
-            " dedup_key, status, next_attempt_at, created_at)"
-            " VALUES (?, 'alert', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
-            (alert.chat_id, post_id, alert.html, alert.summary or None,
-             buttons_json(alert.buttons), new_random_id(), alert_key(post),
-             "held" if held else "pending",
-             to_iso(alert.held_until) if alert.held_until else now, now),
-        )
-        queued = int(cur.rowcount)
-        if queued and alert.event:
-            # machines do not sleep: webhooks are not held by quiet hours
-            await conn.execute(
-                "INSERT INTO outbox (chat_id, kind, post_id, payload, random_id, dedup_key,"
-                " webhook_id, next_attempt_at, created_at)"
-                " SELECT ?, 'webhook', ?, ?, 0, 'webhook:' || id || ':' || ?, id, ?, ?"
-                " FROM webhooks WHERE status = 'active' AND (chat_id = ? OR chat_id IS NULL)"
-                " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
-                (alert.chat_id, post_id, alert.event, alert_key(post), now, now, alert.chat_id),
-            )
-        enqueued += queued
+        else:
+            enqueued += await _queue_alert(conn, alert, post_id, now)
     return enqueued
 
 
+# The chat's alert on the same story (forwarded, or near-identical text) from another channel.
+_EARLIER_ALERT = (
+    "SELECT o.id, o.status FROM outbox o JOIN posts p ON p.id = o.post_id"
+    " WHERE o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ?"
+    " AND o.status != 'dead' AND p.channel_id != ?"
+    " AND (p.story = ? OR similarity(p.fingerprint, ?) >= ?)"
+    " ORDER BY o.id LIMIT 1"
+)
+
+
+async def _add_also(conn: aiosqlite.Connection, alert: AlertDraft, earlier_id: int,
+                    earlier_status: str, now: str) -> None:
+    """Name this post in the earlier alert's "also in" line; edit that alert if it was sent."""
+    await conn.execute(
+        "UPDATE outbox SET also = json_insert(COALESCE(also, '[]'), '$[#]', json(?))"
+        " WHERE id = ?", (also_json(alert.event.also_in), earlier_id))
+    if earlier_status == OutboxStatus.SENT:  # already delivered: edit it to add the line
+        await conn.execute(
+            "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key, ref_id,"
+            " next_attempt_at, created_at) VALUES (?, 'edit', '', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, dedup_key) DO UPDATE SET status = 'pending',"
+            " attempts = 0, error = NULL, random_id = excluded.random_id,"
+            " next_attempt_at = excluded.next_attempt_at WHERE outbox.status != 'pending'",
+            (alert.chat_id, new_random_id(), f"edit:{earlier_id}", earlier_id, now, now),
+        )
+
+
+async def _queue_alert(conn: aiosqlite.Connection, alert: AlertDraft, post_id: int,
+                       now: str) -> int:
+    """Queue a chat's alert (held in quiet hours) and its webhook deliveries; 1 if new."""
+    event = event_json(alert.event)
+    held = alert.held_until is not None
+    cur = await conn.execute(
+        "INSERT INTO outbox (chat_id, kind, post_id, payload, event, random_id, dedup_key,"
+        " status, next_attempt_at, created_at) VALUES (?, 'alert', ?, '', ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+        (alert.chat_id, post_id, event, new_random_id(), alert.event.key,
+         OutboxStatus.HELD if held else OutboxStatus.PENDING,
+         to_iso(alert.held_until) if alert.held_until else now, now),
+    )
+    queued = int(cur.rowcount)
+    if queued:
+        # machines do not sleep: webhooks are not held by quiet hours
+        await conn.execute(
+            "INSERT INTO outbox (chat_id, kind, post_id, payload, event, random_id, dedup_key,"
+            " webhook_id, next_attempt_at, created_at)"
+            " SELECT ?, 'webhook', ?, '', ?, 0, 'webhook:' || id || ':' || ?, id, ?, ?"
+            " FROM webhooks WHERE status = 'active' AND (chat_id = ? OR chat_id IS NULL)"
+            " ON CONFLICT (chat_id, dedup_key) DO NOTHING",
+            (alert.chat_id, post_id, event, alert.event.key, now, now, alert.chat_id),
+        )
+    return queued
 
 
 def new_random_id() -> int:

@@ -11,7 +11,6 @@ import aiosqlite
 from bot.clock import Clock, from_iso, to_iso
 from bot.match.dedup import fingerprint, story_key
 from bot.models import (
-    AlertDraft,
     Post,
     PostSource,
 )
@@ -21,6 +20,7 @@ from bot.store.db import Database
 from bot.store.outbox import enqueue_alerts
 from bot.store.records import (
     DEFAULT_DEDUP_WINDOW,
+    AlertDraft,
     DeletedPost,
     EditResult,
     RuleHitRecord,

@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.models import Post
+from bot.events import Alert, AlertEvent, AlsoEntry
+from bot.models import ChatKind, Post, WebhookFormat
 
 Span = tuple[int, int]
 
@@ -59,15 +60,121 @@ def alert_key(post: Post) -> str:
 
 
 @dataclass(frozen=True)
+class AlertDraft:
+    """An alert to enqueue for one chat: its event, and whether quiet hours hold it."""
+
+    event: AlertEvent
+    held_until: dt.datetime | None = None  # quiet hours: deliver (folded) at this time
+
+    @property
+    def chat_id(self) -> int:
+        return self.event.chat_id
+
+
+@dataclass(frozen=True)
 class HeldAlert:
     """An alert held back by quiet hours, to be folded into one message."""
 
     id: int
-    summary: str
-    also: tuple[str, ...]
+    alert: Alert
+    also: tuple[AlsoEntry, ...] = ()
     post_deleted: bool = False  # the channel deleted the post while the alert was held
+    tz: str | None = None  # the chat's /tz
 
 
+# --- Outbox rows as the dispatcher reads them: one small type per kind --------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Queued:
+    """What every outbox row has: its chat and the random_id persisted before the first try."""
+
+    id: int
+    chat_id: int
+    random_id: int
+    attempts: int = 0
+
+    @property
+    def lane(self) -> tuple[int, int]:
+        """Messages of one lane go out in order: a chat's Telegram messages, or one webhook."""
+        return (self.chat_id, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramMessage(Queued):
+    """A message the bot account sends to a chat (it spends the chat's send budget)."""
+
+    chat_kind: ChatKind = ChatKind.PRIVATE
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoticeMessage(TelegramMessage):
+    """A notice the bot sends on its own initiative (to admins, deletions, …): ready HTML."""
+
+    html: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoldMessage(TelegramMessage):
+    """The one message that delivers the alerts held during quiet hours: ready HTML."""
+
+    html: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestMessage(TelegramMessage):
+    """A digest: its HTML, and its chart sent after the text."""
+
+    html: str
+    chart: bytes | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertMessage(TelegramMessage):
+    """An alert, rendered when it is sent with what is known then."""
+
+    alert: Alert
+    created_at: dt.datetime  # when it was queued: a long wait is said in the alert
+    also: tuple[AlsoEntry, ...] = ()  # the same story in other channels since
+    tz: str | None = None  # the chat's /tz (None: the instance's TIMEZONE)
+    post_id: int | None = None
+    post_text: str | None = None  # the post's stored text, for translations
+    post_deleted: bool = False  # the channel deleted the post before this was sent
+    translate_lang: str | None = None  # the chat's /translate language
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditMessage(TelegramMessage):
+    """A sent alert to change (its "also in" line grew): rendered again from its alert."""
+
+    alert: Alert
+    message_id: int | None  # the Telegram message to edit (None: unknown after a crash)
+    also: tuple[AlsoEntry, ...] = ()
+    tz: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookDelivery(Queued):
+    """An event POSTed to one webhook; each webhook is its own lane.
+
+    ``alert`` is the alert's event; ``payload`` the JSON of a test event, or of an alert
+    queued by a version before 0006 (then ``alert`` is None).
+    """
+
+    webhook_id: int
+    url: str | None  # None: the webhook is gone
+    format: WebhookFormat = WebhookFormat.JSON
+    alert: AlertEvent | None = None
+    payload: str = ""
+    post_deleted: bool = False
+
+    @property
+    def lane(self) -> tuple[int, int]:
+        return (self.chat_id, self.webhook_id)
+
+
+OutboxMessage = (AlertMessage | NoticeMessage | DigestMessage | FoldMessage | EditMessage
+                 | WebhookDelivery)
 
 
 DEFAULT_DEDUP_WINDOW = dt.timedelta(hours=6)

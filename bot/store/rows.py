@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 from bot.clock import from_iso
+from bot.events import Alert, StoredAlert
 from bot.models import (
     Buttons,
     ButtonSpec,
@@ -16,11 +17,22 @@ from bot.models import (
     Chat,
     ChatKind,
     ChatStatus,
-    OutboxItem,
+    OutboxKind,
     Post,
     Rule,
     RuleMode,
     Webhook,
+    WebhookFormat,
+)
+from bot.store.event_json import parse_also, parse_event
+from bot.store.records import (
+    AlertMessage,
+    DigestMessage,
+    EditMessage,
+    FoldMessage,
+    NoticeMessage,
+    OutboxMessage,
+    WebhookDelivery,
 )
 
 
@@ -86,27 +98,45 @@ def parse_buttons(raw: str | None) -> Buttons:
                  for row in json.loads(raw))
 
 
-def to_outbox_item(r: sqlite3.Row) -> OutboxItem:
-    common = {"chat_kind": ChatKind(r["chat_kind"]), "post_id": r["post_id"],
-              "post_text": r["post_text"], "translate_lang": r["translate_lang"],
-              "webhook_id": r["webhook_id"], "webhook_url": r["webhook_url"],
-              "webhook_format": r["webhook_format"], "ref_id": r["ref_id"],
-              "created_at": opt_dt(r["created_at"]),
-              "post_deleted": r["post_deleted_at"] is not None}
-    if r["kind"] == "edit":  # the message it edits supplies text, buttons and message id
-        return OutboxItem(
-            r["id"], r["chat_id"], r["kind"], r["ref_payload"] or "", r["random_id"],
-            r["attempts"], buttons=parse_buttons(r["ref_buttons"]),
-            also=tuple(json.loads(r["ref_also"] or "[]")), edit_message_id=r["ref_message_id"],
-            **common)
-    return OutboxItem(
-        r["id"], r["chat_id"], r["kind"], r["payload"], r["random_id"], r["attempts"],
-        buttons=parse_buttons(r["buttons"]), attachment=r["attachment"],
-        also=tuple(json.loads(r["also"] or "[]")), **common)
+def stored_alert(event: str | None, html: str, buttons: str | None,
+                 summary: str | None = None) -> Alert:
+    """An alert row's event; for a row queued before 0006, the HTML it was queued with."""
+    return parse_event(event) or StoredAlert(html, parse_buttons(buttons), summary or "")
 
+
+def to_outbox_message(r: sqlite3.Row) -> OutboxMessage:
+    """A due outbox row (``OutboxRepository.due``'s joins) as the type of its kind."""
+    kind = OutboxKind(r["kind"])
+    ids = {"id": r["id"], "chat_id": r["chat_id"], "random_id": r["random_id"],
+           "attempts": r["attempts"]}
+    deleted = r["post_deleted_at"] is not None
+    if kind is OutboxKind.WEBHOOK:
+        return WebhookDelivery(
+            **ids, webhook_id=r["webhook_id"], url=r["webhook_url"],
+            format=WebhookFormat(r["webhook_format"] or WebhookFormat.JSON),
+            alert=parse_event(r["event"]), payload=r["payload"], post_deleted=deleted)
+    chat_kind = ChatKind(r["chat_kind"])
+    if kind is OutboxKind.ALERT:
+        return AlertMessage(
+            **ids, chat_kind=chat_kind,
+            alert=stored_alert(r["event"], r["payload"], r["buttons"]),
+            created_at=from_iso(r["created_at"]), also=parse_also(r["also"]), tz=r["tz"],
+            post_id=r["post_id"], post_text=r["post_text"], post_deleted=deleted,
+            translate_lang=r["translate_lang"])
+    if kind is OutboxKind.EDIT:  # the alert it edits supplies text, buttons and message id
+        return EditMessage(
+            **ids, chat_kind=chat_kind,
+            alert=stored_alert(r["ref_event"], r["ref_payload"] or "", r["ref_buttons"]),
+            message_id=r["ref_message_id"], also=parse_also(r["ref_also"]), tz=r["tz"])
+    if kind is OutboxKind.DIGEST:
+        return DigestMessage(**ids, chat_kind=chat_kind, html=r["payload"],
+                             chart=r["attachment"])
+    if kind is OutboxKind.FOLD:
+        return FoldMessage(**ids, chat_kind=chat_kind, html=r["payload"])
+    return NoticeMessage(**ids, chat_kind=chat_kind, html=r["payload"])
 
 
 def to_webhook(r: sqlite3.Row) -> Webhook:
-    return Webhook(r["id"], r["chat_id"], r["number"], r["url"], r["format"], r["status"],
-                   r["last_error"])
+    return Webhook(r["id"], r["chat_id"], r["number"], r["url"], WebhookFormat(r["format"]),
+                   r["status"], r["last_error"])
 

@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 from bot.match import Lemmatizer
 from bot.models import ChatKind, Post
 from bot.regions.places import PlaceMatcher
+from bot.render import render_alert
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import Database, Store
+from bot.store.event_json import parse_event
 from tests.support.fakes import FakeClock
 
 CHAT, CHANNEL = 21, 2001
@@ -52,8 +54,10 @@ async def test_rules_on_names_alert_on_their_inflected_forms(
         ("кривой рог", 3, ["Кривому Рогу"]),
         ("Старый Оскол -учения", 4, ["Старым Осколом"]),
     ]
-    payloads = [r[0] for r in await db.fetchall(
-        "SELECT payload FROM outbox WHERE kind = 'alert' ORDER BY id")]
+    # the alerts as they will be sent: rendered from the events ingest stored
+    payloads = [render_alert(event, ZoneInfo("UTC")) for r in await db.fetchall(
+        "SELECT event FROM outbox WHERE kind = 'alert' ORDER BY id")
+        if (event := parse_event(r[0])) is not None]
     assert len(payloads) == 4
     assert "<b>Часовом Яре</b>" in payloads[0]  # the whole name is bold
     assert "<b>Кривому Рогу</b>" in payloads[2]

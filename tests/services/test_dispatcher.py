@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import json
 import random
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.budget import Limits, SendBudgets
 from bot.dispatcher import MAX_ATTEMPTS, Dispatcher
-from bot.models import AlertDraft, ChatKind, Post
+from bot.models import ChatKind, Post
+from bot.render import format_time
 from bot.services.ports import (
     FloodWait,
     MessageRejected,
@@ -19,6 +23,7 @@ from bot.services.ports import (
     part_random_id,
 )
 from bot.store import Database, Store
+from tests.support.events import draft
 from tests.support.fakes import FakeClock, RecordingSender, run_until_empty
 
 ADMIN = 500
@@ -274,11 +279,10 @@ async def test_an_alert_held_back_in_the_queue_says_how_late_it_is(
     await store.channels.add(77, "c", "C", None, None)
     post = Post(channel_id=77, message_id=1, date=clock.now(), text="x",
                 permalink="https://t.me/c/1")
-    alerts = [AlertDraft(1, "🔔 <b>C</b> · 12:00\nx\nRule #1", "x")]
-    await store.posts.save(post, [], alerts)
+    await store.posts.save(post, [], [draft(post, 1)])
     post2 = Post(channel_id=77, message_id=2, date=clock.now(), text="y",
                  permalink="https://t.me/c/2")
-    await store.posts.save(post2, [], [AlertDraft(1, "🔔 <b>C</b> · 12:00\ny\nRule #1", "y")])
+    await store.posts.save(post2, [], [draft(post2, 1)])
     sender = RecordingSender(clock)
     sender.failures[1] = [FloodWait(300)]  # Telegram held the chat back for five minutes
     dispatcher = make(store, clock, sender)
@@ -287,12 +291,89 @@ async def test_an_alert_held_back_in_the_queue_says_how_late_it_is(
     await run_until_empty(dispatcher, store, clock)
     first, second = (m.html for m in sender.messages)
     assert first.splitlines()[1] == "⏳ <i>sent 5 min after it was found (delivery queue)</i>"
-    assert first.splitlines()[0] == "🔔 <b>C</b> · 12:00" and first.endswith("Rule #1")
+    assert first.splitlines()[0] == f"🔔 <b>C</b> · {format_time(post.date, ZoneInfo('UTC'))}"
+    assert first.splitlines()[2] == "x" and first.endswith("Rule #1 <code>x</code>")
     assert "⏳" in second
     # on time: no note
-    await store.posts.save(Post(channel_id=77, message_id=3, date=clock.now(), text="z",
-                               permalink="https://t.me/c/3"), [],
-                          [AlertDraft(1, "🔔 <b>C</b> · 12:10\nz", "z")])
+    post3 = Post(channel_id=77, message_id=3, date=clock.now(), text="z",
+                 permalink="https://t.me/c/3")
+    await store.posts.save(post3, [], [draft(post3, 1)])
     clock.advance(seconds=2)
     await run_until_empty(dispatcher, store, clock)
     assert "⏳" not in sender.messages[-1].html
+
+
+class RecordingPoster:
+    """The webhook side's port: records what would be POSTed."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def post(self, url: str, fmt: str, event: dict[str, Any]) -> None:
+        self.posted.append((url, fmt, event))
+
+
+async def test_alerts_are_rendered_when_sent_in_the_chat_s_time_zone_then(
+    store: Store, clock: FakeClock
+) -> None:
+    await setup(store, 1)
+    await store.channels.add(77, "c", "C", None, None)
+    post = Post(channel_id=77, message_id=1, date=clock.now(), text="x",
+                permalink="https://t.me/c/1")
+    await store.posts.save(post, [], [draft(post, 1)])
+    await store.chats.set_tz(1, "Asia/Tokyo")  # /tz after the alert was queued
+    sender = RecordingSender(clock)
+    await run_until_empty(make(store, clock, sender), store, clock)
+    assert sender.messages[0].html.splitlines()[0] == "🔔 <b>C</b> · 2026-11-25 21:00 JST"
+    assert [b.data for b in sender.messages[0].buttons[0]] == ["mute:1:1h", "mute:1:24h"]
+
+
+async def test_rows_queued_before_0006_are_sent_as_they_were_queued(
+    store: Store, db: Database, clock: FakeClock
+) -> None:
+    """An upgrade with alerts in the queue: their HTML (and webhook JSON) go out unchanged;
+    what is known only at send time is added at the end, never cut into the HTML."""
+    await setup(store, 1, 2)
+    await store.channels.add(77, "c", "C", None, None)
+    post = Post(channel_id=77, message_id=1, date=clock.now(), text="x",
+                permalink="https://t.me/c/1")
+    saved = await store.posts.save(post, [], [])
+    hook = await store.webhooks.add(1, "http://hook.example/x", "slack", 1)
+    html = "🔔 <b>C</b> · 2026-11-25 12:00 UTC\nx\n<a href=\"https://t.me/c/1\">x</a>\nRule #1"
+    buttons = '[[{"text": "Open post ↗", "url": "https://t.me/c/1"}]]'
+    also = '["<a href=\\"https://t.me/d/1\\">@d</a>"]'
+    event = {"version": 1, "type": "alert", "id": "1:post:77:1", "chat_id": 1, "late": None}
+    queued = (clock.now() - dt.timedelta(minutes=5)).isoformat()
+
+    async def as_0005(conn: Any) -> None:  # the rows exactly as version 0005 wrote them
+        columns = ("(chat_id, kind, post_id, payload, summary, buttons, also, webhook_id,"
+                   " random_id, dedup_key, status, next_attempt_at, created_at)")
+        await conn.execute(
+            f"INSERT INTO outbox {columns} VALUES (1, 'alert', ?, ?, ?, ?, ?, NULL, 7,"
+            " 'post:77:1', 'pending', ?, ?)",
+            (saved.post_id, html, "• one line", buttons, also, queued, queued))
+        await conn.execute(
+            f"INSERT INTO outbox {columns} VALUES (1, 'webhook', ?, ?, NULL, NULL, NULL, ?, 0,"
+            " 'webhook:1:post:77:1', 'pending', ?, ?)",
+            (saved.post_id, json.dumps(event), hook.id, queued, queued))
+        await conn.execute(
+            f"INSERT INTO outbox {columns} VALUES (2, 'alert', ?, ?, ?, NULL, NULL, NULL, 8,"
+            " 'post:77:1', 'held', ?, ?)",
+            (saved.post_id, html, "• <b>C</b> 12:00 — x", queued, queued))
+
+    await db.transaction(as_0005)
+    await store.posts.mark_deleted(77, [1])  # and the channel deleted the post meanwhile
+    sender, poster = RecordingSender(clock), RecordingPoster()
+    dispatcher = Dispatcher(store, sender, clock, frozenset({ADMIN}), rng=random.Random(1),
+                            budgets=SendBudgets(), webhooks=poster)
+    await run_until_empty(dispatcher, store, clock)
+    alert, fold = sender.messages
+    assert alert.html == (
+        html + "\n🗑 <i>deleted from the channel before this alert was sent</i>"
+        "\n⏳ <i>sent 5 min after it was found (delivery queue)</i>"
+        '\n↪ also in <a href="https://t.me/d/1">@d</a>')
+    assert alert.random_id == 7 and alert.buttons[0][0].url == "https://t.me/c/1"
+    assert fold.chat_id == 2 and fold.html.splitlines()[1] == (
+        "• <b>C</b> 12:00 — x — 🗑 <i>deleted from the channel before this alert was sent</i>")
+    assert poster.posted == [("http://hook.example/x", "slack",
+                              {**event, "deleted_before_sent": True})]

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import AlertDraft, ChatKind, Post, Role
+from bot.events import AlsoIn
+from bot.models import ChatKind, Post, Role
 from bot.store import Database, MigrationError, RuleHitRecord, Store, StoreBusy, apply_migrations
+from bot.store.event_json import event_json, parse_also, parse_event
 from bot.store.migrate import discover, migrations_dir
+from tests.support.events import alert_event, draft
 from tests.support.fakes import FakeClock
 
 EXPECTED_TABLES = {"channels", "posts", "chats", "users", "rules", "matches", "outbox",
@@ -74,7 +77,7 @@ async def _rule_setup(store: Store) -> int:
 async def test_same_post_twice_is_one_row_and_one_alert(store: Store, db: Database) -> None:
     rule_id = await _rule_setup(store)
     hits = [RuleHitRecord(rule_id, [(21, 31)])]
-    alerts = [AlertDraft(500, "<b>x</b>")]
+    alerts = [draft(make_post(), 500)]
     first = await store.posts.save(make_post(), hits, alerts)
     second = await store.posts.save(make_post(), hits, alerts)
     assert first.created and first.alerts_enqueued == 1
@@ -116,7 +119,7 @@ async def test_integrity_and_foreign_keys_after_writes(store: Store, db: Databas
     rule_id = await _rule_setup(store)
     for i in range(1, 20):
         await store.posts.save(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])],
-                              [AlertDraft(500, f"alert {i}")])
+                              [draft(make_post(i), 500)])
     await store.rules.delete(500, 1)
     await store.users.grant(42, Role.MEMBER, 500)
     assert (await db.fetchone("PRAGMA integrity_check"))[0] == "ok"  # type: ignore[index]
@@ -132,7 +135,7 @@ async def test_failed_transaction_leaves_nothing_behind(store: Store, db: Databa
     await _rule_setup(store)
     # the alert names a chat that does not exist: the whole batch, post included, rolls back
     with pytest.raises(sqlite3.IntegrityError):
-        await store.posts.save(make_post(9), [], [AlertDraft(999, "x")])
+        await store.posts.save(make_post(9), [], [draft(make_post(9), 999)])
     assert (await db.fetchone("SELECT COUNT(*) FROM posts"))[0] == 0  # type: ignore[index]
     channel = await store.channels.get(777)
     assert channel is not None and channel.cursor == 0
@@ -179,7 +182,7 @@ async def test_locked_database_gives_store_busy_and_loses_nothing(
 async def test_batch_save_is_idempotent_and_moves_the_cursor(store: Store, db: Database) -> None:
     rule_id = await _rule_setup(store)
     await store.posts.save(make_post(2), [], [])
-    items = [(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])], [AlertDraft(500, f"a{i}")])
+    items = [(make_post(i), [RuleHitRecord(rule_id, [(0, 4)])], [draft(make_post(i), 500)])
              for i in (1, 2, 3, 3)]
     results = await store.posts.save_many(items, source="reconcile")
     assert [(r.created, r.alerts_enqueued) for r in results] == [
@@ -211,3 +214,17 @@ async def test_edits_of_backfilled_posts_and_stale_edits(store: Store, db: Datab
     assert again is not None and not again.changed
     row = await db.fetchone("SELECT text FROM posts WHERE message_id = 7")
     assert row is not None and row[0] == "Белгород: v2"
+
+
+def test_alert_events_round_trip_through_their_stored_json() -> None:
+    post = Post(channel_id=777, message_id=3, grouped_id=9, text="Дрон\nнад городом",
+                date=dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC), views=5, media="photo",
+                fwd_from="channel:1/2", edit_date=dt.datetime(2026, 11, 25, 10, 1, tzinfo=dt.UTC),
+                permalink="https://t.me/kanal/3", channel_username="kanal")
+    for event in (alert_event(post, 500, spans=[(0, 4)], places=["Шебекино"],
+                              late_by=dt.timedelta(seconds=725.5)),
+                  alert_event(post, 500, edited_match=True)):
+        assert parse_event(event_json(event)) == event
+    assert parse_event(None) is None  # a row queued before migration 0006
+    assert parse_also('["<a href=\\"u\\">@old</a>", {"name": "@new", "url": "https://x/1"}]') == (
+        '<a href="u">@old</a>', AlsoIn("@new", "https://x/1"))
