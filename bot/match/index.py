@@ -5,7 +5,8 @@ lemma keys (any form), the exact form (``=word``) or a prefix (``word*``, found 
 each token's prefixes). Words that form a name also become a leaf of their own, listed under
 the inflected forms of the name (bot.match.names). Per post, every token is looked up once;
 only rules with a hit on one of their leaves (or rules without indexable leaves, e.g.
-``channel:@x`` alone) are evaluated.
+``channel:@x`` alone) are evaluated. Places come from a PlaceFinder (bot.match.places): the
+index never imports bot.regions, which builds on this package.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bot.match.lemmas import Lemmatizer
 from bot.match.names import KeySeq, NameSource, find_names, name_sequences, phrase_sequences
 from bot.match.normalize import Token, detect_lang, tokenize
+from bot.match.places import PlaceFinder, PlaceMention
 from bot.match.query import (
     And,
     ChannelFilter,
@@ -33,9 +34,6 @@ from bot.match.query import (
     leaves,
     positive_leaves,
 )
-
-if TYPE_CHECKING:
-    from bot.regions.places import PlaceHit, PlaceMatcher
 
 Span = tuple[int, int]
 PLACE_MARK = "📍 "  # fired labels of region filters start so: alerts list those places
@@ -77,7 +75,7 @@ class _Post:
     keys: list[frozenset[str]]
     channel: str | None
     lang: str | None
-    places: list[PlaceHit] = field(default_factory=list)
+    places: list[PlaceMention] = field(default_factory=list)
 
 
 @dataclass
@@ -85,7 +83,7 @@ class RuleIndex:
     """Leaf postings for every active rule."""
 
     lemmatizer: Lemmatizer
-    places: PlaceMatcher | None = None
+    places: PlaceFinder | None = None
     rules: list[CompiledRule] = field(default_factory=list)
     _queries: list[Node] = field(default_factory=list)  # each rule as compiled (with names)
     _leaf_nodes: list[Node] = field(default_factory=list)
@@ -107,10 +105,11 @@ class RuleIndex:
 
     @classmethod
     def build(cls, lemmatizer: Lemmatizer, rules: Iterable[CompiledRule],
-              places: PlaceMatcher | None = None) -> RuleIndex:
+              places: PlaceFinder | None = None) -> RuleIndex:
         """Compile every rule into a fresh index (cheap: rule words are lemmatised once).
 
-        Raises PlaceLookupError (a ValueError) for a region: filter that names no single place.
+        Raises the finder's ValueError (PlaceLookupError from bot.regions) for a region:
+        filter that names no single place.
         """
         index = cls(lemmatizer, places)
         for rule in rules:
@@ -119,7 +118,7 @@ class RuleIndex:
 
     # ------------------------------------------------------------------ compiling
     def add(self, rule: CompiledRule) -> None:
-        """Compile one more rule into the index (PlaceLookupError for an unknown place)."""
+        """Compile one more rule into the index (ValueError for an unknown place)."""
         # resolve places first: a rule that names no single place changes nothing
         regions = {id(n): self._region_ids(n.query) for n in leaves(rule.query)
                    if isinstance(n, RegionFilter)}
@@ -229,15 +228,12 @@ class RuleIndex:
                         self._forms[key].append(entry)
 
     def _names(self) -> NameSource | None:
-        return self.places.gazetteer if self.places is not None else None
+        return self.places.names if self.places is not None else None
 
     def _region_ids(self, query: str) -> frozenset[str]:
         if self.places is None:
             raise ValueError("region: filters need the gazetteer, which is not loaded")
-        from bot.regions.gazetteer import resolve
-
-        place = resolve(self.places.gazetteer, query)
-        return frozenset(self.places.gazetteer.descendants(place.id))
+        return self.places.places_in(query)
 
     def _post_word(self, text: str, mode: str, entry: _Entry) -> None:
         if mode == "exact":
@@ -288,7 +284,7 @@ class RuleIndex:
         candidates = {leaf_rule[slot >> _MEMBER_BITS] for slot in found}
         candidates.update(self._unindexed)
         if self._region_targets and self.places is not None:
-            post.places = self.places.find(text, tokens, keys)
+            post.places = self.places.mentions(text, tokens, keys)
             if post.places:
                 candidates.update(self._region_rules)
         hits = []
@@ -367,11 +363,9 @@ class RuleIndex:
             return post.channel == node.username, [], []
         if isinstance(node, RegionFilter):
             targets = self._region_targets[self._leaf_ids[(rule_index, id(node))]]
-            inside = [h for h in post.places if h.place.id in targets]
-            gaz = self.places.gazetteer if self.places else None
-            labels = [f"{PLACE_MARK}{h.place.display()}, {gaz.places[h.region].display('en')}"
-                      for h in inside] if gaz else []
-            return bool(inside), [(h.start, h.end) for h in inside], labels
+            inside = [m for m in post.places if m.place_id in targets]
+            labels = [f"{PLACE_MARK}{m.label}, {m.region_label}" for m in inside]
+            return bool(inside), [(m.start, m.end) for m in inside], labels
         if isinstance(node, LangFilter):
             if post.lang is None:
                 post.lang = detect_lang(" ".join(t.norm for t in post.tokens)) or ""

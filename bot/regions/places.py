@@ -11,6 +11,9 @@ Disambiguation (README: "How places are recognised"):
 3. A name shared by several places counts for the one whose region is supported by the rest of
    the post; otherwise for the only region they all share; otherwise for a place at least ten
    times bigger than every other; otherwise not at all.
+
+PlaceMatcher is the PlaceFinder (bot.match.places) that the rule index uses for ``region:``
+filters and place names: this package depends on bot.match, never the other way round.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from pathlib import Path
 
 from bot import __version__
 from bot.match.lemmas import Lemmatizer
+from bot.match.names import NameSource
 from bot.match.normalize import _CYRILLIC_RE, Token, normalize_word, tokenize
-from bot.regions.gazetteer import DATA, Gazetteer, Place
+from bot.match.places import PlaceFinder, PlaceMention
+from bot.regions.gazetteer import DATA, Gazetteer, Place, resolve
 
 # Words right before a name that say "this is a settlement" (strong evidence).
 PLACE_MARKERS = frozenset({
@@ -359,3 +364,26 @@ class PlaceMatcher:
     def regions(self, text: str) -> list[str]:
         """ISO codes of the first-level regions a text mentions, sorted."""
         return sorted({hit.region for hit in self.find(text)})
+
+    # ------------------------------------------------------------------ PlaceFinder
+    @property
+    def names(self) -> NameSource:
+        """The gazetteer: the names that rule words may form."""
+        return self.gazetteer
+
+    def mentions(self, text: str, tokens: list[Token],
+                 keys: list[frozenset[str]]) -> list[PlaceMention]:
+        """The places ``find`` sees, as the rule index shows them in alerts."""
+        places = self.gazetteer.places
+        return [PlaceMention(hit.start, hit.end, hit.place.id, hit.place.display(),
+                             places[hit.region].display("en"))
+                for hit in self.find(text, tokens, keys)]
+
+    def places_in(self, query: str) -> frozenset[str]:
+        """The place a rule's ``region:`` names and all inside it (PlaceLookupError if none)."""
+        return frozenset(self.gazetteer.descendants(resolve(self.gazetteer, query).id))
+
+
+def _is_a_place_finder(matcher: PlaceMatcher) -> PlaceFinder:
+    """Where mypy checks that PlaceMatcher implements PlaceFinder (called by a test only)."""
+    return matcher

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.match import CompiledRule, Lemmatizer, RuleIndex, parse_rule
+from bot.match.normalize import tokenize
 from bot.regions.gazetteer import PlaceLookupError, resolve
-from bot.regions.places import PlaceMatcher
+from bot.regions.places import PlaceMatcher, _is_a_place_finder
 from tests.support.harness import ADMIN, Env, ask, wait_for
 
 
@@ -93,6 +94,23 @@ def test_region_rules_match_the_place_and_everything_inside(places: PlaceMatcher
     assert [h.rule_id for h in index.match("Вибухи у Харкові")] == [3]
     assert index.match("Учения под Харьковом") == []
     assert index.match("Взрыв в Курске") == []
+
+
+def test_the_matcher_is_the_index_place_finder(places: PlaceMatcher) -> None:
+    text = "Дроны атаковали Шебекино и Белгородскую область"
+    tokens = tokenize(text)
+    keys = [places.lemmatizer.keys(t.norm, t.proper) for t in tokens]
+    assert [(m.start, m.end, m.place_id) for m in places.mentions(text, tokens, keys)] == [
+        (h.start, h.end, h.place.id) for h in places.find(text)]
+    shebekino = places.mentions(text, tokens, keys)[0]
+    assert (shebekino.label, shebekino.region_label) == ("Шебекино", "Belgorod Oblast")
+    region = resolve(places.gazetteer, "belgorod")
+    assert places.places_in("belgorod") == places.gazetteer.descendants(region.id)
+    assert shebekino.place_id in places.places_in("RU-BEL")
+    with pytest.raises(PlaceLookupError):
+        places.places_in("Нигдеград")
+    assert places.names is places.gazetteer
+    assert _is_a_place_finder(places) is places
 
 
 def test_an_unknown_region_in_a_rule_is_refused(places: PlaceMatcher) -> None:
