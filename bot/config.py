@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.models import WebhookFormat
 from bot.webhook_urls import FORMATS, WebhookURLError, check_url_syntax
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -68,7 +69,7 @@ class Settings:
     preview_interval: dt.timedelta = dt.timedelta(minutes=2)
     preview_concurrency: int = 4
     webhook_url: Secret | None = None
-    webhook_format: str = "json"
+    webhook_format: WebhookFormat = WebhookFormat.JSON
     webhook_allow_private: bool = False
     translate_url: str | None = None
     translate_api_key: Secret | None = None
@@ -275,7 +276,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         preview_interval=_duration(env, "PREVIEW_INTERVAL", "2m", dt.timedelta(seconds=10)),
         preview_concurrency=max(1, _count(env, "PREVIEW_CONCURRENCY", 4, 32)),
         webhook_url=_webhook_url(env),
-        webhook_format=_choice(env, "WEBHOOK_FORMAT", "json", FORMATS),
+        webhook_format=WebhookFormat(_choice(env, "WEBHOOK_FORMAT", "json", FORMATS)),
         webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE"),
         translate_url=_url(env, "TRANSLATE_URL"),
         translate_api_key=_secret(env, "TRANSLATE_API_KEY"),

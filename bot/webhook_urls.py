@@ -11,10 +11,12 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from bot.models import WebhookFormat
+
 if TYPE_CHECKING:
     import httpx
 
-FORMATS = ("json", "slack", "discord", "ntfy")
+FORMATS = tuple(f.value for f in WebhookFormat)  # json, slack, discord, ntfy
 MAX_URL_LENGTH = 2000
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.models import Buttons, Channel, ChannelStatus, Post
+from bot.models import Buttons, Channel, ChannelStatus, Post, WebhookFormat
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class WebhookPoster(Protocol):
     TransientSendError on 5xx and network trouble — the same rules as Telegram messages.
     """
 
-    async def post(self, url: str, fmt: str, event: dict[str, Any]) -> None:
+    async def post(self, url: str, fmt: WebhookFormat, event: dict[str, Any]) -> None:
         """POST the event shaped for ``fmt``."""
         ...
 

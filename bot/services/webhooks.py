@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.clock import Clock
-from bot.models import Webhook
+from bot.models import Webhook, WebhookFormat
 from bot.store import Store
 from bot.webhook_urls import FORMATS, WebhookURLError
 
@@ -47,7 +47,7 @@ class WebhookService:
             checked = await check_url(url, allow_private=self._allow_private)
         except WebhookURLError as exc:
             raise WebhookError(str(exc)) from exc
-        return await self._store.webhooks.add(chat_id, checked, fmt, by)
+        return await self._store.webhooks.add(chat_id, checked, WebhookFormat(fmt), by)
 
     async def list(self, chat_id: int) -> list[Webhook]:
         """The chat's webhooks in number order (deleted ones left out)."""

@@ -7,6 +7,7 @@ import aiosqlite
 from bot.clock import to_iso
 from bot.models import (
     Webhook,
+    WebhookFormat,
 )
 from bot.store.base import Repository
 from bot.store.rows import (
@@ -17,8 +18,8 @@ from bot.store.rows import (
 class WebhookRepository(Repository):
     """Webhooks: where a chat's alerts are also POSTed."""
 
-    async def add(self, chat_id: int | None, url: str, fmt: str,
-                          created_by: int | None) -> Webhook:
+    async def add(self, chat_id: int | None, url: str, fmt: WebhookFormat,
+                  created_by: int | None) -> Webhook:
         """Store a webhook under the chat's next number."""
         now = to_iso(self._clock.now())
 
@@ -84,7 +85,8 @@ class WebhookRepository(Repository):
 
         return await self._db.transaction(work)
 
-    async def set_operator(self, url: str | None, fmt: str = "json") -> None:
+    async def set_operator(self, url: str | None,
+                           fmt: WebhookFormat = WebhookFormat.JSON) -> None:
         """Make the operator's WEBHOOK_URL the one operator webhook (or remove it)."""
         current = await self.of_chat(None)
         if current and url and current[0].url == url and current[0].format == fmt:
