@@ -11,6 +11,11 @@ Guarantees (README, "Delivery guarantees"):
 - transient failures retry with exponential backoff and jitter; permanent ones (blocked,
   kicked, chat gone, no right to write) dead-letter the chat: its rules pause, admins are told
   once, and ``/start`` from the chat resumes it.
+
+Each row arrives as the type of its kind (``bot.store.records``: alert, notice, digest, fold,
+edit, webhook delivery) and ``_deliver`` matches on it. Alerts are rendered here, when they
+are sent (``bot.render``), from the event ingest stored, with what is known only now: how long
+the alert waited, whether the post is gone, "also in", the chat's time zone, the translation.
 """
 
 from __future__ import annotations

@@ -42,6 +42,10 @@ class OutboxRepository(Repository):
     async def due(self, now: dt.datetime, limit: int = 500) -> list[OutboxMessage]:
         """Each chat's first pending message, if its time has come; oldest first.
 
+        Each is the type of its kind (bot/store/records.py), with what sending it needs: the
+        chat's kind, time zone and translation language, the post's text and deletion, the
+        alert an edit changes, the webhook's URL and format.
+
         One per chat keeps every chat's messages in order (a message waiting for its retry
         holds back the ones after it) and lets one chat's backlog never hide the others.
         """
