@@ -302,8 +302,12 @@ class PlaceMatcher:
         gaz = self.gazetteer
         # longest names first ("Белгородская область" beats the adjective inside it); for the
         # same words an unambiguous name beats an ambiguous one and a region beats the rest
+        # — and, for two names of the same words (a city and a namesake village spelled
+        # alike), the one with the biggest place, then by ids: never the order of a hash set
         raw.sort(key=lambda r: (r[0], -(r[1] - r[0]), not r[2].every_region,
-                                r[2].ambiguous_word, not self._is_region(r[2])))
+                                r[2].ambiguous_word, not self._is_region(r[2]),
+                                -max((gaz.places[p].population or 0) for p in r[2].places),
+                                sorted(r[2].places)))
         taken: set[int] = set()
         chosen: list[tuple[int, int, _Name]] = []
         for pos, end, name in raw:
@@ -318,7 +322,7 @@ class PlaceMatcher:
                 certain_regions |= regions
         hits: list[PlaceHit] = []
         for pos, end, name in chosen:
-            places = [gaz.places[p] for p in name.places]
+            places = [gaz.places[p] for p in sorted(name.places)]
             marked = pos > 0 and (tokens[pos - 1].norm in PLACE_MARKERS or (
                 tokens[pos - 1].norm in DOTTED_MARKERS
                 and text[tokens[pos - 1].end:tokens[pos - 1].end + 1] == "."))
