@@ -17,6 +17,18 @@ class PostSource(StrEnum):
 
 
 @dataclass(frozen=True)
+class StoryKeys:
+    """What cross-channel dedup knows of a post (bot/match/dedup.py works them out).
+
+    ``story``: its forward origin, or the post itself; ``fingerprint``: a MinHash signature of
+    its text, only for posts that alert (None for short texts).
+    """
+
+    story: str
+    fingerprint: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Post:
     """One channel message, normalised by a source adapter."""
 

@@ -13,7 +13,7 @@ import re
 import struct
 
 from bot.match.normalize import tokenize
-from bot.models import Post
+from bot.models import Post, StoryKeys
 
 SLOTS = 32  # 32 x 32-bit minima: 128 bytes per post, similarity in steps of 1/32
 SIMILAR = 0.6  # estimated Jaccard at or above this: the same story
@@ -28,6 +28,11 @@ def story_key(post: Post) -> str:
     if post.fwd_from and post.fwd_from.startswith("channel:") and "/" in post.fwd_from:
         return post.fwd_from
     return f"channel:{post.channel_id}/{post.message_id}"
+
+
+def story_keys(post: Post, *, alerting: bool) -> StoryKeys:
+    """The keys dedup compares: the story always, the text's fingerprint when it alerts."""
+    return StoryKeys(story_key(post), fingerprint(post.text) if alerting else None)
 
 
 def _slots(shingle: str) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.events import AlertChannel, AlertEvent, AlertPost, FiredRule, Span
 from bot.match import MatchHit
+from bot.match.dedup import fingerprint, story_keys
 from bot.match.index import PLACE_MARK
 from bot.models import Channel, Post, Rule
 from bot.render import render_deleted
@@ -44,12 +45,14 @@ class IngestService:
         recorded for search and digests, but nothing is sent).
         """
         _, records, alerts = await self._prepare(post, source)
-        return await self._store.posts.save(post, records, alerts, source=source)
+        return await self._store.posts.save(post, records, alerts, source=source,
+                                            keys=story_keys(post, alerting=bool(alerts)))
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
         """``ingest`` for a batch of posts in order, stored in one transaction."""
         items = [await self._prepare(post, source) for post in posts]
-        return await self._store.posts.save_many(items, source=source)
+        keys = [story_keys(post, alerting=bool(alerts)) for post, _, alerts in items]
+        return await self._store.posts.save_many(items, source=source, keys=keys)
 
     async def _prepare(
         self, post: Post, source: str
@@ -85,7 +88,8 @@ class IngestService:
         if hits:
             alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
                                         edited_match=True)
-        edit = await self._store.posts.save_edit(post, records, alerts)
+        edit = await self._store.posts.save_edit(
+            post, records, alerts, fingerprint=fingerprint(post.text) if alerts else None)
         return edit is not None and edit.changed
 
     async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:

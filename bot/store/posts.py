@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import aiosqlite
 
 from bot.clock import Clock, from_iso, to_iso
-from bot.match.dedup import fingerprint, story_key
 from bot.models import (
     Post,
     PostSource,
+    StoryKeys,
 )
 from bot.store.base import Repository
 from bot.store.channels import ADVANCE_CURSOR
@@ -45,7 +45,7 @@ class PostRepository(Repository):
 
     async def save(
         self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
-        *, source: str = PostSource.LIVE,
+        *, source: str = PostSource.LIVE, keys: StoryKeys | None = None,
     ) -> SaveResult:
         """Store a post, its matches, its alerts and the channel cursor in one transaction.
 
@@ -61,27 +61,31 @@ class PostRepository(Repository):
         since = self._dedup_since()
 
         async def work(conn: aiosqlite.Connection) -> SaveResult:
-            return await _save_one(conn, post, hits, alerts, source, now, since)
+            return await _save_one(conn, post, hits, alerts, source, now, since, keys)
 
         return await self._db.transaction(work)
 
     async def save_many(
         self, items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
-        *, source: str,
+        *, source: str, keys: Sequence[StoryKeys] | None = None,
     ) -> list[SaveResult]:
-        """``save_post`` for a batch, set-wise in one transaction (backfill and catch-up).
+        """``save`` for a batch, set-wise in one transaction (backfill and catch-up).
 
         Statements per batch, not per post: which posts exist already, one insert of the new
-        ones, their ids, their matches, their alerts, one cursor move per channel.
+        ones, their ids, their matches, their alerts, one cursor move per channel. ``keys``,
+        if given, are the items' dedup keys, in the same order.
         """
         if source == PostSource.LIVE:
             raise ValueError("live posts are stored one by one (their cursor rule differs)")
         now = to_iso(self._clock.now())
 
         since = self._dedup_since()
+        by_post = ({(p.channel_id, p.message_id): k for (p, _, _), k in zip(items, keys,
+                                                                              strict=True)}
+                   if keys is not None else {})
 
         async def work(conn: aiosqlite.Connection) -> list[SaveResult]:
-            return await _save_batch(conn, items, source, now, since)
+            return await _save_batch(conn, items, source, now, since, by_post)
 
         return await self._db.transaction(work)
 
@@ -94,6 +98,7 @@ class PostRepository(Repository):
 
     async def save_edit(
         self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
+        *, fingerprint: bytes | None = None,
     ) -> EditResult | None:
         """Record an edit and, in the same transaction, the matches and alerts it earned.
 
@@ -108,10 +113,10 @@ class PostRepository(Repository):
             if edit is None or not edit.changed:
                 return edit
             fresh = [a for a in alerts if a.chat_id not in edit.alerted_chats]
-            if fresh:
+            if fresh and fingerprint is not None:
                 await conn.execute(
                     "UPDATE posts SET fingerprint = ? WHERE id = ? AND fingerprint IS NULL",
-                    (fingerprint(post.text), edit.post_id))
+                    (fingerprint, edit.post_id))
             await _insert_matches_and_alerts(
                 conn, post, edit.post_id,
                 [h for h in hits if h.chat_id not in edit.alerted_chats], fresh, now, since)
@@ -239,13 +244,14 @@ async def _insert_matches_and_alerts(
 
 
 
-def _post_row(post: Post, now: str, source: str, with_fingerprint: bool) -> tuple[object, ...]:
+def _post_row(post: Post, now: str, source: str, keys: StoryKeys | None) -> tuple[object, ...]:
+    """The INSERT's values; a post saved without keys takes no part in cross-channel dedup."""
     return (
         post.channel_id, post.message_id, to_iso(post.date),
         to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
         post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
-        post.permalink, now, source, story_key(post),
-        fingerprint(post.text) if with_fingerprint else None,
+        post.permalink, now, source, keys.story if keys else None,
+        keys.fingerprint if keys else None,
     )
 
 
@@ -259,11 +265,12 @@ _INSERT_POST = (
 async def _save_one(
     conn: aiosqlite.Connection, post: Post, hits: Sequence[RuleHitRecord],
     alerts: Sequence[AlertDraft], source: str, now: str, dedup_since: str,
+    keys: StoryKeys | None,
 ) -> SaveResult:
     """Insert one post (idempotent) with its matches, alerts and cursor move."""
     cur = await conn.execute(
         _INSERT_POST + " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
-        _post_row(post, now, source, bool(alerts)),
+        _post_row(post, now, source, keys),
     )
     row = await cur.fetchone()
     await cur.close()
@@ -307,7 +314,7 @@ async def _post_ids(conn: aiosqlite.Connection, channel_id: int,
 async def _save_batch(
     conn: aiosqlite.Connection,
     items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
-    source: str, now: str, dedup_since: str,
+    source: str, now: str, dedup_since: str, keys: dict[tuple[int, int], StoryKeys],
 ) -> list[SaveResult]:
     by_channel: dict[int, list[int]] = {}
     for post, _, _ in items:
@@ -321,10 +328,9 @@ async def _save_batch(
         key = (post.channel_id, post.message_id)
         if key not in before and key not in fresh:
             fresh[key] = post
-    alerting = {(p.channel_id, p.message_id) for p, _, a in items if a}
     await conn.executemany(
         _INSERT_POST,
-        [_post_row(p, now, source, key in alerting) for key, p in fresh.items()],
+        [_post_row(p, now, source, keys.get(key)) for key, p in fresh.items()],
     )
     ids: dict[tuple[int, int], int] = dict(before)
     for channel_id, message_ids in by_channel.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.events import AlsoIn
-from bot.models import ChatKind, Post, Role
+from bot.models import ChatKind, Post, Role, StoryKeys
 from bot.store import Database, MigrationError, RuleHitRecord, Store, StoreBusy, apply_migrations
 from bot.store.event_json import event_json, parse_also, parse_event
 from bot.store.migrate import discover, migrations_dir
@@ -228,3 +228,27 @@ def test_alert_events_round_trip_through_their_stored_json() -> None:
     assert parse_event(None) is None  # a row queued before migration 0006
     assert parse_also('["<a href=\\"u\\">@old</a>", {"name": "@new", "url": "https://x/1"}]') == (
         '<a href="u">@old</a>', AlsoIn("@new", "https://x/1"))
+
+
+async def test_dedup_compares_the_keys_the_caller_gives(store: Store, db: Database) -> None:
+    """The store compares story keys and fingerprints; it does not work them out."""
+    rule_id = await _rule_setup(store)
+    await store.channels.add(888, "other", "Другой", 6, added_by=500)
+    hits = [RuleHitRecord(rule_id, [(21, 31)])]
+    first = make_post(1)
+    repost = Post(channel_id=888, message_id=5, date=first.date, text="совсем другой текст",
+                  permalink="https://t.me/other/5")
+    same_story = StoryKeys("channel:777/1")
+    await store.posts.save(first, hits, [draft(first, 500)], keys=same_story)
+    result = await store.posts.save(repost, hits, [draft(repost, 500)], keys=same_story)
+    assert result.alerts_enqueued == 1  # folded into the first alert as "also in"
+    rows = await db.fetchall("SELECT kind, also FROM outbox ORDER BY id")
+    assert [r["kind"] for r in rows] == ["alert"] and "other" in rows[0]["also"]
+    # without keys a post takes no part in dedup: its own alert
+    third = Post(channel_id=888, message_id=6, date=first.date, text="ещё текст",
+                 permalink="https://t.me/other/6")
+    await store.posts.save(third, hits, [draft(third, 500)])
+    row = await db.fetchone("SELECT COUNT(*) FROM outbox WHERE kind = 'alert'")
+    assert row is not None and row[0] == 2
+    stored = await db.fetchall("SELECT story FROM posts ORDER BY message_id, channel_id")
+    assert [r["story"] for r in stored] == ["channel:777/1", "channel:777/1", None]
