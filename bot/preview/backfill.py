@@ -30,8 +30,7 @@ from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.store import Store
 
-# the poller's logger name, kept across its split into modules: filters on it still match
-log = logging.getLogger("bot.preview.poller")
+log = logging.getLogger(__name__)
 BACKFILL_MAX_WAIT = 900.0  # seconds a backfill waits out back-offs in all before it gives up
 BACKFILL_TRIES = 8  # attempts at one backfill page (429s and throttling waited out)
 BACKFILL_PROGRESS_EVERY = 500  # posts, as for live channels

@@ -29,8 +29,7 @@ import httpx
 from bot.clock import Clock
 from bot.preview.parse import PreviewPage, parse_page, preview_channel_id
 
-# the poller's logger name, kept across its split into modules: filters on it still match
-log = logging.getLogger("bot.preview.poller")
+log = logging.getLogger(__name__)
 MAX_BACKOFF = 3600.0  # seconds: the longest wait doubling reaches
 MAX_RETRY_AFTER = 6 * 3600.0  # a longer Retry-After is taken as this
 MAX_REDIRECTS = 3  # redirects that stay under /s/ (a changed letter case) are followed

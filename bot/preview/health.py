@@ -24,8 +24,7 @@ from bot.render import esc
 from bot.services.notify import AdminNotifier
 from bot.store import Store
 
-# the poller's logger name, kept across its split into modules: filters on it still match
-log = logging.getLogger("bot.preview.poller")
+log = logging.getLogger(__name__)
 FAILING_AFTER = 3  # polls in a row a channel failed before the admins hear of it
 DISABLED = "web preview disabled"
 
