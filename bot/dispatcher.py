@@ -223,28 +223,38 @@ class Dispatcher:
         except TimeoutError:
             pass
 
+    async def _translation(self, post_id: int | None, text: str | None,
+                           lang: str | None) -> str:
+        """The translation block under an alert ("" when the chat does not translate)."""
+        if not lang or not text or post_id is None or self._translator is None:
+            return ""
+        # bounded by TRANSLATE_TIMEOUT (cached per post and language); a failure adds a note
+        return await self._translator.block(post_id, text, lang)
+
     async def _alert(self, item: AlertMessage) -> Outgoing:
         """An alert, rendered now: with its wait, a deletion meanwhile, "also in", translation."""
         waited = self._clock.now() - item.created_at
-        translation = ""
-        if (item.translate_lang and item.post_text and item.post_id is not None
-                and self._translator is not None):
-            # bounded by TRANSLATE_TIMEOUT; a failure adds a short note instead
-            translation = await self._translator.block(item.post_id, item.post_text,
-                                                       item.translate_lang)
+        translation = await self._translation(item.post_id, item.post_text,
+                                              item.translate_lang)
         html = render_alert(
             item.alert, zone(item.tz, self._default_tz), deleted=item.post_deleted,
             queued_for=waited if waited >= QUEUED_NOTE_AFTER else None, also=item.also,
             translation=translation)
         return Outgoing(item.chat_id, html, item.random_id, alert_buttons(item.alert))
 
-    def _edit(self, item: EditMessage) -> Outgoing:
-        """A sent alert rendered again with its longer "also in" line."""
+    async def _edit(self, item: EditMessage) -> Outgoing:
+        """A sent alert rendered again as it was sent, with its longer "also in" line."""
         if item.message_id is None:
             # the alert went out but its message id is unknown (resent after a crash):
             # say it in a new message instead of editing
             return Outgoing(item.chat_id, render_also_notice(item.also), item.random_id)
-        html = render_alert(item.alert, zone(item.tz, self._default_tz), also=item.also)
+        waited = item.waited
+        translation = await self._translation(item.post_id, item.post_text,
+                                              item.translate_lang)
+        html = render_alert(
+            item.alert, zone(item.tz, self._default_tz), deleted=item.deleted_before_sent,
+            queued_for=waited if waited is not None and waited >= QUEUED_NOTE_AFTER else None,
+            also=item.also, translation=translation)
         return Outgoing(item.chat_id, html, item.random_id, alert_buttons(item.alert),
                         edit_message_id=item.message_id)
 
@@ -269,7 +279,7 @@ class Dispatcher:
             case AlertMessage():
                 message = await self._alert(item)
             case EditMessage():
-                message = self._edit(item)
+                message = await self._edit(item)
             case DigestMessage():
                 message = Outgoing(item.chat_id, item.html, item.random_id, photo=item.chart)
             case NoticeMessage() | FoldMessage():

@@ -52,13 +52,16 @@ class OutboxRepository(Repository):
         rows = await self._db.fetchall(
             "SELECT o.*, c.kind AS chat_kind, c.tz, c.translate_lang, r.payload AS ref_payload,"
             " r.event AS ref_event, r.also AS ref_also, r.buttons AS ref_buttons,"
-            " r.message_id AS ref_message_id,"
+            " r.message_id AS ref_message_id, r.created_at AS ref_created_at,"
+            " r.sent_at AS ref_sent_at, r.post_id AS ref_post_id, rp.text AS ref_post_text,"
+            " rp.deleted_at AS ref_post_deleted_at,"
             " p.text AS post_text, p.deleted_at AS post_deleted_at,"
             " w.url AS webhook_url, w.format AS webhook_format"
             " FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending'"
             "       GROUP BY chat_id, COALESCE(webhook_id, 0))"
             " AS head JOIN outbox o ON o.id = head.id JOIN chats c ON c.id = o.chat_id"
-            " LEFT JOIN outbox r ON r.id = o.ref_id LEFT JOIN posts p ON p.id = o.post_id"
+            " LEFT JOIN outbox r ON r.id = o.ref_id LEFT JOIN posts rp ON rp.id = r.post_id"
+            " LEFT JOIN posts p ON p.id = o.post_id"
             " LEFT JOIN webhooks w ON w.id = o.webhook_id"
             " WHERE o.next_attempt_at <= ? AND (c.status != 'dead' OR o.webhook_id IS NOT NULL)"
             " ORDER BY o.id LIMIT ?",

@@ -151,6 +151,12 @@ class EditMessage(TelegramMessage):
     message_id: int | None  # the Telegram message to edit (None: unknown after a crash)
     also: tuple[AlsoEntry, ...] = ()
     tz: str | None = None
+    # what the alert said when it was sent, so the edit says it again
+    waited: dt.timedelta | None = None  # how long it had waited in the queue
+    deleted_before_sent: bool = False
+    post_id: int | None = None
+    post_text: str | None = None  # for its translation
+    translate_lang: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from typing import Any
 
 from bot.clock import from_iso
 from bot.events import Alert, StoredAlert
@@ -127,13 +128,24 @@ def to_outbox_message(r: sqlite3.Row) -> OutboxMessage:
         return EditMessage(
             **ids, chat_kind=chat_kind,
             alert=stored_alert(r["ref_event"], r["ref_payload"] or "", r["ref_buttons"]),
-            message_id=r["ref_message_id"], also=parse_also(r["ref_also"]), tz=r["tz"])
+            message_id=r["ref_message_id"], also=parse_also(r["ref_also"]), tz=r["tz"],
+            **_as_sent(r))
     if kind is OutboxKind.DIGEST:
         return DigestMessage(**ids, chat_kind=chat_kind, html=r["payload"],
                              chart=r["attachment"])
     if kind is OutboxKind.FOLD:
         return FoldMessage(**ids, chat_kind=chat_kind, html=r["payload"])
     return NoticeMessage(**ids, chat_kind=chat_kind, html=r["payload"])
+
+
+def _as_sent(r: sqlite3.Row) -> dict[str, Any]:
+    """What the alert an edit changes said when it was sent (its wait, a deletion before)."""
+    created, sent, deleted = (opt_dt(r["ref_created_at"]), opt_dt(r["ref_sent_at"]),
+                              opt_dt(r["ref_post_deleted_at"]))
+    return {"waited": sent - created if sent and created else None,
+            "deleted_before_sent": bool(deleted and sent and deleted <= sent),
+            "post_id": r["ref_post_id"], "post_text": r["ref_post_text"],
+            "translate_lang": r["translate_lang"]}
 
 
 def to_webhook(r: sqlite3.Row) -> Webhook:

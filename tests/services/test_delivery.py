@@ -282,3 +282,32 @@ async def test_digest_jobs_use_the_chats_time_zone(rig: Rig) -> None:
     assert chat is not None
     digests.schedule(chat)
     assert scheduler.get_job(f"digest:{CHAT}") is None
+
+
+class Labelled:
+    """A translator stand-in (the real ones are tested against a server in tests/http/)."""
+
+    async def block(self, post_id: int, text: str, lang: str) -> str:
+        return f"\n🌐 <i>{lang}: {text.upper()}</i>"
+
+
+async def test_an_also_in_edit_says_again_what_the_alert_said_when_sent(rig: Rig) -> None:
+    """The edited message keeps its queue note and translation; only "also in" grows."""
+    await rig.store.chats.set_translate(CHAT, "en")
+    rig.dispatcher = Dispatcher(rig.store, rig.sender, rig.clock, frozenset(),
+                                rng=random.Random(1), budgets=SendBudgets(),
+                                translator=Labelled())
+    await rig.rules.add(CHAT, "дрон", CHAT)
+    original = await rig.post(A, "Дрон атаковал подстанцию")
+    rig.clock.advance(minutes=3)  # it waited in the queue (a flood wait, say)
+    await run_until_empty(rig.dispatcher, rig.store, rig.clock)
+    sent = rig.sender.messages[0].html
+    assert "⏳" in sent and "🌐 <i>en: ДРОН АТАКОВАЛ ПОДСТАНЦИЮ</i>" in sent
+    await rig.post(B, "Дрон атаковал подстанцию (репост)",
+                   fwd=f"channel:{A}/{original.message_id}")
+    await run_until_empty(rig.dispatcher, rig.store, rig.clock)
+    edit = rig.sender.messages[1]
+    assert edit.edit_message_id is not None  # the sent message, edited
+    also = f'\n↪ also in <a href="https://t.me/ch{B}/1">@ch{B}</a>'
+    assert edit.html.replace(also, "") == sent  # the same message, one line longer
+    assert also in edit.html
