@@ -288,7 +288,7 @@ class Backfiller:
             # A failed backfill must not stop the service: say so; new posts still arrive.
             log.exception("backfill of channel %d failed", channel.id)
             reason = esc(type(exc).__name__)
-            await self._store.outbox.enqueue_notice(
+            await self._admins.tell_chat(
                 chat_id, f"⚠️ Backfill of <b>{esc(channel.title)}</b> failed ({reason});"
                 " new posts are still watched.", f"backfill-failed:{channel.id}:{top_id}")
 
