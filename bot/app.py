@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.archive.indexer import ArchiveIndexer
+from bot.archive.search import ArchiveSearch
 from bot.budget import Limits, SendBudgets
 from bot.clock import Clock, SystemClock, to_iso
 from bot.commands import Services
@@ -196,6 +198,7 @@ class App:
         self.user = UserGateway(deps.user_client, deps.watched, self._on_post, self._on_edit,
                                 self._on_delete)
         self.ingest = IngestService(store, deps.rules, s.timezone, self.clock, admins)
+        self.indexer = ArchiveIndexer(store, self.ingest.terms)
         self.preview = PreviewPoller(
             deps.http, s.preview_base_url, store, self.ingest, admins, self.clock,
             max_in_flight=s.preview_concurrency,
@@ -219,7 +222,9 @@ class App:
                             s.backfill_posts, self.digests, self.clock,
                             webhook_allow_private=s.webhook_allow_private,
                             translator_name=provider.name if provider else None,
-                            preview=preview_watch)
+                            preview=preview_watch,
+                            archive=ArchiveSearch(store, rules.lemmatizer, rules.places),
+                            indexer=self.indexer)
         self.bot = BotGateway(deps.bot_client, CommandRouter(services, self.clock))
 
     async def _build_dispatcher(self, deps: Deps) -> None:
@@ -250,6 +255,7 @@ class App:
         self._stack.push_async_callback(self.tasks.close)
         self.tasks.spawn("dispatcher", self.dispatcher.run())
         self.tasks.spawn("reconcile:start", self.run_reconcile("start"))
+        self.tasks.spawn("archive-index", self.indexer.run())
         # The scheduler only decides when; each run is a task owned (and awaited at shutdown)
         # by the app, and a run still going on when the next is due is not started twice.
         scheduler = AsyncIOScheduler(timezone=dt.UTC)

@@ -14,6 +14,7 @@ class PostSource(StrEnum):
     RECONCILE = "reconcile"  # caught up after a gap (alerts say how late they are)
     BACKFILL = "backfill"  # history read at /watch: matches recorded, nothing sent
     PREVIEW = "preview"  # polled from the channel's t.me/s web preview
+    IMPORT = "import"  # read from an export file (chanwatch import): never alerts
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ class Post:
     media: str | None = None  # photo, video, document, audio, voice, sticker, poll, ...
     edit_date: dt.datetime | None = None
     channel_username: str | None = None  # for channel: filters; not stored with the post
+
+
+@dataclass(frozen=True)
+class TextTerms:
+    """What the full-text index holds for a text (bot/archive/terms.py)."""
+
+    terms: str  # space-separated FTS5 tokens, sorted
+    regions: tuple[str, ...] = ()  # ISO 3166-2 codes of first-level regions named, sorted
 
 
 class ChannelStatus(StrEnum):

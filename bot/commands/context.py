@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.archive.indexer import ArchiveIndexer
+from bot.archive.search import ArchiveSearch
 from bot.clock import Clock, SystemClock
 from bot.models import ChatKind, Role
 from bot.services.access import AccessService
@@ -58,6 +60,8 @@ class Services:
     webhook_allow_private: bool = False
     translator_name: str | None = None  # the configured provider, if any
     preview: PreviewWatcher | None = None
+    archive: ArchiveSearch | None = None  # /search, /stats, /export, /top
+    indexer: ArchiveIndexer | None = None  # whether the search index is still being built
     chats: ChatSettingsService = field(init=False, repr=False, compare=False)
     webhooks: WebhookService = field(init=False, repr=False, compare=False)
 

@@ -161,6 +161,12 @@ class RuleIndex:
             self._unindexed.append(rule_index)
         self._single[rule_index] = isinstance(query, Word | Phrase)
 
+    def expanded(self, query: Node) -> tuple[Node, dict[int, list[KeySeq]]]:
+        """A query as this index compiles it: names added, and each phrase's or name's token
+        sequences by node id (the full-text index builds its candidate query from these)."""
+        sequences: dict[int, list[KeySeq]] = {}
+        return self._with_names(query, sequences), sequences
+
     def _with_names(self, node: Node, sequences: dict[int, list[KeySeq]]) -> Node:
         """The rule with every run of words that forms a name also matching as that name.
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from bot.archive.terms import TermMaker
 from bot.clock import Clock
 from bot.events import AlertChannel, AlertEvent, AlertPost, FiredRule, Span
 from bot.match import MatchHit
@@ -30,9 +31,11 @@ class IngestService:
 
     def __init__(
         self, store: Store, rules: RulesService, default_tz: ZoneInfo, clock: Clock,
-        notifier: AdminNotifier,
+        notifier: AdminNotifier, terms: TermMaker | None = None,
     ) -> None:
         self._store = store
+        # the full-text index's terms, written with each post (bot/archive/terms.py)
+        self.terms = terms or TermMaker.for_places(rules.lemmatizer, rules.places)
         self._rules = rules
         self._default_tz = default_tz
         self._clock = clock
@@ -46,13 +49,15 @@ class IngestService:
         """
         _, records, alerts = await self._prepare(post, source)
         return await self._store.posts.save(post, records, alerts, source=source,
-                                            keys=story_keys(post, alerting=bool(alerts)))
+                                            keys=story_keys(post, alerting=bool(alerts)),
+                                            terms=self.terms.of(post.text))
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
         """``ingest`` for a batch of posts in order, stored in one transaction."""
         items = [await self._prepare(post, source) for post in posts]
         keys = [story_keys(post, alerting=bool(alerts)) for post, _, alerts in items]
-        return await self._store.posts.save_many(items, source=source, keys=keys)
+        terms = [self.terms.of(post.text) for post in posts]
+        return await self._store.posts.save_many(items, source=source, keys=keys, terms=terms)
 
     async def _prepare(
         self, post: Post, source: str
@@ -89,7 +94,8 @@ class IngestService:
             alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
                                         edited_match=True)
         edit = await self._store.posts.save_edit(
-            post, records, alerts, fingerprint=fingerprint(post.text) if alerts else None)
+            post, records, alerts, fingerprint=fingerprint(post.text) if alerts else None,
+            terms=self.terms.of(post.text))
         return edit is not None and edit.changed
 
     async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:

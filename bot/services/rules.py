@@ -33,6 +33,11 @@ class RulesService:
         self.index = RuleIndex.build(lemmatizer, [])
         self.rules_by_id: dict[int, Rule] = {}
 
+    @property
+    def lemmatizer(self) -> Lemmatizer:
+        """The word-form dictionaries rules are compiled with."""
+        return self._lemmatizer
+
     async def rebuild(self) -> None:
         """Recompile the index from the database (at start and after every change)."""
         rules = await self._store.rules.alerting()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.clock import Clock
+from bot.store.archive import ArchiveRepository
 from bot.store.channels import ChannelRepository
 from bot.store.chats import ChatRepository
 from bot.store.db import Database
@@ -34,3 +35,4 @@ class Store:
         self.outbox = OutboxRepository(db, clock)
         self.webhooks = WebhookRepository(db, clock)
         self.translations = TranslationRepository(db, clock)
+        self.archive = ArchiveRepository(db, clock)

@@ -13,6 +13,7 @@ from bot.models import (
     Post,
     PostSource,
     StoryKeys,
+    TextTerms,
 )
 from bot.store.base import Repository
 from bot.store.channels import ADVANCE_CURSOR
@@ -46,6 +47,7 @@ class PostRepository(Repository):
     async def save(
         self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
         *, source: str = PostSource.LIVE, keys: StoryKeys | None = None,
+        terms: TextTerms | None = None,
     ) -> SaveResult:
         """Store a post, its matches, its alerts and the channel cursor in one transaction.
 
@@ -55,25 +57,28 @@ class PostRepository(Repository):
         The cursor means "every post up to here is stored". A live post moves it only when it
         is the very next id; anything else (a gap, an earlier live post that failed) leaves it
         for the reconciler, which fetches everything above the cursor in order.
+
+        ``terms`` go into the full-text index in the same transaction (None: not indexed).
         """
         now = to_iso(self._clock.now())
 
         since = self._dedup_since()
 
         async def work(conn: aiosqlite.Connection) -> SaveResult:
-            return await _save_one(conn, post, hits, alerts, source, now, since, keys)
+            return await _save_one(conn, post, hits, alerts, source, now, since, keys, terms)
 
         return await self._db.transaction(work)
 
     async def save_many(
         self, items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
         *, source: str, keys: Sequence[StoryKeys] | None = None,
+        terms: Sequence[TextTerms] | None = None,
     ) -> list[SaveResult]:
         """``save`` for a batch, set-wise in one transaction (backfill and catch-up).
 
         Statements per batch, not per post: which posts exist already, one insert of the new
-        ones, their ids, their matches, their alerts, one cursor move per channel. ``keys``,
-        if given, are the items' dedup keys, in the same order.
+        ones, their ids, their matches, their alerts, one cursor move per channel. ``keys``
+        and ``terms``, if given, are the items' dedup keys and index terms, in the same order.
         """
         if source == PostSource.LIVE:
             raise ValueError("live posts are stored one by one (their cursor rule differs)")
@@ -83,9 +88,12 @@ class PostRepository(Repository):
         by_post = ({(p.channel_id, p.message_id): k for (p, _, _), k in zip(items, keys,
                                                                               strict=True)}
                    if keys is not None else {})
+        terms_of = ({(p.channel_id, p.message_id): t for (p, _, _), t in zip(items, terms,
+                                                                             strict=True)}
+                    if terms is not None else {})
 
         async def work(conn: aiosqlite.Connection) -> list[SaveResult]:
-            return await _save_batch(conn, items, source, now, since, by_post)
+            return await _save_batch(conn, items, source, now, since, by_post, terms_of)
 
         return await self._db.transaction(work)
 
@@ -98,7 +106,7 @@ class PostRepository(Repository):
 
     async def save_edit(
         self, post: Post, hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
-        *, fingerprint: bytes | None = None,
+        *, fingerprint: bytes | None = None, terms: TextTerms | None = None,
     ) -> EditResult | None:
         """Record an edit and, in the same transaction, the matches and alerts it earned.
 
@@ -109,7 +117,7 @@ class PostRepository(Repository):
         since = self._dedup_since()
 
         async def work(conn: aiosqlite.Connection) -> EditResult | None:
-            edit = await _record_edit(conn, post, now, self._clock)
+            edit = await _record_edit(conn, post, now, self._clock, terms)
             if edit is None or not edit.changed:
                 return edit
             fresh = [a for a in alerts if a.chat_id not in edit.alerted_chats]
@@ -124,12 +132,13 @@ class PostRepository(Repository):
 
         return await self._db.transaction(work)
 
-    async def record_edit(self, post: Post) -> EditResult | None:
+    async def record_edit(self, post: Post,
+                          terms: TextTerms | None = None) -> EditResult | None:
         """Keep the old text as a version and store the new one; None if the post is unknown."""
         now = to_iso(self._clock.now())
 
         async def work(conn: aiosqlite.Connection) -> EditResult | None:
-            return await _record_edit(conn, post, now, self._clock)
+            return await _record_edit(conn, post, now, self._clock, terms)
 
         return await self._db.transaction(work)
 
@@ -195,7 +204,7 @@ class PostRepository(Repository):
 
 
 async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
-                       clock: Clock) -> EditResult | None:
+                       clock: Clock, terms: TextTerms | None) -> EditResult | None:
     """Keep the old text as a version and store the new one; None if the post is unknown."""
     cur = await conn.execute(
         "SELECT id, text, edit_date FROM posts WHERE channel_id = ? AND message_id = ?",
@@ -223,12 +232,40 @@ async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
         " VALUES (?, ?, ?, ?)",
         (post_id, row["text"], row["edit_date"], now),
     )
-    await conn.execute(
-        "UPDATE posts SET text = ?, edit_date = ?, views = COALESCE(?, views)"
-        " WHERE id = ?",
+    cur = await conn.execute(
+        "UPDATE posts SET text = ?, edit_date = ?, views = COALESCE(?, views),"
+        " text_version = text_version + 1 WHERE id = ? RETURNING text_version",
         (post.text, to_iso(post.edit_date or clock.now()), post.views, post_id),
     )
+    version = await cur.fetchone()
+    await cur.close()
+    if terms is not None and version is not None:
+        await index_text(conn, post_id, int(version[0]), terms)
     return EditResult(post_id, True, alerted)
+
+
+# rowid of a text in posts_fts: the post id, plus the edit number above this bit
+FTS_VERSION_SHIFT = 40
+FTS_POST_MASK = (1 << FTS_VERSION_SHIFT) - 1
+
+
+async def index_text(conn: aiosqlite.Connection, post_id: int, version: int,
+                     terms: TextTerms) -> None:
+    """Add one text of a post to the full-text index (migrations/0007_archive.sql).
+
+    An edit (version > 0) also replaces the regions the post names; a new post's regions
+    went in with its row.
+    """
+    await conn.execute("INSERT INTO posts_fts (rowid, terms) VALUES (?, ?)",
+                       (post_id + (version << FTS_VERSION_SHIFT), terms.terms))
+    if version:
+        await conn.execute("UPDATE posts SET regions = ? WHERE id = ?",
+                           (regions_value(terms), post_id))
+
+
+def regions_value(terms: TextTerms | None) -> str | None:
+    """posts.regions: space-separated ISO codes, NULL for none (or not computed)."""
+    return " ".join(terms.regions) or None if terms is not None else None
 
 
 async def _insert_matches_and_alerts(
@@ -244,33 +281,34 @@ async def _insert_matches_and_alerts(
 
 
 
-def _post_row(post: Post, now: str, source: str, keys: StoryKeys | None) -> tuple[object, ...]:
+def _post_row(post: Post, now: str, source: str, keys: StoryKeys | None,
+              terms: TextTerms | None) -> tuple[object, ...]:
     """The INSERT's values; a post saved without keys takes no part in cross-channel dedup."""
     return (
         post.channel_id, post.message_id, to_iso(post.date),
         to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
         post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
         post.permalink, now, source, keys.story if keys else None,
-        keys.fingerprint if keys else None,
+        keys.fingerprint if keys else None, regions_value(terms),
     )
 
 
 _INSERT_POST = (
     "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views, forwards,"
     " fwd_from, reply_to, grouped_id, media, permalink, received_at, source, story,"
-    " fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " fingerprint, regions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
 async def _save_one(
     conn: aiosqlite.Connection, post: Post, hits: Sequence[RuleHitRecord],
     alerts: Sequence[AlertDraft], source: str, now: str, dedup_since: str,
-    keys: StoryKeys | None,
+    keys: StoryKeys | None, terms: TextTerms | None,
 ) -> SaveResult:
     """Insert one post (idempotent) with its matches, alerts and cursor move."""
     cur = await conn.execute(
         _INSERT_POST + " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id",
-        _post_row(post, now, source, keys),
+        _post_row(post, now, source, keys, terms),
     )
     row = await cur.fetchone()
     await cur.close()
@@ -287,6 +325,8 @@ async def _save_one(
             )
         return SaveResult(int(old["id"]), False, 0)
     post_id = int(row["id"])
+    if terms is not None:
+        await index_text(conn, post_id, 0, terms)
     enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now,
                                                 dedup_since)
     if source == PostSource.LIVE:
@@ -315,6 +355,7 @@ async def _save_batch(
     conn: aiosqlite.Connection,
     items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],
     source: str, now: str, dedup_since: str, keys: dict[tuple[int, int], StoryKeys],
+    terms: dict[tuple[int, int], TextTerms],
 ) -> list[SaveResult]:
     by_channel: dict[int, list[int]] = {}
     for post, _, _ in items:
@@ -330,12 +371,14 @@ async def _save_batch(
             fresh[key] = post
     await conn.executemany(
         _INSERT_POST,
-        [_post_row(p, now, source, keys.get(key)) for key, p in fresh.items()],
+        [_post_row(p, now, source, keys.get(key), terms.get(key)) for key, p in fresh.items()],
     )
     ids: dict[tuple[int, int], int] = dict(before)
     for channel_id, message_ids in by_channel.items():
         ids.update({(channel_id, m): i for m, i in (await _post_ids(conn, channel_id,
                                                                      message_ids)).items()})
+    await conn.executemany("INSERT INTO posts_fts (rowid, terms) VALUES (?, ?)",
+                           [(ids[key], terms[key].terms) for key in fresh if key in terms])
     results: list[SaveResult] = []
     match_rows = []
     for post, hits, alerts in items:

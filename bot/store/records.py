@@ -184,3 +184,38 @@ OutboxMessage = (AlertMessage | NoticeMessage | DigestMessage | FoldMessage | Ed
 
 
 DEFAULT_DEDUP_WINDOW = dt.timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class ArchivedPost:
+    """A stored post as the archive shows it: search results, stats and export."""
+
+    id: int
+    post: Post
+    channel_title: str
+    received_at: dt.datetime
+    deleted_at: dt.datetime | None
+    edits: int  # how many times its text changed
+    regions: tuple[str, ...]  # ISO codes of the first-level regions it names
+    reactions: int | None
+    source: str
+
+
+@dataclass(frozen=True)
+class SearchWindow:
+    """Which posts a search looks at: published in [since, until), of these channels."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    channels: tuple[str, ...] = ()  # usernames (lower case); empty: every channel
+
+
+@dataclass(frozen=True)
+class SavedSearch:
+    """A /search remembered for its "More ▸" button."""
+
+    id: int
+    chat_id: int
+    query: str
+    since: dt.datetime | None
+    until: dt.datetime | None

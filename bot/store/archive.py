@@ -1,0 +1,161 @@
+"""The archive's reads: full-text candidates, counts, posts as shown, and the index build."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Sequence
+
+import aiosqlite
+
+from bot.clock import from_iso, to_iso
+from bot.models import TextTerms
+from bot.store.base import Repository
+from bot.store.posts import FTS_POST_MASK, FTS_VERSION_SHIFT
+from bot.store.records import ArchivedPost, SavedSearch, SearchWindow
+from bot.store.rows import opt_dt, to_post
+
+Cursor = tuple[str, int]  # (date ISO, post id) of the last post shown: newest first below it
+
+
+def _where(window: SearchWindow, after: Cursor | None, *, oldest_first: bool = False,
+           ) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if window.since is not None:
+        clauses.append("p.date >= ?")
+        params.append(to_iso(window.since))
+    if window.until is not None:
+        clauses.append("p.date < ?")
+        params.append(to_iso(window.until))
+    if window.channels:
+        marks = ",".join("?" * len(window.channels))
+        clauses.append(f"p.channel_id IN (SELECT id FROM channels WHERE lower(username)"
+                       f" IN ({marks}))")
+        params += list(window.channels)
+    if after is not None:
+        op = ">" if oldest_first else "<"
+        clauses.append(f"(p.date, p.id) {op} (?, ?)")
+        params += [after[0], after[1]]
+    return (" AND ".join(clauses) or "1"), params
+
+
+class ArchiveRepository(Repository):
+    """Searches over stored posts (the FTS5 index of migrations/0007_archive.sql)."""
+
+    async def candidates(self, match: str | None, window: SearchWindow,
+                         after: Cursor | None = None, limit: int = 200,
+                         oldest_first: bool = False) -> list[Cursor]:
+        """Posts the FTS5 expression finds in the window, newest first, after ``after``."""
+        where, params = _where(window, after, oldest_first=oldest_first)
+        order = "ASC" if oldest_first else "DESC"
+        sql, head = self._query("p.date, p.id", match, where)
+        rows = await self._db.fetchall(
+            f"{sql} ORDER BY p.date {order}, p.id {order} LIMIT ?", [*head, *params, limit])
+        return [(str(r[0]), int(r[1])) for r in rows]
+
+    async def count(self, match: str | None, window: SearchWindow) -> int:
+        """How many posts the FTS5 expression finds in the window."""
+        where, params = _where(window, None)
+        sql, head = self._query("COUNT(*)", match, where)
+        row = await self._db.fetchone(sql, [*head, *params])
+        return int(row[0]) if row else 0
+
+    async def count_by(self, match: str | None, window: SearchWindow, bucket: str,
+                       ) -> list[tuple[str, str, int]]:
+        """(time bucket, channel title, posts) for a chart; ``bucket``: 'hour' or 'day'."""
+        where, params = _where(window, None)
+        width = 13 if bucket == "hour" else 10
+        sql, head = self._query(
+            f"substr(p.date, 1, {width}) AS b, COALESCE(c.title, p.channel_id) AS t, COUNT(*)",
+            match, where, join_channels=True)
+        rows = await self._db.fetchall(f"{sql} GROUP BY b, t ORDER BY b, t", [*head, *params])
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    @staticmethod
+    def _query(select: str, match: str | None, where: str,
+               join_channels: bool = False) -> tuple[str, list[object]]:
+        channels = " LEFT JOIN channels c ON c.id = p.channel_id" if join_channels else ""
+        if match is None:
+            return f"SELECT {select} FROM posts p{channels} WHERE {where}", []
+        return (f"SELECT {select} FROM posts_fts f"
+                f" JOIN posts p ON p.id = (f.rowid & {FTS_POST_MASK})"
+                f" AND (f.rowid >> {FTS_VERSION_SHIFT}) = p.text_version{channels}"
+                f" WHERE posts_fts MATCH ? AND {where}", [match])
+
+    async def posts(self, ids: Sequence[int]) -> list[ArchivedPost]:
+        """These posts as the archive shows them, in the order asked."""
+        rows = await self._rows_by_id_joined(ids)
+        by_id = {int(r["id"]): _archived(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    async def _rows_by_id_joined(self, ids: Sequence[int]) -> list[sqlite3.Row]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        return await self._db.fetchall(
+            "SELECT p.*, c.username, c.title FROM posts p"
+            f" LEFT JOIN channels c ON c.id = p.channel_id WHERE p.id IN ({marks})", wanted)
+
+    # ------------------------------------------------------------------ the index build
+    async def index_progress(self) -> tuple[int, int]:
+        """(next, upto): posts with ids in (next, upto] are not indexed yet."""
+        row = await self._db.fetchone("SELECT next, upto FROM archive_index WHERE id = 1")
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def unindexed(self, after: int, upto: int, limit: int) -> list[tuple[int, int, str]]:
+        """(id, text version, text) of the next posts the build indexes."""
+        rows = await self._db.fetchall(
+            "SELECT id, text_version, text FROM posts WHERE id > ? AND id <= ? ORDER BY id"
+            " LIMIT ?", (after, upto, limit))
+        return [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    async def index_batch(self, docs: Sequence[tuple[int, int, TextTerms]],
+                          next_id: int) -> None:
+        """Index these texts and move the build past ``next_id``, in one transaction."""
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "INSERT INTO posts_fts (rowid, terms) VALUES (?, ?)",
+                [(pid + (version << FTS_VERSION_SHIFT), t.terms) for pid, version, t in docs])
+            await conn.executemany(
+                "UPDATE posts SET regions = ? WHERE id = ?",
+                [(" ".join(t.regions), pid) for pid, _, t in docs if t.regions])
+            await conn.execute("UPDATE archive_index SET next = ? WHERE id = 1", (next_id,))
+
+        await self._db.transaction(work)
+
+    # ------------------------------------------------------------------ saved searches
+    async def save_search(self, chat_id: int, query: str, since: dt.datetime | None,
+                          until: dt.datetime | None) -> int:
+        """Remember a search for its paging button; return its id."""
+
+        async def work(conn: aiosqlite.Connection) -> int:
+            cur = await conn.execute(
+                "INSERT INTO searches (chat_id, query, since, until, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (chat_id, query, to_iso(since) if since else None,
+                 to_iso(until) if until else None, to_iso(self._clock.now())))
+            row = await cur.fetchone()
+            await cur.close()
+            assert row is not None
+            return int(row[0])
+
+        return await self._db.transaction(work)
+
+    async def saved_search(self, search_id: int) -> SavedSearch | None:
+        """A remembered search (None if unknown)."""
+        row = await self._db.fetchone("SELECT * FROM searches WHERE id = ?", (search_id,))
+        if row is None:
+            return None
+        return SavedSearch(int(row["id"]), int(row["chat_id"]), str(row["query"]),
+                           opt_dt(row["since"]), opt_dt(row["until"]))
+
+
+def _archived(r: sqlite3.Row) -> ArchivedPost:
+    return ArchivedPost(
+        id=int(r["id"]), post=to_post(r), channel_title=str(r["title"] or r["channel_id"]),
+        received_at=from_iso(r["received_at"]), deleted_at=opt_dt(r["deleted_at"]),
+        edits=int(r["text_version"]), regions=tuple((r["regions"] or "").split()),
+        reactions=r["reactions"], source=str(r["source"]))
