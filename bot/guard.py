@@ -55,8 +55,8 @@ class CommandRouter:
         return await self.is_group_admin(msg.chat_id, msg.sender_id)
 
     async def handle_callback(self, sender_id: int | None, msg: Incoming,
-                              data: str) -> tuple[str, str | None]:
-        """A pressed inline button: (short answer, new text for the message or None)."""
+                              data: str) -> tuple[str, str | Reply | None]:
+        """A pressed inline button: (short answer, new text for the message, a Reply, or None)."""
         role = await self._svc.access.role(sender_id)
         if role is Role.STRANGER or sender_id is None:
             return "Sorry, this chanwatch instance is private.", None

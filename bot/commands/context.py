@@ -75,15 +75,26 @@ class Services:
 
 @dataclass(frozen=True)
 class Reply:
-    """A reply with inline buttons under it: (label, callback data) pairs, one per row."""
+    """A reply with inline buttons under it: (label, callback data) pairs, one per row.
+
+    ``file`` is sent with it: as a photo (``photo``) or as a document named ``file_name``;
+    the HTML is its caption when short enough, else a message before it. From a button
+    handler, ``new_message`` sends the reply as a new message (paging) instead of editing the
+    message whose button was pressed; that message loses its buttons.
+    """
 
     html: str
     buttons: tuple[tuple[str, str], ...] = ()
+    file: bytes | None = None
+    file_name: str | None = None
+    photo: bool = False
+    new_message: bool = False
 
 
 Handler = Callable[[CommandContext, Services], Awaitable["str | Reply"]]
-# an inline button's handler: (short answer, new text for the message or None)
-ButtonHandler = Callable[[CommandContext, Services, str], Awaitable[tuple[str, str | None]]]
+# an inline button's handler: (short answer, new text for the message, a Reply, or None)
+ButtonHandler = Callable[[CommandContext, Services, str],
+                         Awaitable[tuple[str, "str | Reply | None"]]]
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
 from telethon import Button, TelegramClient, errors, events
 from telethon.tl import functions, types
 
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, Reply
 from bot.guard import CommandRouter, Incoming
 from bot.models import Buttons, ChatKind
 from bot.render import split_lines
@@ -23,6 +24,7 @@ from bot.services.ports import (
 from bot.telegram.split import split_html
 
 log = logging.getLogger(__name__)
+CAPTION_LIMIT = 1024  # characters of a media caption (Telegram's limit for ordinary accounts)
 
 # The chat can no longer be written to: dead-letter it and pause its rules.
 _PERMANENT = (
@@ -80,27 +82,61 @@ class BotGateway:
         reply = await self._router.handle(await self._incoming(event, event.raw_text or ""))
         if reply is None:
             return
+        await self._reply(event, reply)
+
+    async def _reply(self, event: Any, reply: str | Reply, *, reply_to: bool = True) -> None:
+        """Send a command's (or a button's) reply: text in parts, buttons, a file."""
         text, buttons = (reply, None) if isinstance(reply, str) else (
             reply.html, [[Button.inline(label, data.encode())] for label, data in reply.buttons])
+        target = event.message.id if reply_to and getattr(event, "message", None) else None
         try:
+            if isinstance(reply, Reply) and reply.file is not None:
+                await self._send_file(event.chat_id, reply, buttons, target)
+                return
             *first, last = split_lines(text)  # /channels of 500 channels is long
             for part in first:
-                await event.reply(part, parse_mode="html", link_preview=False)
-            await event.reply(last, parse_mode="html", link_preview=False, buttons=buttons)
+                await self.client.send_message(event.chat_id, part, parse_mode="html",
+                                               link_preview=False, reply_to=target)
+            await self.client.send_message(event.chat_id, last, parse_mode="html",
+                                           link_preview=False, buttons=buttons,
+                                           reply_to=target)
         except errors.FloodWaitError as exc:
             log.warning("reply to chat %d dropped: flood wait %ds", event.chat_id, exc.seconds)
         except errors.RPCError as exc:
             log.warning("reply to chat %d failed: %s", event.chat_id, exc)
 
+    async def _send_file(self, chat_id: int, reply: Reply, buttons: Any,
+                         reply_to: int | None) -> None:
+        """A photo or a document, with the reply's HTML as caption when it fits."""
+        assert reply.file is not None
+        data = io.BytesIO(reply.file)
+        data.name = reply.file_name or ("chart.png" if reply.photo else "file.bin")
+        caption = reply.html
+        if len(caption) > CAPTION_LIMIT:  # too long for a caption: the text goes first
+            for part in split_lines(caption):
+                await self.client.send_message(chat_id, part, parse_mode="html",
+                                               link_preview=False, reply_to=reply_to)
+            caption = ""
+        await self.client.send_file(chat_id, data, caption=caption, parse_mode="html",
+                                    force_document=not reply.photo, buttons=buttons,
+                                    reply_to=reply_to)
+
     async def on_button(self, event: Any) -> None:
         """An inline button was pressed: answer it and show the outcome in the message."""
         incoming = await self._incoming(event, "")
         data = event.data.decode("utf-8", "replace") if event.data else ""
-        answer, new_text = await self._router.handle_callback(incoming.sender_id, incoming, data)
+        answer, outcome = await self._router.handle_callback(incoming.sender_id, incoming, data)
         try:
             await event.answer(answer)
-            if new_text is not None:
-                await event.edit(new_text, parse_mode="html", link_preview=False, buttons=None)
+            if isinstance(outcome, Reply) and outcome.new_message:
+                await event.edit(buttons=None)  # pressed once: the next page is a new message
+                await self._reply(event, outcome, reply_to=False)
+            elif isinstance(outcome, Reply):
+                buttons = [[Button.inline(label, d.encode())] for label, d in outcome.buttons]
+                await event.edit(outcome.html, parse_mode="html", link_preview=False,
+                                 buttons=buttons or None)
+            elif outcome is not None:
+                await event.edit(outcome, parse_mode="html", link_preview=False, buttons=None)
         except errors.RPCError as exc:
             log.warning("answering a button in chat %d failed: %s", event.chat_id, exc)
 
