@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="after the script, type commands as the admin yourself")
     demo.add_argument("--data-dir", type=Path, default=None,
                       help="keep the demo's database here (default: a new temporary folder)")
+    from bot.cli_tools import tools
+
+    for tool in tools():
+        tool.add_arguments(sub.add_parser(tool.name, help=tool.help))
     return parser
 
 
@@ -89,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_tag_regions(sys.stdin, sys.stdout)
     if args.command == "match":
         return cmd_match(args.rule, sys.stdin, sys.stdout)
+    from bot.cli_tools import tools
+
+    for tool in tools():
+        if args.command == tool.name:
+            return tool.run(args)
     if args.command == "demo":
         from bot.sandbox.demo import DemoOptions
         from bot.sandbox.demo import main as demo_main
