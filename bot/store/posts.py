@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import aiosqlite
 
@@ -202,6 +203,95 @@ class PostRepository(Repository):
         )
         return [int(r["message_id"]) for r in rows]
 
+    async def save_imported(
+        self,
+        batches: AsyncIterator[tuple[
+            Sequence[tuple[int, str | None, str]],
+            Sequence[tuple[Post, TextTerms, Sequence[RuleHitRecord], int | None,
+                           dt.datetime | None,
+                           Sequence[tuple[str, dt.datetime | None, dt.datetime, TextTerms]]]],
+        ]],
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Store posts read from an export file, batch by batch, all in ONE transaction.
+
+        Each batch: the channels its posts belong to (id, username, title; created unwatched
+        if unknown) and its posts (post, index terms of its text, matches, reactions,
+        deleted_at, earlier versions with their terms). Posts already stored (same channel
+        and message id) are left as they are. Nothing is enqueued and no cursor moves: an
+        import never alerts, and it does not tell the reconciler what live reading has seen.
+        If ``batches`` raises, everything rolls back. Returns (new, already there).
+        """
+        now = to_iso(self._clock.now())
+        totals = [0, 0]
+
+        async def batch(conn: aiosqlite.Connection,
+                        channels: Sequence[tuple[int, str | None, str]],
+                        rows: Sequence[tuple[Post, TextTerms, Sequence[RuleHitRecord],
+                                             int | None, dt.datetime | None,
+                                             Sequence[tuple[str, dt.datetime | None,
+                                                            dt.datetime, TextTerms]]]],
+                        ) -> tuple[int, int]:
+            await conn.executemany(
+                "INSERT INTO channels (id, username, title, status, added_at)"
+                " VALUES (?, ?, ?, 'unwatched', ?) ON CONFLICT (id) DO UPDATE"
+                " SET username = COALESCE(channels.username, excluded.username)",
+                [(cid, username, title, now) for cid, username, title in channels])
+            by_channel: dict[int, list[int]] = {}
+            for row in rows:
+                by_channel.setdefault(row[0].channel_id, []).append(row[0].message_id)
+            before: set[tuple[int, int]] = set()
+            for channel_id, message_ids in by_channel.items():
+                before.update((channel_id, m) for m in await _post_ids(conn, channel_id,
+                                                                        message_ids))
+            fresh: dict[tuple[int, int], tuple[Any, ...]] = {}
+            for row in rows:
+                key = (row[0].channel_id, row[0].message_id)
+                if key not in before and key not in fresh:
+                    fresh[key] = row
+            await conn.executemany(
+                _INSERT_POST, [_post_row(r[0], now, PostSource.IMPORT, None, r[1])
+                               for r in fresh.values()])
+            ids: dict[tuple[int, int], int] = {}
+            for channel_id, message_ids in by_channel.items():
+                ids.update({(channel_id, m): i for m, i in (
+                    await _post_ids(conn, channel_id, message_ids)).items()})
+            docs, versions, extras, matches = [], [], [], []
+            for key, (_, terms, hits, reactions, deleted_at, old) in fresh.items():
+                post_id = ids[key]
+                for n, (text, edit_date, replaced_at, old_terms) in enumerate(old):
+                    docs.append((post_id + (n << FTS_VERSION_SHIFT), old_terms.terms))
+                    versions.append((post_id, text, to_iso(edit_date) if edit_date else None,
+                                     to_iso(replaced_at)))
+                docs.append((post_id + (len(old) << FTS_VERSION_SHIFT), terms.terms))
+                if old or reactions is not None or deleted_at is not None:
+                    extras.append((len(old), reactions,
+                                   to_iso(deleted_at) if deleted_at else None, post_id))
+                matches += [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now)
+                            for h in hits]
+            await conn.executemany("INSERT INTO posts_fts (rowid, terms) VALUES (?, ?)", docs)
+            await conn.executemany(
+                "INSERT INTO post_versions (post_id, text, edit_date, replaced_at)"
+                " VALUES (?, ?, ?, ?)", versions)
+            await conn.executemany(
+                "UPDATE posts SET text_version = ?, reactions = ?, deleted_at = ? WHERE id = ?",
+                extras)
+            await conn.executemany(
+                "INSERT INTO matches (rule_id, post_id, spans, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING", matches)
+            return len(fresh), len(rows) - len(fresh)
+
+        async def work(conn: aiosqlite.Connection) -> tuple[int, int]:
+            async for channels, rows in batches:
+                new, old = await batch(conn, channels, rows)
+                totals[0] += new
+                totals[1] += old
+                if on_batch is not None:
+                    on_batch(new, old)
+            return totals[0], totals[1]
+
+        return await self._db.transaction(work)
+
 
 async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
                        clock: Clock, terms: TextTerms | None) -> EditResult | None:
@@ -289,14 +379,15 @@ def _post_row(post: Post, now: str, source: str, keys: StoryKeys | None,
         to_iso(post.edit_date) if post.edit_date else None, post.text, post.views,
         post.forwards, post.fwd_from, post.reply_to, post.grouped_id, post.media,
         post.permalink, now, source, keys.story if keys else None,
-        keys.fingerprint if keys else None, regions_value(terms),
+        keys.fingerprint if keys else None, regions_value(terms), post.reactions,
     )
 
 
 _INSERT_POST = (
     "INSERT INTO posts (channel_id, message_id, date, edit_date, text, views, forwards,"
     " fwd_from, reply_to, grouped_id, media, permalink, received_at, source, story,"
-    " fingerprint, regions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " fingerprint, regions, reactions)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
