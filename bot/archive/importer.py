@@ -203,9 +203,10 @@ def jsonl_posts(fh: IO[str]) -> Iterator[ImportedPost]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
-            raise ImportFormatError(f"line {number} column {exc.colno}: {exc.msg}") from None
+            raise ImportFormatError(f"line {number} column {exc.pos + 1}: {exc.msg}"
+                                    ) from None
         if not isinstance(row, dict):
             raise ImportFormatError(f"line {number}: not a JSON object")
         try:

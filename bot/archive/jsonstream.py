@@ -10,12 +10,14 @@ buffered. Errors carry the line and column in the file.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 CHUNK = 1 << 20
 MAX_VALUE = 64 << 20  # one message larger than this is not a Telegram export
 _WHITESPACE = " \t\n\r"
+_NUMBER_TAIL = re.compile(r"[0-9.eE+\-]*")
 
 
 class JsonSyntaxError(ValueError):
@@ -117,8 +119,9 @@ class JsonStream:
                 if cut and len(self._buf) - self._pos < MAX_VALUE and self._fill():
                     continue
                 raise self.error(exc.msg, exc.pos) from None
-            if end >= len(self._buf) and self._fill():
-                continue  # a number at the very end of the buffer may go on: decode again
+            if (isinstance(value, int | float) and _NUMBER_TAIL.fullmatch(self._buf, end)
+                    and self._fill()):
+                continue  # a number at the end of the buffer may go on ("12" of "12.5")
             self._pos = end
             return value
 

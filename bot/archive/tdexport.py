@@ -206,7 +206,7 @@ def to_post(msg: dict[str, Any], channel: _Dialog, tz: ZoneInfo) -> ImportedPost
         return None
     message_id = msg.get("id")
     if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id <= 0:
-        raise ValueError(f"no message id (id: {message_id!r})")
+        raise ValueError("the id is not a positive number")
     date = _when(msg, "date", tz)
     if date is None:
         raise ValueError("no date")
@@ -269,7 +269,7 @@ class TdExport:
         self._tz = tz
         self._username = username.lstrip("@") if username else None
         self.skipped = Skipped()
-        self.index = 0  # messages read so far (for error positions)
+        self.index = 0  # the message being read, counted from 1 (for error positions)
         self.channels: list[tuple[int, str]] = []  # (id, title) of each channel read
 
     def posts(self) -> Iterator[ImportedPost]:
@@ -330,8 +330,8 @@ class TdExport:
         albums = _Albums()
         waiting: list[dict[str, Any]] = []  # read ahead while the channel id is unknown
         for _ in s.items():
-            msg = s.value()
             self.index += 1
+            msg = s.value()
             if not isinstance(msg, dict):
                 raise s.value_error("a message is not a JSON object")
             if not channel:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # module names under bot.cli_tools, each defining TOOL
-TOOL_MODULES = ("search",)
+TOOL_MODULES = ("search", "importer")
 
 
 @dataclass(frozen=True)
