@@ -9,7 +9,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
-from bot.commands import BUTTONS, COMMANDS_BY_NAME, CommandContext, Reply, Services
+from bot.commands import (
+    BUTTONS,
+    COMMANDS_BY_NAME,
+    READ_ONLY_BUTTONS,
+    CommandContext,
+    Reply,
+    Services,
+)
 from bot.commands.replies import BUTTON_EXPIRED
 from bot.models import ChatKind, Role
 from bot.store import StoreBusy
@@ -61,10 +68,11 @@ class CommandRouter:
         if role is Role.STRANGER or sender_id is None:
             return "Sorry, this chanwatch instance is private.", None
         ctx = CommandContext(sender_id, msg.chat_id, msg.chat_kind, msg.chat_title, "", role)
-        button = BUTTONS.get(data.partition(":")[0])
+        kind = data.partition(":")[0]
+        button = BUTTONS.get(kind)
         if button is None:
             return BUTTON_EXPIRED, None
-        if not await self._may_change(msg):
+        if kind not in READ_ONLY_BUTTONS and not await self._may_change(msg):
             return "Only this group's administrators can do that.", None
         try:
             await self._svc.chats.register(msg.chat_id, msg.chat_kind, msg.chat_title)

@@ -8,7 +8,7 @@ replies several of them give live in ``replies``. Permission policy lives in bot
 from __future__ import annotations
 
 from bot.commands.access import cmd_allow, cmd_deny, cmd_help, cmd_start
-from bot.commands.buttons import BUTTONS, mute_button, region_button
+from bot.commands.buttons import BUTTONS, READ_ONLY_BUTTONS, mute_button, region_button
 from bot.commands.channels import cmd_channels, cmd_unwatch, cmd_watch
 from bot.commands.context import (
     ButtonHandler,
@@ -20,6 +20,7 @@ from bot.commands.context import (
     Services,
 )
 from bot.commands.digests import cmd_digest
+from bot.commands.export import cmd_export
 from bot.commands.regions import add_region_rule, cmd_region, place_label, region_expression
 from bot.commands.replies import syntax_error_reply
 from bot.commands.rules import (
@@ -32,7 +33,10 @@ from bot.commands.rules import (
     cmd_test,
     cmd_unmute,
 )
+from bot.commands.search import cmd_search
 from bot.commands.settings import cmd_quiet, cmd_translate, cmd_tz
+from bot.commands.stats import cmd_stats
+from bot.commands.top import cmd_top
 from bot.commands.webhooks import cmd_webhook
 from bot.models import Role
 
@@ -40,6 +44,7 @@ __all__ = [
     "BUTTONS",
     "COMMANDS",
     "COMMANDS_BY_NAME",
+    "READ_ONLY_BUTTONS",
     "ButtonHandler",
     "Command",
     "CommandContext",
@@ -66,6 +71,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("rules", cmd_rules, Role.MEMBER, False, "/rules", "list this chat's rules"),
     Command("test", cmd_test, Role.MEMBER, False, "/test <rule>",
             "try a rule on the posts stored so far"),
+    Command("search", cmd_search, Role.MEMBER, False,
+            "/search <query> [since 7d] [until 2026-11-05]",
+            "search every stored post (the rule language)"),
+    Command("export", cmd_export, Role.MEMBER, False,
+            "/export csv|jsonl [query] [since 7d] [until 2026-11-05]",
+            "the matching posts as a file"),
+    Command("stats", cmd_stats, Role.MEMBER, False,
+            "/stats [rule <n> | region <x> | @channel | <query>] [24h|7d|30d|90d]",
+            "a chart of matching posts per hour or day, by channel"),
     Command("delete", cmd_delete, Role.MEMBER, False, "/delete <n>", "delete rule number n",
             changes=True),
     Command("mode", cmd_mode, Role.MEMBER, False, "/mode <n> instant|digest|both",
@@ -79,6 +93,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("digest", cmd_digest, Role.MEMBER, False,
             '/digest 08:00 | cron "0 8,20 * * *" | now | off', "scheduled digest",
             changes=True),
+    Command("top", cmd_top, Role.MEMBER, False, "/top [24h|7d] [query]",
+            "the most viewed and most forwarded posts, and their growth"),
     Command("quiet", cmd_quiet, Role.MEMBER, False, "/quiet 23:00-07:00 | off",
             "hold alerts during quiet hours", changes=True),
     Command("translate", cmd_translate, Role.MEMBER, False, "/translate en | off",

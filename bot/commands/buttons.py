@@ -1,4 +1,4 @@
-"""Inline buttons: "🔕 Mute" under an alert and the places offered by /region.
+"""Inline buttons: "🔕 Mute" under an alert, the places offered by /region, "More ▸" of /search.
 
 Each takes the button's callback data (``kind:value…``) and returns (short answer, new text
 for the message or None). Who may press them is checked in bot/guard.py.
@@ -11,6 +11,7 @@ import datetime as dt
 from bot.commands.context import ButtonHandler, CommandContext, Services
 from bot.commands.regions import add_region_rule
 from bot.commands.replies import BUTTON_EXPIRED
+from bot.commands.search import more_button
 
 MUTE_SPANS = {"1h": 1, "24h": 24}  # hours
 
@@ -41,4 +42,7 @@ async def region_button(ctx: CommandContext, svc: Services,
     return ("Saved" if text.startswith("✅") else "Not saved"), text
 
 
-BUTTONS: dict[str, ButtonHandler] = {"region": region_button, "mute": mute_button}
+BUTTONS: dict[str, ButtonHandler] = {"region": region_button, "mute": mute_button,
+                                     "search": more_button}
+# buttons that change nothing: in a group, every member may press them
+READ_ONLY_BUTTONS = frozenset({"search"})

@@ -24,6 +24,8 @@ USAGE_DIGEST = ('Usage: /digest 08:00, /digest cron "0 8,20 * * *", /digest now,
                 " /digest off")
 USAGE_WEBHOOK = ("Usage: /webhook add &lt;url&gt; [json|slack|discord|ntfy], /webhook list,"
                  " /webhook delete &lt;n&gt;, /webhook test")
+USAGE_SEARCH = ("Usage: /search &lt;query&gt; [since 7d|2026-11-01] [until 2026-11-05] — the"
+                " rule language, e.g. /search дрон* Шебекино since 7d")
 USAGE_ALLOW = ("Usage: /allow &lt;numeric user id&gt; — a person sees their id when"
                " they write to me")
 USAGE_DENY = "Usage: /deny &lt;numeric user id&gt;"

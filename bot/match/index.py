@@ -155,7 +155,9 @@ class RuleIndex:
                 indexed = True
             elif isinstance(node, RegionFilter):
                 regional = True
-        if regional and not indexed:
+        if regional:
+            # evaluated whenever the post names a place: in "Запорожье OR region:UA-23" the
+            # region alone may decide, though the rule has words the index looks up too
             self._region_rules.append(rule_index)
         elif not indexed:
             self._unindexed.append(rule_index)
