@@ -87,7 +87,8 @@ class BotGateway:
     async def _reply(self, event: Any, reply: str | Reply, *, reply_to: bool = True) -> None:
         """Send a command's (or a button's) reply: text in parts, buttons, a file."""
         text, buttons = (reply, None) if isinstance(reply, str) else (
-            reply.html, [[Button.inline(label, data.encode())] for label, data in reply.buttons])
+            reply.html, [[Button.inline(label, data.encode())] for label, data in reply.buttons]
+            or None)
         target = event.message.id if reply_to and getattr(event, "message", None) else None
         try:
             if isinstance(reply, Reply) and reply.file is not None:
