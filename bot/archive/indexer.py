@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.archive.terms import TermMaker
 from bot.models import TextTerms
-from bot.store import Store
+from bot.store import Store, StoreBusy
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -40,6 +40,7 @@ class ArchiveIndexer:
         self._store = store
         self._terms = terms
         self._batch = batch
+        self.busy_pause = 5.0
 
     async def progress(self) -> IndexProgress:
         """Posts indexed so far (by id) of the posts stored before the index existed."""
@@ -47,7 +48,26 @@ class ArchiveIndexer:
         return IndexProgress(min(next_id, upto), upto)
 
     def _terms_of(self, rows: list[tuple[int, int, str]]) -> list[tuple[int, int, TextTerms]]:
-        return [(pid, version, self._terms.of(text)) for pid, version, text in rows]
+        docs = []
+        for pid, version, text in rows:
+            try:
+                terms = self._terms.of(text)
+            except Exception:  # one unreadable text must not stop the build
+                log.exception("search index: post %d could not be analysed; not indexed", pid)
+                terms = TextTerms("")
+            docs.append((pid, version, terms))
+        return docs
+
+    async def _save(self, docs: list[tuple[int, int, TextTerms]], next_id: int) -> None:
+        """Write a batch; while another process holds the database, wait and try again."""
+        while True:
+            try:
+                await self._store.archive.index_batch(docs, next_id)
+                return
+            except StoreBusy as exc:
+                log.warning("search index: database busy (%s); retrying in %.0f s", exc,
+                            self.busy_pause)
+                await asyncio.sleep(self.busy_pause)
 
     async def run(self) -> int:
         """Index everything not yet indexed; return how many posts this run indexed."""
@@ -65,13 +85,13 @@ class ArchiveIndexer:
             # lemmatising is CPU work: in a thread, so the event loop keeps serving
             docs = await asyncio.to_thread(self._terms_of, rows)
             next_id = rows[-1][0]
-            await self._store.archive.index_batch(docs, next_id)
+            await self._save(docs, next_id)
             done += len(rows)
             now = time.monotonic()
             if now - last_log >= 5 or next_id >= upto:
                 last_log = now
                 log.info("search index: %d posts indexed (up to id %d of %d), %.0f posts/s",
                          done, next_id, upto, done / max(now - started, 1e-6))
-        await self._store.archive.index_batch([], upto)
+        await self._save([], upto)
         log.info("search index built: %d posts in %.1f s", done, time.monotonic() - started)
         return done
