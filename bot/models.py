@@ -46,6 +46,7 @@ class Post:
     media: str | None = None  # photo, video, document, audio, voice, sticker, poll, ...
     edit_date: dt.datetime | None = None
     channel_username: str | None = None  # for channel: filters; not stored with the post
+    reactions: int | None = None  # the sum over every reaction's count, as last read
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,27 @@ class World(GroupScripting, FaultInjection):
         self.channel_update(ch, tl.UpdateDeleteChannelMessages(
             channel_id=ch.id, messages=list(ids), pts=ch.pts, pts_count=len(ids)))
 
+    def set_engagement(self, ch: FakeChannel | int, msg_id: int, *, views: int | None = None,
+                       forwards: int | None = None,
+                       reactions: dict[str, int] | None = None) -> tl.Message:
+        """A post's views, forwards or reactions ({emoji: count}) change; None: unchanged.
+
+        Nothing is pushed (Telegram does not push them to a reader either): the new numbers
+        show in channels.getMessages and messages.getHistory. ``reactions={}``: none left.
+        """
+        channel = ch if isinstance(ch, FakeChannel) else self.channels[ch]
+        msg = copy.copy(channel.messages[msg_id])  # a message handed out before stays as it was
+        if views is not None:
+            msg.views = views
+        if forwards is not None:
+            msg.forwards = forwards
+        if reactions is not None:
+            msg.reactions = tl.MessageReactions(results=[
+                tl.ReactionCount(reaction=tl.ReactionEmoji(emoticon=emoji), count=count)
+                for emoji, count in reactions.items()]) if reactions else None
+        channel.messages[msg_id] = msg
+        return msg
+
     # ------------------------------------------------------------------ users and the bot
     def private_message(self, to_account: Account, from_user: tl.User, text: str) -> tl.Message:
         """`from_user` writes `text` to `to_account` in a private chat."""

@@ -294,7 +294,11 @@ class Backfiller:
 
 
 class DeletionChecker:
-    """Re-reads recent posts to catch deletions and edits Telegram did not push."""
+    """Re-reads recent posts to catch deletions and edits Telegram did not push.
+
+    What each re-read shows of views, forwards and reactions is recorded too
+    (``store.engagement``: a snapshot when a number changed), for /top and export.
+    """
 
     def __init__(self, store: Store, source: HistorySource, ingest: IngestService,
                  clock: Clock, window: dt.timedelta, health: ChannelHealth) -> None:
@@ -336,7 +340,11 @@ class DeletionChecker:
             current = await self._source.fetch_ids(channel, batch)
             gone = [i for i in batch if current.get(i) is None]
             deleted += await self._ingest.apply_deletions(channel.id, gone)
-            for post in current.values():
-                if post is not None and await self._ingest.apply_edit(post):
+            present = [post for post in current.values() if post is not None]
+            # before the edits: an edit copies the views onto the row, and the post's first
+            # snapshot is what the row held when it was stored
+            await self._store.engagement.record(present)
+            for post in present:
+                if await self._ingest.apply_edit(post):
                     edited += 1
         return deleted, edited

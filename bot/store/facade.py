@@ -9,6 +9,7 @@ from bot.store.archive import ArchiveRepository
 from bot.store.channels import ChannelRepository
 from bot.store.chats import ChatRepository
 from bot.store.db import Database
+from bot.store.engagement import EngagementRepository
 from bot.store.outbox import OutboxRepository
 from bot.store.posts import PostRepository
 from bot.store.records import DEFAULT_DEDUP_WINDOW
@@ -36,3 +37,4 @@ class Store:
         self.webhooks = WebhookRepository(db, clock)
         self.translations = TranslationRepository(db, clock)
         self.archive = ArchiveRepository(db, clock)
+        self.engagement = EngagementRepository(db, clock)

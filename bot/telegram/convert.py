@@ -48,6 +48,16 @@ def media_kind(message: Any) -> str | None:
     return "other"
 
 
+def reaction_count(reactions: Any) -> int | None:
+    """The sum of a message's reaction counts (types.MessageReactions); None: it shows none.
+
+    Every kind counts alike (emoji, custom emoji, paid stars): /top ranks engagement, not taste.
+    """
+    if reactions is None:
+        return None
+    return sum(int(r.count) for r in reactions.results)
+
+
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
@@ -74,4 +84,5 @@ def message_to_post(message: Any, username: str | None) -> Post:
         media=media_kind(message),
         edit_date=_aware(message.edit_date),
         channel_username=username,
+        reactions=reaction_count(getattr(message, "reactions", None)),
     )
