@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import io
 import json
 import re
 import zlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +35,7 @@ from bot.regions.places import PlaceMatcher
 from bot.store import RuleHitRecord, Store
 
 BATCH = 2000
-TERM_CACHE = 20_000  # texts whose terms are kept (reposts, empty captions of album parts)
+TERM_CACHE = 50_000  # texts whose terms are kept (~50 MB at most)
 SNIFF = 1 << 16
 JSONL_FIELDS = frozenset({
     "post_id", "channel_id", "channel_username", "channel_title", "message_id", "date",
@@ -92,18 +94,28 @@ Row = tuple[Post, TextTerms, Sequence[RuleHitRecord], int | None, dt.datetime | 
 
 
 class _Terms:
-    """TermMaker with a bounded cache by text: repeated texts are lemmatised once."""
+    """TermMaker with a bounded LRU cache by text digest: a text repeated is lemmatised once.
 
-    def __init__(self, maker: TermMaker) -> None:
+    Channels repeat texts (reposts, captionless album parts, daily templates), and an archive
+    imported twice or merged from overlapping exports repeats them all. The key is a 16-byte
+    digest, so the cache costs the terms only (~1 KB a post), not the texts.
+    """
+
+    def __init__(self, maker: TermMaker, size: int = TERM_CACHE) -> None:
         self._maker = maker
-        self._cache: dict[str, TextTerms] = {}
+        self._size = size
+        self._cache: OrderedDict[bytes, TextTerms] = OrderedDict()
 
     def of(self, text: str) -> TextTerms:
-        found = self._cache.get(text)
-        if found is None:
-            if len(self._cache) >= TERM_CACHE:
-                self._cache.clear()
-            found = self._cache[text] = self._maker.of(text)
+        key = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        cache = self._cache
+        found = cache.get(key)
+        if found is not None:
+            cache.move_to_end(key)
+            return found
+        found = cache[key] = self._maker.of(text)
+        if len(cache) > self._size:
+            cache.popitem(last=False)
         return found
 
 

@@ -90,10 +90,13 @@ class _Dialog:
 
 
 def permalink(channel_id: int, username: str | None, message_id: int) -> str:
-    """t.me/<username>/<id>, or t.me/c/<channel id>/<id> for a channel without a username."""
-    from bot.telegram.convert import permalink as link
+    """t.me/<username>/<id>, or t.me/c/<channel id>/<id> (members only) without a username.
 
-    return link(channel_id, username, message_id)
+    The links live posts get (bot/telegram/convert.py, which imports Telethon: not here).
+    """
+    if username:
+        return f"https://t.me/{username}/{message_id}"
+    return f"https://t.me/c/{channel_id}/{message_id}"
 
 
 def channel_id_of(raw: object, kind: str | None) -> int:

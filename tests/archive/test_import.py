@@ -30,7 +30,8 @@ from tests.support.fakes import FakeClock
 DATA = Path(__file__).resolve().parent.parent / "data" / "telegram_desktop"
 FULL = DATA / "channel_full.json"
 CHANNEL = 1650038103
-TABLES = ("posts", "posts_fts", "post_versions", "channels", "matches", "outbox")
+TABLES = ("posts", "posts_fts", "post_versions", "channels", "matches", "outbox",
+          "posts_fts_config")
 
 
 @dataclass
@@ -63,6 +64,9 @@ async def test_import_twice_changes_nothing(db: Database, target: Target) -> Non
     second = await import_paths(target, [FULL])
     assert (second.new, second.existing) == (0, 19)
     assert await counts(db) == after_first
+    # the bulk-load setting of the index is back to FTS5's default
+    hashsize = await db.fetchone("SELECT v FROM posts_fts_config WHERE k = 'hashsize'")
+    assert hashsize is not None and hashsize[0] == 1 << 20
     assert second.line() == ("imported 1 file: 0 posts new, 19 already there, 4 skipped"
                              " (3 service messages, 1 empty)")
 
@@ -155,6 +159,8 @@ async def test_malformed_file_leaves_nothing_half_written(db: Database, target: 
                                  " (message 2500)")
     assert [p.posts for p in seen] == [500, 1000, 1500, 2000]
     assert await counts(db) == before  # rolled back: the good file's posts only
+    configs = await db.fetchall("SELECT k, v FROM posts_fts_config ORDER BY k")
+    assert ("hashsize", 1 << 20) in [tuple(r) for r in configs]
 
 
 async def test_unreadable_and_foreign_files(target: Target, tmp_path: Path) -> None:
@@ -259,13 +265,25 @@ async def test_jsonl_bad_line_is_named(db: Database, target: Target, tmp_path: P
     assert (await counts(db))["posts"] == 0
 
 
-def test_cli_imports_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "cli.sqlite3"
+@pytest.fixture(scope="module")
+def cli_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the CLI tests: the gazetteer's compiled cache is built once."""
+    return tmp_path_factory.mktemp("cli")
+
+
+def test_cli_imports_and_reports(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = cli_dir / "ok.sqlite3"
     code = main(["import", str(FULL), str(DATA / "devtwitter_2021_cut.json"), "--db", str(db)])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert out.startswith("imported 2 files: 64 posts new, 0 already there,")
-    bad = tmp_path / "bad.json"
+    assert out == ("imported 2 files: 64 posts new, 0 already there, 4 skipped"
+                   " (3 service messages, 1 empty)\n")
+    assert err == ""  # no progress bar: stderr is no terminal here
+
+
+def test_cli_errors_are_one_line(cli_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = cli_dir / "errors.sqlite3"
+    bad = cli_dir / "bad.json"
     line = _big_export(bad, 3, broken_at=2)
     code = main(["import", str(DATA / "legacy_2020.json"), str(bad), "--db", str(db)])
     out, err = capsys.readouterr()
@@ -275,5 +293,5 @@ def test_cli_imports_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[s
                    " there, 1 skipped (1 service messages, 0 empty) before it\n")
     code = main(["import", str(FULL), str(bad), "--username", "x", "--db", str(db)])
     assert code == 2 and "one file" in capsys.readouterr().err
-    code = main(["import", str(tmp_path / "missing.json"), "--db", str(db)])
+    code = main(["import", str(cli_dir / "missing.json"), "--db", str(db)])
     assert code == 2 and "missing.json: no such file" in capsys.readouterr().err
