@@ -295,3 +295,17 @@ def test_cli_errors_are_one_line(cli_dir: Path, capsys: pytest.CaptureFixture[st
     assert code == 2 and "one file" in capsys.readouterr().err
     code = main(["import", str(cli_dir / "missing.json"), "--db", str(db)])
     assert code == 2 and "missing.json: no such file" in capsys.readouterr().err
+
+
+async def test_gzipped_export_with_progress(db: Database, target: Target, tmp_path: Path) -> None:
+    path = tmp_path / "result.json.gz"
+    plain = tmp_path / "result.json"
+    _big_export(plain, 1200)
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    seen: list[ImportProgress] = []
+    summary = await import_paths(target, [path], seen.append, batch=500)
+    assert (summary.new, summary.existing) == (1200, 0)
+    assert [p.posts for p in seen] == [500, 1000, 1200]
+    done = [p.done_bytes for p in seen]
+    assert done == sorted(done) and done[-1] == seen[-1].total_bytes == path.stat().st_size
+    assert (await counts(db))["posts"] == 1200
