@@ -39,6 +39,7 @@ from bot.match.query import (
     Word,
 )
 
+NO_CHANNEL = "@none"  # a channel condition no channel meets
 MAX_TERMS_PER_WORD = 400  # a name's forms; more than that and the word stays unconstrained
 
 
@@ -100,8 +101,8 @@ class FtsCompiler:
             else:
                 rest.append(item)
         if len(set(channels)) > 1:
-            # two different channels ANDed: nothing can match; let SQL say so
-            return FtsQuery(None, tuple(sorted(set(channels))), True)
+            # two different channels ANDed: nothing can match (no username holds "@")
+            return FtsQuery(None, (NO_CHANNEL,), True)
         parts = [self._part(n, sequences) for n in rest]
         positive = [p for p, n in zip(parts, rest, strict=True) if not isinstance(n, Not)]
         negative = [p for p, n in zip(parts, rest, strict=True) if isinstance(n, Not)]

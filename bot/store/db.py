@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -92,13 +92,9 @@ class Database:
                     log.exception("listener of %s failed", topic)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        """Run one read-only statement and return all rows."""
+        """Run one read-only statement and return all rows (one trip to the thread)."""
         async with self._lock:
-            cursor = await self._conn.execute(sql, params)
-            try:
-                return list(await cursor.fetchall())
-            finally:
-                await cursor.close()
+            return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Run one read-only statement and return its first row, if any."""
@@ -107,9 +103,14 @@ class Database:
 
     async def transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run ``work`` inside ``BEGIN IMMEDIATE`` … ``COMMIT``; roll back if it raises."""
+        return await self._shielded(self._run_transaction(work))
+
+    async def _shielded(self, run: Coroutine[Any, Any, T]) -> T:
+        """Run a write transaction to its end even if the caller is cancelled."""
         if self._closed:
+            run.close()
             raise RuntimeError("database is closed")
-        task = asyncio.ensure_future(self._run_transaction(work))
+        task = asyncio.ensure_future(run)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
@@ -119,9 +120,7 @@ class Database:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise StoreBusy(f"database is locked: {exc}") from exc
-                raise
+                raise _busy(exc)  # chained in _busy
             committed = False
             try:
                 self._announced.clear()
@@ -131,14 +130,43 @@ class Database:
                 self._fire()
                 return result
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise StoreBusy(f"database is locked: {exc}") from exc
-                raise
+                raise _busy(exc)  # chained in _busy
             finally:
                 if not committed:
                     self._announced.clear()  # rolled back: nothing happened
                     if self._conn.in_transaction:
                         await self._conn.execute("ROLLBACK")
+
+    async def transaction_in_thread(
+        self, work: Callable[[aiosqlite.Connection], Awaitable[T]],
+    ) -> T:
+        """``transaction``, with BEGIN, every statement of ``work`` and COMMIT in one trip.
+
+        Each aiosqlite statement is a round trip to the connection's thread (a queue put, a
+        thread wake-up, a future resolved back on the loop): ~10 of them made up most of the
+        time a live post spent being stored. Here the whole transaction runs on that thread
+        at once: ``work`` is given a connection whose statements run synchronously on it, so
+        the coroutine finishes without ever suspending, and is driven to its end right there.
+        ``work`` must await nothing but that connection (RuntimeError, rolled back, if it
+        does). It reuses the store's ordinary async helpers unchanged.
+
+        aiosqlite has no public call for "run this function on the connection's thread";
+        this uses its ``Connection._execute(fn)``, the queue every one of its own calls goes
+        through (tests/store/test_db_one_trip.py fails loudly if that changes).
+        """
+        return await self._shielded(self._run_in_thread(work))
+
+    async def _run_in_thread(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        async with self._lock:
+            self._announced.clear()
+            try:
+                on_its_thread = cast(Callable[..., Awaitable[T]], self._conn._execute)
+                result = await on_its_thread(_whole_transaction, self._conn, work)
+            except BaseException:
+                self._announced.clear()  # rolled back: nothing happened
+                raise
+            self._fire()
+            return result
 
     async def close(self) -> None:
         """Let in-flight write transactions finish, then close the connection."""
@@ -148,3 +176,100 @@ class Database:
         if self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
         await self._conn.close()
+
+
+def _busy(exc: sqlite3.OperationalError) -> Exception:
+    """StoreBusy (caused by ``exc``) for a locked database, else the error itself."""
+    if "locked" in str(exc) or "busy" in str(exc):
+        busy = StoreBusy(f"database is locked: {exc}")
+        busy.__cause__ = exc
+        return busy
+    return exc
+
+
+def _whole_transaction(aconn: aiosqlite.Connection,
+                       work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    """BEGIN IMMEDIATE, ``work`` and COMMIT (ROLLBACK if it raises), on the connection's thread."""
+    conn = aconn._conn  # the sqlite3 connection; we are on the thread that owns it
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise _busy(exc)  # chained in _busy
+    try:
+        result = _run_to_end(work(cast(aiosqlite.Connection, _InThread(conn))))
+        conn.execute("COMMIT")
+        return result
+    except sqlite3.OperationalError as exc:
+        raise _busy(exc)  # chained in _busy
+    finally:
+        if conn.in_transaction:  # not committed
+            conn.execute("ROLLBACK")
+
+
+def _run_to_end(awaitable: Awaitable[T]) -> T:
+    """The result of a coroutine that never suspends (its awaits all return at once)."""
+    coroutine = awaitable.__await__()
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    close = getattr(coroutine, "close", None)
+    if close is not None:
+        close()
+    raise RuntimeError("a one-trip transaction awaited something other than its connection")
+
+
+class _InThread:
+    """The part of aiosqlite.Connection the store's helpers use, run synchronously.
+
+    Only ever handed to a ``transaction_in_thread`` work function, on the connection's own
+    thread; every ``await`` on it returns without suspending.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _InThreadCursor:
+        return _InThreadCursor(self._conn.execute(sql, parameters))
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> _InThreadCursor:
+        return _InThreadCursor(self._conn.executemany(sql, parameters))
+
+    async def execute_fetchall(self, sql: str, parameters: Any = ()) -> list[sqlite3.Row]:
+        return self._conn.execute(sql, parameters).fetchall()
+
+
+class _InThreadCursor:
+    """aiosqlite.Cursor's reading calls over a sqlite3 cursor, without the thread trip."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    async def fetchone(self) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._cursor.fetchone()
+        return row
+
+    async def fetchall(self) -> list[sqlite3.Row]:
+        return self._cursor.fetchall()
+
+    async def fetchmany(self, size: int | None = None) -> list[sqlite3.Row]:
+        return self._cursor.fetchmany(size if size is not None else self._cursor.arraysize)
+
+    async def close(self) -> None:
+        self._cursor.close()

@@ -69,7 +69,7 @@ class PostRepository(Repository):
         async def work(conn: aiosqlite.Connection) -> SaveResult:
             return await _save_one(conn, post, hits, alerts, source, now, since, keys, terms)
 
-        return await self._db.transaction(work)
+        return await self._db.transaction_in_thread(work)  # the live path: one thread trip
 
     async def save_many(
         self, items: Sequence[tuple[Post, Sequence[RuleHitRecord], Sequence[AlertDraft]]],

@@ -20,7 +20,7 @@ QUERIES = [
     "Москва NOT Путин", "NEAR/4(удар ракета)", "Часов Яр", "region:belgorod",
     "region:UA-23", "channel:@mash", "channel:@rian_ru ВСУ", "=Москвы", "lang:ru Курск",
     "(Курск OR Белгород) AND -учения", "Ростов-на-Дону", "ВСУ channel:@bbcrussian -Путин",
-    "Путин Трамп", "Запорожье OR region:UA-23",
+    "Путин Трамп", "Запорожье OR region:UA-23", "channel:@mash channel:@rian_ru Москва",
 ]
 
 
