@@ -10,6 +10,7 @@ from bot.store.channels import ChannelRepository
 from bot.store.chats import ChatRepository
 from bot.store.db import Database
 from bot.store.engagement import EngagementRepository
+from bot.store.export import ExportRepository
 from bot.store.outbox import OutboxRepository
 from bot.store.posts import PostRepository
 from bot.store.records import DEFAULT_DEDUP_WINDOW
@@ -38,3 +39,4 @@ class Store:
         self.translations = TranslationRepository(db, clock)
         self.archive = ArchiveRepository(db, clock)
         self.engagement = EngagementRepository(db, clock)
+        self.export = ExportRepository(db, clock)
