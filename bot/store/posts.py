@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -288,19 +287,12 @@ class PostRepository(Repository):
             # setting is persistent (posts_fts_config): put back before the commit.
             await conn.execute(f"INSERT INTO posts_fts (posts_fts, rank) VALUES"
                                f" ('hashsize', {IMPORT_FTS_HASHSIZE})")
-            # the next batch is read and lemmatised while SQLite (in aiosqlite's thread, the
-            # GIL released) writes this one
-            upcoming = asyncio.ensure_future(anext(aiter(batches), None))
-            try:
-                while (item := await upcoming) is not None:
-                    upcoming = asyncio.ensure_future(anext(aiter(batches), None))
-                    new, old = await batch(conn, *item)
-                    totals[0] += new
-                    totals[1] += old
-                    if on_batch is not None:
-                        on_batch(new, old)
-            finally:
-                upcoming.cancel()
+            async for channels, rows in batches:
+                new, old = await batch(conn, channels, rows)
+                totals[0] += new
+                totals[1] += old
+                if on_batch is not None:
+                    on_batch(new, old)
             await conn.execute(f"INSERT INTO posts_fts (posts_fts, rank) VALUES"
                                f" ('hashsize', {FTS_DEFAULT_HASHSIZE})")
             return totals[0], totals[1]
