@@ -121,6 +121,7 @@ class ArchiveSearch:
         hits: list[SearchHit] = []
         more = False
         cursor = after
+        examined = 0
         for round_ in range(10_000):
             want = size + 1 if search.fts.exact else BATCHES[min(round_, len(BATCHES) - 1)]
             batch = await self._store.archive.candidates(search.fts.match, search.window,
@@ -128,20 +129,27 @@ class ArchiveSearch:
             if not batch:
                 break
             hits += await self._confirmed(search, batch)
+            examined += len(batch)
             cursor = batch[-1]
             if len(hits) > size:
                 more = True
                 break
             if len(batch) < want:
                 break
+        # the candidates this page confirmed are a sample of the newest: no second one needed
+        sample = (examined, len(hits)) if after is None and examined >= 12 else None
         hits = hits[:size]
-        count = await self.count(search)
+        count = await self.count(search, sample)
         last = hits[-1].post if hits else None
         next_cursor = (_cursor_of(last) if more and last is not None else None)
         return SearchPage(tuple(hits), count, next_cursor)
 
-    async def count(self, search: CompiledSearch) -> Count:
-        """How many posts in the window match (exact, or estimated past CONFIRM_ALL)."""
+    async def count(self, search: CompiledSearch,
+                    sample: tuple[int, int] | None = None) -> Count:
+        """How many posts in the window match (exact, or estimated past CONFIRM_ALL).
+
+        ``sample``: (candidates examined, confirmed) among the newest, if already known.
+        """
         candidates = await self._store.archive.count(search.fts.match, search.window)
         if search.fts.exact or candidates == 0:
             return Count(candidates)
@@ -150,10 +158,12 @@ class ArchiveSearch:
             async for _ in self.stream(search):
                 total += 1
             return Count(total)
-        sample = await self._store.archive.candidates(search.fts.match, search.window,
-                                                      None, SAMPLE)
-        confirmed = len(await self._confirmed(search, sample))
-        return Count(round(candidates * confirmed / len(sample)), exact=False)
+        if sample is None:
+            newest = await self._store.archive.candidates(search.fts.match, search.window,
+                                                          None, SAMPLE)
+            sample = (len(newest), len(await self._confirmed(search, newest)))
+        examined, confirmed = sample
+        return Count(round(candidates * confirmed / max(examined, 1)), exact=False)
 
     async def stream(self, search: CompiledSearch, *, oldest_first: bool = False,
                      batch: int = 500) -> AsyncIterator[SearchHit]:
