@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
@@ -132,12 +133,19 @@ def render_activity_chart(buckets: Sequence[tuple[dt.datetime, int]], *, title: 
     FigureCanvasAgg(figure)  # attaches itself as figure.canvas: Agg, whatever the backend
     axes = figure.add_subplot()
     axes.bar(range(len(counts)), counts, width=0.8, color=_BAR_COLOUR)
+    _style(axes, local, per, tz, title=title, ylabel=f"matches per {per}")
+    return _png(figure)
+
+
+def _style(axes: Axes, local: list[dt.datetime], per: Per, tz: ZoneInfo, *, title: str,
+           ylabel: str) -> None:
+    """The look every chart shares: local time ticks, integer counts, a light grid."""
     positions = _tick_positions(local, per)
     axes.set_xticks(positions, _tick_labels(local, positions, per), fontsize=8)
-    axes.set_xlim(-0.6, len(counts) - 0.4)
+    axes.set_xlim(-0.6, len(local) - 0.4)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(axis="y", labelsize=8)
-    axes.set_ylabel(f"matches per {per}", fontsize=9)
+    axes.set_ylabel(ylabel, fontsize=9)
     axes.set_xlabel(tz.key, fontsize=8, color="#555555")
     axes.set_title(_drawable(title), fontsize=11, parse_math=False)
     axes.grid(axis="y", alpha=0.3)
@@ -145,6 +153,49 @@ def render_activity_chart(buckets: Sequence[tuple[dt.datetime, int]], *, title: 
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
 
+
+def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+_STATS_SIZE_INCHES = (8.0, 3.6)
+# the digest's blue first, then colours told apart in print and by most colour-blind readers
+_SERIES_COLOURS = ("#3a7bbf", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00")
+_OTHER_COLOUR = "#b0b0b0"
+_LEGEND_CHARS = 28
+
+
+def render_stacked_chart(starts: Sequence[dt.datetime],
+                         series: Sequence[tuple[str, Sequence[int]]], *, title: str, per: Per,
+                         tz: ZoneInfo, other: str = "other") -> bytes:
+    """A PNG stacked bar chart (800×360 px) of posts per hour or day, one colour per series.
+
+    ``starts`` are the buckets' starts (any zone; labelled in ``tz``); ``series`` are
+    (legend label, count per bucket) pairs drawn bottom-up in that order, the one labelled
+    ``other`` in grey. Styled as :func:`render_activity_chart`, with a legend on the right.
+    """
+    if any(len(counts) != len(starts) for _, counts in series):
+        raise ValueError("every series needs one count per bucket")
+    local = [moment.astimezone(tz) for moment in starts]
+    figure = Figure(figsize=_STATS_SIZE_INCHES, dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    bottom = [0] * len(starts)
+    colours = iter(_SERIES_COLOURS)
+    for label, counts in series:
+        colour = _OTHER_COLOUR if label == other else next(colours, _OTHER_COLOUR)
+        shown = _drawable(label) or "?"
+        if len(shown) > _LEGEND_CHARS:
+            shown = shown[:_LEGEND_CHARS - 1] + "…"
+        axes.bar(range(len(starts)), counts, width=0.8, bottom=bottom, color=colour,
+                 label=shown.replace("$", r"\$"))
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    _style(axes, local, per, tz, title=title, ylabel=f"posts per {per}")
+    if series:
+        handles, labels = axes.get_legend_handles_labels()
+        # top of the stack first, as the bars read
+        figure.legend(handles[::-1], labels[::-1], loc="outside right upper", fontsize=8,
+                      frameon=False)
+    return _png(figure)

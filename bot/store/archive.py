@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -152,6 +153,36 @@ class ArchiveRepository(Repository):
         return SavedSearch(int(row["id"]), int(row["chat_id"]), str(row["query"]),
                            opt_dt(row["since"]), opt_dt(row["until"]))
 
+    # ------------------------------------------------------------------ stats (/stats)
+    async def stats_series(self, match: str | None, window: SearchWindow, width: int,
+                           ) -> list[StatsRow]:
+        """Posts the FTS5 expression finds, grouped by UTC time prefix and channel.
+
+        ``width`` is how much of the stored UTC date to group by: 13 (the hour) or 16 (the
+        minute, for zones whose local hours do not start on a UTC hour).
+        """
+        if width not in (13, 16):
+            raise ValueError("width must be 13 (hour) or 16 (minute)")
+        where, params = _where(window, None)
+        sql, head = self._query(
+            f"substr(p.date, 1, {width}) AS b, p.channel_id AS ch, c.title, COUNT(*),"
+            " SUM(p.text_version > 0), SUM(p.deleted_at IS NOT NULL)",
+            match, where, join_channels=True)
+        rows = await self._db.fetchall(f"{sql} GROUP BY b, ch ORDER BY b, ch",
+                                       [*head, *params])
+        return [StatsRow(from_iso(f"{r[0]}{':00' if width == 16 else ':00:00'}+00:00"),
+                         int(r[1]), str(r[2] if r[2] is not None else r[1]), int(r[3]),
+                         int(r[4]), int(r[5])) for r in rows]
+
+    async def stats_regions(self, match: str | None, window: SearchWindow,
+                            ) -> list[tuple[str, int]]:
+        """(posts.regions as stored, posts) over the posts the FTS5 expression finds."""
+        where, params = _where(window, None)
+        sql, head = self._query("p.regions AS r, COUNT(*)", match,
+                                f"{where} AND p.regions IS NOT NULL AND p.regions != ''")
+        rows = await self._db.fetchall(f"{sql} GROUP BY r ORDER BY r", [*head, *params])
+        return [(str(r[0]), int(r[1])) for r in rows]
+
 
 def _archived(r: sqlite3.Row) -> ArchivedPost:
     return ArchivedPost(
@@ -159,3 +190,14 @@ def _archived(r: sqlite3.Row) -> ArchivedPost:
         received_at=from_iso(r["received_at"]), deleted_at=opt_dt(r["deleted_at"]),
         edits=int(r["text_version"]), regions=tuple((r["regions"] or "").split()),
         reactions=r["reactions"], source=str(r["source"]))
+
+
+class StatsRow(NamedTuple):
+    """One group of ``stats_series``: posts of a channel in a UTC hour (or minute)."""
+
+    at: dt.datetime  # the start of the UTC hour or minute
+    channel_id: int
+    title: str
+    posts: int
+    edited: int
+    deleted: int
