@@ -51,6 +51,7 @@ class Rig:
     db: Database
     clock: FakeClock
     ingest: IngestService
+    rules: RulesService
     search: ArchiveSearch
     posts: dict[str, Post]
 
@@ -123,7 +124,7 @@ async def rig(store: Store, db: Database, clock: FakeClock, lemmatizer: Lemmatiz
     assert await ingest.apply_deletions(B, [6]) == 1
     await db.transaction(lambda conn: conn.execute(
         "UPDATE posts SET reactions = 40 WHERE message_id = 1 AND channel_id = ?", (A,)))
-    return Rig(store, db, clock, ingest, ArchiveSearch(store, lemmatizer, places), posts)
+    return Rig(store, db, clock, ingest, rules, ArchiveSearch(store, lemmatizer, places), posts)
 
 
 def _csv(data: bytes) -> list[dict[str, str]]:
