@@ -70,7 +70,6 @@ async def export_to(args: argparse.Namespace) -> int:
         raise ToolError(str(exc)) from None
     if since is not None and until is not None and since >= until:
         raise ToolError("the start of the period lies after its end")
-    started = time.monotonic()
     with _Destination(args.output) as out:
         async with open_archive(args) as archive:
             try:
@@ -80,6 +79,7 @@ async def export_to(args: argparse.Namespace) -> int:
                                 f"{exc.pointer()}") from None
             except ValueError as exc:  # a region: that names no place
                 raise ToolError(str(exc)) from None
+            started = time.monotonic()  # the export itself, not loading the dictionaries
             with await _progress(archive, chosen) as bar:
                 summary = await _export(archive, chosen, args.format, out, bar)
     print(_summary_line(summary, args, tz, time.monotonic() - started), file=sys.stderr)

@@ -430,3 +430,45 @@ async def test_export_import_export_gives_the_same_posts(rig: Rig, tmp_path: Pat
     edited = next(r for r in after if r["message_id"] == 2)
     assert edited["edits"] == 2 and len(edited["versions"]) == 2  # type: ignore[arg-type]
     assert {r["source"] for r in _jsonl(again.getvalue())} == {"import"}
+
+
+def _export_on_a_terminal(tmp_path: Path, out: Path) -> tuple[int, str]:
+    """``chanwatch export`` with stderr on a real pseudo-terminal; (exit code, what it showed)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    # a terminal emulator gives its pty a size (a bare pty has 0 columns: an empty bar)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    terminal = open(slave, "w", encoding="utf-8", closefd=True)
+    saved, sys.stderr = sys.stderr, terminal
+    try:
+        code = _cli(tmp_path, "--format", "csv", "Белгород", "-o", str(out))
+    finally:
+        sys.stderr = saved
+        terminal.close()
+    shown = b""
+    os.set_blocking(master, False)
+    try:
+        while chunk := os.read(master, 65536):
+            shown += chunk
+    except (BlockingIOError, OSError):
+        pass  # read all there was (EIO once the terminal side is closed)
+    os.close(master)
+    return code, shown.decode("utf-8", "replace")
+
+
+async def test_cli_shows_a_progress_bar_only_on_a_terminal(
+        tool_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.csv"
+    code, shown = await asyncio.to_thread(_export_on_a_terminal, tmp_path, out)
+    assert code == 0 and len(_csv(out.read_bytes())) == 8
+    assert "8/8" in shown and "posts" in shown and "100%" in shown  # tqdm's bar, total known
+    assert "chanwatch: 8 posts exported" in shown
+    assert await _cli_async(tmp_path, "--format", "csv", "Белгород", "-o", str(out)) == 0
+    err = capsys.readouterr().err  # not a terminal: the summary line alone
+    assert "%" not in err and err.count("\n") == 1 and "8 posts exported" in err
