@@ -135,6 +135,9 @@ def window_buckets(since: dt.datetime, until: dt.datetime, tz: ZoneInfo,
     if per is None:
         per = "hour" if until - since <= HOURLY_MAX_SPAN else "day"
     since_utc, until_utc = since.astimezone(dt.UTC), until.astimezone(dt.UTC)
+    if until_utc.microsecond:
+        # the store compares whole seconds (to_iso): "until now" must keep this second's posts
+        until_utc = until_utc.replace(microsecond=0) + dt.timedelta(seconds=1)
     if per == "hour":
         first = since.astimezone(tz).replace(minute=0, second=0, microsecond=0)
         first_utc = first.astimezone(dt.UTC)
