@@ -82,6 +82,7 @@ class Demo:
         await scenes.replay(s, self.options.posts, self.options.speed)
         await scenes.never_miss(s)
         await scenes.delivery(s)
+        await scenes.archive(s)
         await scenes.preview(s)
         await scenes.closing(s)
         if self.options.interactive:

@@ -2,7 +2,7 @@
 
 The admin's opening commands (watch and backfill, rules), the replay of the real posts, an
 outage with an edit and a deletion, the delivery features (a repeated story, quiet hours, a
-mute button, a digest) and a channel read through its web preview whose alert is translated.
+mute button, a digest), the archive (/search, /stats) and a channel read through its web preview whose alert is translated.
 Texts marked "(демо)" are the demo's own; the replayed posts are the bundled real ones.
 """
 
@@ -127,6 +127,13 @@ async def delivery(s: DemoSession) -> None:
     await wait_for(lambda: any("Digest</b> ·" in m.html for m in s.world.sent), 15)
     s.transcript.flush()
     await s.say("/digest 08:00, 20:00")
+
+
+async def archive(s: DemoSession) -> None:
+    """What was collected comes back out: a search of every stored post, and a chart."""
+    s.transcript.line("\n🗄 the archive: every stored post is searchable (the rule language)")
+    await s.say("/search беспилотник* since 7d")
+    await s.say("/stats Белгород 7d")
 
 
 async def _story_and_forward(s: DemoSession) -> SentMessage | None:
