@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # module names under bot.cli_tools, each defining TOOL
-TOOL_MODULES = ("search", "export", "importer", "stats")
+TOOL_MODULES = ("search", "export", "importer", "stats", "web")
 
 
 @dataclass(frozen=True)
