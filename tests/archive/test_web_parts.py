@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bot.cli_tools.web import is_loopback
+from bot.cli_tools.web import INSTALL_HINT, is_loopback
 from bot.web.auth import offered_password
 from bot.web.plugin import authorize
 from bot.web.site import SchemaError, metadata, table_names
@@ -91,3 +94,14 @@ def test_a_database_without_the_archive_index_is_refused(tmp_path: Path) -> None
     conn.close()
     with pytest.raises(SchemaError, match="chanwatch migrate"):
         table_names(old)
+
+
+def test_without_datasette_the_tool_says_how_to_install_it(tmp_path: Path) -> None:
+    # sys.modules[name] = None: the import system treats datasette as not installed
+    script = ("import os, sys; sys.modules['datasette'] = None; from bot.cli import main;"
+              " sys.exit(main(['--env-file', os.devnull, 'web']))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"chanwatch: {INSTALL_HINT}"
