@@ -100,8 +100,8 @@ def test_without_datasette_the_tool_says_how_to_install_it(tmp_path: Path) -> No
     # sys.modules[name] = None: the import system treats datasette as not installed
     script = ("import os, sys; sys.modules['datasette'] = None; from bot.cli import main;"
               " sys.exit(main(['--env-file', os.devnull, 'web']))")
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+                          timeout=60, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)})
     assert done.returncode == 2
     assert done.stderr.strip() == f"chanwatch: {INSTALL_HINT}"
