@@ -120,7 +120,7 @@ class Database:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise _busy(exc)  # chained in _busy
+                raise _busy(exc) from exc
             committed = False
             try:
                 self._announced.clear()
@@ -130,7 +130,7 @@ class Database:
                 self._fire()
                 return result
             except sqlite3.OperationalError as exc:
-                raise _busy(exc)  # chained in _busy
+                raise _busy(exc) from exc
             finally:
                 if not committed:
                     self._announced.clear()  # rolled back: nothing happened
@@ -194,13 +194,13 @@ def _whole_transaction(aconn: aiosqlite.Connection,
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        raise _busy(exc)  # chained in _busy
+        raise _busy(exc) from exc
     try:
         result = _run_to_end(work(cast(aiosqlite.Connection, _InThread(conn))))
         conn.execute("COMMIT")
         return result
     except sqlite3.OperationalError as exc:
-        raise _busy(exc)  # chained in _busy
+        raise _busy(exc) from exc
     finally:
         if conn.in_transaction:  # not committed
             conn.execute("ROLLBACK")

@@ -2,7 +2,8 @@
 
 The admin's opening commands (watch and backfill, rules), the replay of the real posts, an
 outage with an edit and a deletion, the delivery features (a repeated story, quiet hours, a
-mute button, a digest), the archive (/search, /stats) and a channel read through its web preview whose alert is translated.
+mute button, a digest), the archive (/search, /stats) and a channel read through its web
+preview whose alert is translated.
 Texts marked "(демо)" are the demo's own; the replayed posts are the bundled real ones.
 """
 
