@@ -25,9 +25,11 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first, read from pyproject.toml, in their own layer: editing bot/ does not
-# reinstall them. (All runtime dependencies are pure Python: no compiler is needed.)
+# reinstall them. (All runtime dependencies are pure Python: no compiler is needed.) The `web`
+# extra (Datasette) is included, so the image serves `chanwatch web` too:
+#   docker compose run --rm -p 8001:8001 -e WEB_PASSWORD=... chanwatch web --host 0.0.0.0
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['web']))" \
         > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt
 
