@@ -159,14 +159,16 @@ class PlaceMatcher:
             matcher = cls(gazetteer, lemmatizer)
             matcher._index = index
             return matcher
-        except (OSError, pickle.PickleError, EOFError, AttributeError):
+        except Exception:  # missing, or torn or foreign bytes (pickle raises many kinds)
             pass
         matcher = cls.build(gazetteer, lemmatizer)
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             for old in cache_dir.glob("places-*.pickle"):
                 old.unlink(missing_ok=True)
-            tmp = cache.with_suffix(".tmp")
+            # one temporary file per process: two processes starting at once (the service
+            # and `chanwatch web`) must not write into the same file
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
             with tmp.open("wb") as fh:
                 pickle.dump(matcher._index, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, cache)
