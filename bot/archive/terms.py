@@ -11,9 +11,10 @@ FTS5 tokenizer (unicode61, tokenchars ``'-_``) sees each as exactly one token.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+from bot.match.analysis import TextAnalysis
 from bot.match.lemmas import Lemmatizer
-from bot.match.normalize import tokenize
 from bot.match.places import PlaceFinder
 from bot.models import TextTerms
 from bot.regions.gazetteer import Gazetteer
@@ -24,6 +25,7 @@ _NOT_TOKEN_RE = re.compile(r"[^\w'\-]|_")
 PLACE_PREFIX = "p_"
 
 
+@lru_cache(maxsize=65_536)
 def fts_token(key: str) -> str:
     """A key as one FTS5 token (the same on the write and on the query side)."""
     return _NOT_TOKEN_RE.sub("_", key.casefold())
@@ -50,18 +52,20 @@ class TermMaker:
             return cls(lemmatizer)
         return cls(lemmatizer, places, AncestorSource.of(places.gazetteer))
 
-    def of(self, text: str) -> TextTerms:
-        """The terms of one text (deterministic: sorted, no hash order)."""
-        tokens = tokenize(text)
-        keys_of = self._lemmatizer.keys
-        keys = [keys_of(t.norm, t.proper) for t in tokens]
+    def of(self, text: str, analysis: TextAnalysis | None = None) -> TextTerms:
+        """The terms of one text (deterministic: sorted, no hash order).
+
+        ``analysis``: the text already read (the rule index's ``analyse``), reused.
+        """
+        if analysis is None or analysis.text != text:
+            analysis = TextAnalysis.of(text, self._lemmatizer)
         terms: set[str] = set()
-        for token_keys in keys:
+        for token_keys in analysis.keys:
             terms.update(token_keys)
         out = {fts_token(k) for k in terms if k}
         regions: set[str] = set()
-        if self._places is not None and tokens:
-            for mention in self._places.mentions(text, tokens, keys):
+        if self._places is not None and analysis.tokens:
+            for mention in analysis.mentions(self._places):
                 for place_id in self._lineage(mention.place_id):
                     out.add(place_term(place_id))
                 if self._ancestors is not None:

@@ -15,9 +15,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.match.analysis import TextAnalysis
 from bot.match.lemmas import Lemmatizer
 from bot.match.names import KeySeq, NameSource, find_names, name_sequences, phrase_sequences
-from bot.match.normalize import Token, detect_lang, tokenize
+from bot.match.normalize import Token, detect_lang
 from bot.match.places import PlaceFinder, PlaceMention
 from bot.match.query import (
     And,
@@ -254,14 +255,23 @@ class RuleIndex:
                 self._forms[key].append(entry)
 
     # ------------------------------------------------------------------ matching
-    def match(self, text: str, channel: str | None = None) -> list[MatchHit]:
-        """Every rule that matches ``text`` (posted in channel ``channel``), with spans."""
+    def analyse(self, text: str) -> TextAnalysis:
+        """``text`` read with this index's lemmatizer, to share with ``match`` and others."""
+        return TextAnalysis.of(text, self.lemmatizer)
+
+    def match(self, text: str, channel: str | None = None,
+              analysis: TextAnalysis | None = None) -> list[MatchHit]:
+        """Every rule that matches ``text`` (posted in channel ``channel``), with spans.
+
+        ``analysis``: the text already read (``analyse``), so that its tokens, keys and
+        places are not computed again.
+        """
         if not self.rules:
             return []
-        tokens = tokenize(text)
-        keys_of = self.lemmatizer.keys
-        post = _Post(tokens, [keys_of(t.norm, t.proper) for t in tokens],
-                     channel.lower() if channel else None, None)
+        if analysis is None or analysis.text != text:
+            analysis = self.analyse(text)
+        tokens = analysis.tokens
+        post = _Post(tokens, analysis.keys, channel.lower() if channel else None, None)
         # slot (leaf << 6 | member) -> (first, last) token positions of each occurrence
         found: dict[int, list[tuple[int, int]]] = {}
         cache = self._entry_cache
@@ -292,7 +302,7 @@ class RuleIndex:
         candidates = {leaf_rule[slot >> _MEMBER_BITS] for slot in found}
         candidates.update(self._unindexed)
         if self._region_targets and self.places is not None:
-            post.places = self.places.mentions(text, tokens, keys)
+            post.places = analysis.mentions(self.places)
             if post.places:
                 candidates.update(self._region_rules)
         hits = []

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from itertools import product
 from math import prod
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.match.normalize import _CYRILLIC_RE, normalize_word
 from bot.match.translit import latin_forms
@@ -24,9 +25,23 @@ _POSSESSIVE_ENDINGS = ("", "а", "у", "ым", "ом", "е", "ой", "ою", "ы
 # Ростов-на-Дону → Ростове-на-Дону, Комсомольск-на-Амуре → Комсомольске-на-Амуре.
 _FIXED_LINKS = frozenset({"на", "над", "под", "при", "у", "в", "во", "де", "ла", "ле", "эль"})
 _MAX_HYPHEN_FORMS = 2000
+# Letters only one of the two languages writes.
+_RU_LETTERS = frozenset("ыэъ")
+_UK_LETTERS = frozenset("іїєґ")
+# A word of letters only, of two or more: one the dictionary step alone reads (no hyphen,
+# apostrophe or digit for pymorphy3's other steps to take apart).
+_SIMPLE_WORD_RE = re.compile(r"^[^\W\d_]{2,}$")
 # Known readings that make a capitalised word no word of a name: "На Украине", "Так Путин",
 # "Сегодня Москва" are two capitalised words side by side, not a name.
 _FUNCTION_WORDS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "ADVB", "PRED", "COMP"})
+
+
+class Reading(NamedTuple):
+    """One parse of a word, as much of it as its keys need."""
+
+    lemma: str  # the normal form, normalised
+    russian: bool  # from the Russian dictionary (else the Ukrainian one)
+    name: bool  # a known proper-name parse (place, first name, surname …)
 
 
 class Lemmatizer:
@@ -40,6 +55,8 @@ class Lemmatizer:
             pymorphy3.MorphAnalyzer(lang="uk"),
         ]
         self.keys = lru_cache(maxsize=cache_size)(self._keys)
+        # one parse of a word serves its lower-case and its capitalised keys
+        self.readings = lru_cache(maxsize=cache_size // 4)(self._readings)
         self.rule_keys = lru_cache(maxsize=cache_size // 10)(self._rule_keys)
         self.name_forms = lru_cache(maxsize=cache_size // 10)(self._name_forms)
         self.name_keys = lru_cache(maxsize=cache_size // 10)(self._name_keys)
@@ -61,6 +78,40 @@ class Lemmatizer:
     def _parses(self, norm: str) -> list[Any]:
         return [p for analyzer in self._analyzers for p in analyzer.parse(norm)]
 
+    def _readings(self, norm: str) -> tuple[Reading, ...]:
+        """The parses of a word that its keys come from, Russian first.
+
+        A word one dictionary knows and the other does not is read by the one that knows it:
+        the other's parses would be guesses by ending (the Ukrainian dictionary's guesses
+        for «области» or «беспилотников», a Russian guess for «Бєлгороді»), which add no
+        key a rule needs and cost most of the time (~80 µs of ~100 µs a word). A word both
+        know is read by both. A known plain word (letters only) is read straight from the
+        dictionary, as pymorphy3's own dictionary step does, without the parse objects and
+        probability estimates that ``parse`` builds around it (tests/match/
+        test_readings.py holds the two to the same lemmas over the corpus's words).
+        """
+        ru, uk = self._analyzers
+        known = ru.word_is_known(norm), uk.word_is_known(norm)
+        wanted = known
+        if not any(known):
+            # a word neither knows: guesses by ending, from the dictionary of its alphabet
+            # (ы, э, ъ are never Ukrainian; і, ї, є, ґ never Russian), else from both
+            letters = set(norm)
+            wanted = not letters & _UK_LETTERS, not letters & _RU_LETTERS
+            if not any(wanted):
+                wanted = (True, True)
+        simple = bool(_SIMPLE_WORD_RE.match(norm))
+        out: list[Reading] = []
+        for russian, analyzer, want, knows in ((True, ru, wanted[0], known[0]),
+                                               (False, uk, wanted[1], known[1])):
+            if not want:
+                continue
+            if knows and simple:
+                out.extend(_dictionary_readings(analyzer, norm, russian))
+            else:
+                out.extend(_parsed_readings(analyzer, norm, russian))
+        return tuple(out)
+
     def _keys(self, norm: str, proper: bool = False) -> frozenset[str]:
         """Keys of a post token: itself, its lemmas, and Latin spellings if it is a name.
 
@@ -76,16 +127,15 @@ class Lemmatizer:
             for i, part in enumerate(norm.split("-")):
                 if len(part) >= 3:
                     keys |= self.keys(part, proper and i == 0)
-        ru, uk = (analyzer.parse(norm) for analyzer in self._analyzers)
+        readings = self.readings(norm)
         if proper:
             # Only the Russian dictionary tags places (Geox). When it knows the word as a name,
             # that settles it (the Ukrainian guesses for a Russian word are dropped too); the
             # Ukrainian dictionary alone would take "Куп'янська" for a surname and lose the
             # town, so without a Russian name parse all parses stay.
-            names = [p for p in ru if p.is_known and _PROPER & p.tag.grammemes]
-            if names:
-                ru, uk = names, [p for p in uk if p.is_known and _PROPER & p.tag.grammemes]
-        lemmas = {normalize_word(p.normal_form) for p in (*ru, *uk)}
+            if any(r.name for r in readings if r.russian):
+                readings = tuple(r for r in readings if r.name)
+        lemmas = {r.lemma for r in readings}
         keys |= lemmas
         if proper:
             for lemma in lemmas | {norm}:
@@ -161,6 +211,29 @@ class Lemmatizer:
         else:  # only the first part inflects (rare: two long, richly inflected parts)
             forms.update("-".join((first, *parts[1:])) for first in options[0])
         return frozenset(forms)
+
+
+def _parsed_readings(analyzer: Any, norm: str, russian: bool) -> list[Reading]:
+    return [Reading(normalize_word(p.normal_form), russian,
+                    p.is_known and bool(_PROPER & p.tag.grammemes))
+            for p in analyzer.parse(norm)]
+
+
+def _dictionary_readings(analyzer: Any, norm: str, russian: bool) -> list[Reading]:
+    """The readings of a word the dictionary knows, from the dictionary itself.
+
+    What pymorphy3's DictionaryAnalyzer does for such a word (every entry of the word, with
+    its ё/е spellings, its normal form and tag), minus what ``parse`` adds that keys never
+    use: Parse objects, their scores and the order of likelihood (keys are a set).
+    """
+    words = analyzer.dictionary
+    out = []
+    for fixed, entries in words.words.similar_items(norm, analyzer.char_substitutes):
+        for paradigm, index in entries:
+            tag = words.build_tag_info(paradigm, index)
+            out.append(Reading(normalize_word(words.build_normal_form(paradigm, index, fixed)),
+                               russian, bool(_PROPER & tag.grammemes)))
+    return out
 
 
 def _possessive_forms(norm: str) -> set[str]:

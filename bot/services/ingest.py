@@ -13,6 +13,7 @@ from bot.archive.terms import TermMaker
 from bot.clock import Clock
 from bot.events import AlertChannel, AlertEvent, AlertPost, FiredRule, Span
 from bot.match import MatchHit
+from bot.match.analysis import TextAnalysis
 from bot.match.dedup import fingerprint, story_keys
 from bot.match.index import PLACE_MARK
 from bot.models import Channel, Post, Rule
@@ -47,23 +48,26 @@ class IngestService:
         ``source`` is live, reconcile (alerts say how late they are) or backfill (matches are
         recorded for search and digests, but nothing is sent).
         """
-        _, records, alerts = await self._prepare(post, source)
+        analysis = self._rules.index.analyse(post.text)  # read once: matching and terms
+        _, records, alerts = await self._prepare(post, source, analysis)
         return await self._store.posts.save(post, records, alerts, source=source,
                                             keys=story_keys(post, alerting=bool(alerts)),
-                                            terms=self.terms.of(post.text))
+                                            terms=self.terms.of(post.text, analysis))
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
         """``ingest`` for a batch of posts in order, stored in one transaction."""
-        items = [await self._prepare(post, source) for post in posts]
+        analyses = [self._rules.index.analyse(post.text) for post in posts]
+        items = [await self._prepare(post, source, a) for post, a in zip(posts, analyses,
+                                                                           strict=True)]
         keys = [story_keys(post, alerting=bool(alerts)) for post, _, alerts in items]
-        terms = [self.terms.of(post.text) for post in posts]
+        terms = [self.terms.of(post.text, a) for post, a in zip(posts, analyses, strict=True)]
         return await self._store.posts.save_many(items, source=source, keys=keys, terms=terms)
 
     async def _prepare(
-        self, post: Post, source: str
+        self, post: Post, source: str, analysis: TextAnalysis | None = None,
     ) -> tuple[Post, list[RuleHitRecord], list[AlertDraft]]:
         """Match a post once; render its alerts (none for backfill)."""
-        hits = self._rules.index.match(post.text, post.channel_username)
+        hits = self._rules.index.match(post.text, post.channel_username, analysis)
         records = [RuleHitRecord(h.rule_id, h.spans) for h in hits]
         alerts: list[AlertDraft] = []
         if hits and source != "backfill":
@@ -87,7 +91,8 @@ class IngestService:
         """
         if await self._store.posts.text(post.channel_id, post.message_id) in (None, post.text):
             return False  # unknown, or nothing changed (most re-reads): no matching needed
-        hits = self._rules.index.match(post.text, post.channel_username)
+        analysis = self._rules.index.analyse(post.text)
+        hits = self._rules.index.match(post.text, post.channel_username, analysis)
         records = [RuleHitRecord(h.rule_id, h.spans, h.chat_id) for h in hits]
         alerts: list[AlertDraft] = []
         if hits:
@@ -95,7 +100,7 @@ class IngestService:
                                         edited_match=True)
         edit = await self._store.posts.save_edit(
             post, records, alerts, fingerprint=fingerprint(post.text) if alerts else None,
-            terms=self.terms.of(post.text))
+            terms=self.terms.of(post.text, analysis))
         return edit is not None and edit.changed
 
     async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:
