@@ -44,6 +44,8 @@ class TermMaker:
         self._lemmatizer = lemmatizer
         self._places = places
         self._ancestors = ancestors
+        # a token's keys (the lemmatizer's cached sets) as index tokens
+        self._tokens_of: dict[frozenset[str], tuple[str, ...]] = {}
 
     @classmethod
     def for_places(cls, lemmatizer: Lemmatizer, places: PlaceMatcher | None) -> TermMaker:
@@ -59,10 +61,15 @@ class TermMaker:
         """
         if analysis is None or analysis.text != text:
             analysis = TextAnalysis.of(text, self._lemmatizer)
-        terms: set[str] = set()
+        out: set[str] = set()
+        cache = self._tokens_of
         for token_keys in analysis.keys:
-            terms.update(token_keys)
-        out = {fts_token(k) for k in terms if k}
+            tokens = cache.get(token_keys)
+            if tokens is None:
+                if len(cache) > 200_000:
+                    cache.clear()
+                tokens = cache[token_keys] = tuple(fts_token(k) for k in token_keys if k)
+            out.update(tokens)
         regions: set[str] = set()
         if self._places is not None and analysis.tokens:
             for mention in analysis.mentions(self._places):

@@ -256,6 +256,7 @@ class PlaceMatcher:
         if keys is None:
             keys = [self.lemmatizer.keys(t.norm, t.proper) for t in tokens]
         raw: list[tuple[int, int, _Name]] = []
+        count = len(tokens)
         for pos, token in enumerate(tokens):
             names = self._cache.get((token.norm, token.proper))
             if names is None:
@@ -276,13 +277,16 @@ class PlaceMatcher:
                     for name in self._index.get(key, ()):
                         seen[id(name)] = name
                 names = self._cache[(token.norm, token.proper)] = tuple(seen.values())
+            if not names:
+                continue
+            capital = text[token.start].isupper()
             for name in names:
-                end = pos + len(name.rest)
-                if end >= len(tokens) or not all(
-                        keys[pos + 1 + k] & want for k, want in enumerate(name.rest)):
-                    continue
-                capital = text[tokens[pos].start].isupper()
                 if not (capital or name.adjective):
+                    continue
+                rest = name.rest
+                end = pos + len(rest)
+                if rest and (end >= count or keys[pos + 1].isdisjoint(rest[0]) or any(
+                        keys[pos + 1 + k].isdisjoint(want) for k, want in enumerate(rest) if k)):
                     continue
                 word = text[tokens[pos].start:tokens[pos].end]
                 if word.isupper() and len(word) <= 4 and not self._is_region(name):
