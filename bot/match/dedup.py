@@ -18,6 +18,8 @@ from bot.models import Post, StoryKeys
 SLOTS = 32  # 32 x 32-bit minima: 128 bytes per post, similarity in steps of 1/32
 SIMILAR = 0.6  # estimated Jaccard at or above this: the same story
 MIN_WORDS = 6  # shorter texts ("Тревога!") are too common to call the same story
+BAND_SLOTS = 2  # LSH bands of 2 consecutive slots (8 bytes): 16 bands per signature
+BANDS = SLOTS // BAND_SLOTS
 _URL_RE = re.compile(r"https?://\S+|t\.me/\S+|@\w+")
 _PACK = struct.Struct(f"<{SLOTS}I")
 _HALF = struct.Struct(f"<{SLOTS // 2}I")
@@ -57,3 +59,22 @@ def similarity(a: bytes | None, b: bytes | None) -> float | None:
         return None
     same: int = sum(x == y for x, y in zip(_PACK.unpack(a), _PACK.unpack(b), strict=True))
     return same / SLOTS
+
+
+def bands(signature: bytes | None) -> list[tuple[int, bytes]]:
+    """The signature's LSH bands, (n, bytes 8n..8n+7): the keys of migrations/0008's index.
+
+    Recall is exact, not probabilistic: ``similarity >= SIMILAR`` means at least 20 of the
+    32 slots are equal (19/32 < 0.6 <= 20/32), so at most 12 differ. A differing slot spoils
+    the one band it lies in, so at most 12 of the 16 bands are spoiled and the two
+    signatures share at least 4 whole bands, wherever the differences fall. Looking up a
+    signature's bands therefore finds every signature similar enough to be the same story;
+    the candidates are then confirmed with ``similarity`` (sharing a band alone proves
+    nothing). A signature similarity() cannot compare (missing, wrong length) has no bands.
+
+    The SQL of the migration cuts the same bytes with ``substr(fingerprint, 1 + 8 * n, 8)``.
+    """
+    if signature is None or len(signature) != _PACK.size:
+        return []
+    width = 4 * BAND_SLOTS
+    return [(n, signature[n * width:(n + 1) * width]) for n in range(BANDS)]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import aiosqlite
 
 from bot.clock import to_iso
-from bot.match.dedup import SIMILAR
+from bot.match.dedup import BANDS, SIMILAR, bands
 from bot.models import OutboxStatus, Post
 from bot.store.base import Repository
 from bot.store.event_json import also_json, event_json, parse_also
@@ -214,13 +214,13 @@ async def enqueue_alerts(
     cur = await conn.execute("SELECT story, fingerprint FROM posts WHERE id = ?", (post_id,))
     mine = await cur.fetchone()
     await cur.close()
+    same = _story_params(mine["story"], mine["fingerprint"]) if mine is not None else None
     enqueued = 0
     for alert in alerts:
         earlier = None
-        if mine is not None:
-            cur = await conn.execute(_EARLIER_ALERT, (
-                alert.chat_id, dedup_since, post.channel_id, mine["story"], mine["fingerprint"],
-                SIMILAR))
+        if same is not None:
+            cur = await conn.execute(_EARLIER_ALERT, {
+                "chat": alert.chat_id, "since": dedup_since, "channel": post.channel_id, **same})
             earlier = await cur.fetchone()
             await cur.close()
         if earlier is not None:
@@ -231,12 +231,35 @@ async def enqueue_alerts(
     return enqueued
 
 
-# The chat's alert on the same story (forwarded, or near-identical text) from another channel.
+def _story_params(story: str | None, fingerprint: bytes | None) -> dict[str, object]:
+    """What ``_EARLIER_ALERT`` looks up for a post: its story, fingerprint and their bands."""
+    values = dict(bands(fingerprint))
+    return {"story": story, "fingerprint": fingerprint, "similar": SIMILAR,
+            **{f"band{n}": values.get(n) for n in range(BANDS)}}
+
+
+# The chat's earliest alert in the window on the same story (a forward of the same post, or a
+# near-identical text) from another channel. Index lookups only, however many alerts the chat
+# had: the candidates are the alerts filed under one of the post's fingerprint bands
+# (story_bands, migrations/0008_story_bands.sql), which finds every similar enough
+# fingerprint (bot/match/dedup.py ``bands``), and the alerts of posts with the same story;
+# the outer WHERE is the whole test, as it was when every alert of the window was compared.
+# CROSS JOIN fixes the join order: from the candidates to their alert and post, never a scan
+# of the chat's alerts (tests/store/test_story_bands.py checks the plan).
 _EARLIER_ALERT = (
-    "SELECT o.id, o.status FROM outbox o JOIN posts p ON p.id = o.post_id"
-    " WHERE o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ?"
-    " AND o.status != 'dead' AND p.channel_id != ?"
-    " AND (p.story = ? OR similarity(p.fingerprint, ?) >= ?)"
+    "WITH mine (band, value) AS (VALUES "
+    + ", ".join(f"({n}, :band{n})" for n in range(BANDS)) + "),"
+    " candidates (id) AS ("
+    "  SELECT b.alert_id FROM mine CROSS JOIN story_bands b"
+    "  WHERE b.chat_id = :chat AND b.band = mine.band AND b.value = mine.value"
+    "  AND b.created_at >= :since"
+    "  UNION SELECT a.id FROM posts s CROSS JOIN outbox a"
+    "  WHERE s.story = :story AND a.post_id = s.id AND a.chat_id = :chat AND a.kind = 'alert')"
+    " SELECT o.id, o.status FROM candidates c CROSS JOIN outbox o CROSS JOIN posts p"
+    " WHERE o.id = c.id AND p.id = o.post_id"
+    " AND o.chat_id = :chat AND o.kind = 'alert' AND o.created_at >= :since"
+    " AND o.status != 'dead' AND p.channel_id != :channel"
+    " AND (p.story = :story OR similarity(p.fingerprint, :fingerprint) >= :similar)"
     " ORDER BY o.id LIMIT 1"
 )
 
