@@ -6,10 +6,11 @@ repeated with distinct ids over its 24 channels, dates spread over a year), impo
 same rows raw into SQLite with an FTS5 index (unicode61, batches of 5,000) for comparison.
 Then /search's query path (ArchiveSearch.page: candidates, confirmation, the count) for a
 word, a prefix, a phrase and a word + channel + date range, against a LIKE scan of the word;
-then ``chanwatch export`` of every post (a subprocess: posts/s and its peak RSS above the
-same process's baseline) and the RSS of a process with the archive open, both dictionaries
-and the gazetteer loaded. Prints one JSON line.
-Usage: python bench/archive.py [POSTS] [--keep DIR]
+then ``chanwatch export`` of every post (a subprocess: posts/s and its own peak RSS above
+the peak of a ``chanwatch search`` over the same archive, which opens it and loads both
+dictionaries and the gazetteer). Prints one JSON line. The running service's RSS over such
+an archive is bench/service_rss.py's (it takes the archive --keep leaves).
+Usage: python bench/archive.py [POSTS] [--keep DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import sqlite3
 import statistics
 import subprocess
@@ -34,7 +34,7 @@ QUERIES = {
     "word": "Белгород",
     "prefix": "беспилотник*",
     "phrase": '"Курской области"',
-    "word_channel_range": "обстрел channel:@{channel}",
+    "word_channel_range": "суд channel:@{channel}",  # ~26 matches in its 30 days at 1M
 }
 RUNS = 20
 
@@ -91,19 +91,22 @@ def raw_fts_insert(path: Path, raw: list[tuple[object, ...]]) -> float:
     return len(raw) / elapsed
 
 
-async def import_and_search(db_path: Path, export: Path) -> dict[str, object]:
+async def import_and_search(db_path: Path, export: Path | None) -> dict[str, object]:
+    """Import ``export`` (None: the archive is there already), then time the queries."""
     from bot.archive.importer import import_paths
     from bot.cli_tools.archive import open_archive
 
     args = argparse.Namespace(db=db_path, tz="UTC", env_file="/nonexistent")
     out: dict[str, object] = {}
     async with open_archive(args, create=True) as archive:
-        started = time.perf_counter()
-        summary = await import_paths(archive, [export])
-        elapsed = time.perf_counter() - started
-        out["posts"] = summary.new
-        out["import_seconds"] = round(elapsed, 1)
-        out["import_posts_per_s"] = round(summary.new / elapsed)
+        if export is not None:
+            started = time.perf_counter()
+            summary = await import_paths(archive, [export])
+            elapsed = time.perf_counter() - started
+            out["import_seconds"] = round(elapsed, 1)
+            out["import_posts_per_s"] = round(summary.new / elapsed)
+        stored = await archive.db.fetchone("SELECT COUNT(*) FROM posts")
+        out["posts"] = int(stored[0]) if stored else 0
         row = await archive.db.fetchone(
             "SELECT c.username FROM channels c JOIN posts p ON p.channel_id = c.id"
             " GROUP BY c.id ORDER BY COUNT(*) DESC, c.id LIMIT 1")
@@ -132,43 +135,62 @@ async def import_and_search(db_path: Path, export: Path) -> dict[str, object]:
     return out
 
 
-def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
-    """Run a command; (its wall seconds, its peak resident set size in MB)."""
+# The child reports its own peak (VmHWM) as it exits: ru_maxrss from wait4 would count the
+# pages the child shared with this (large) process between fork and exec.
+_REPORT_PEAK = ("import atexit, runpy, sys\n"
+                "def peak():\n"
+                "    for line in open('/proc/self/status'):\n"
+                "        if line.startswith('VmHWM:'):\n"
+                "            sys.stderr.write('PEAK_KB ' + line.split()[1] + '\\n')\n"
+                "atexit.register(peak)\n"
+                "sys.argv = ['chanwatch', *sys.argv[1:]]\n"
+                "runpy.run_module('bot', run_name='__main__')\n")
+
+
+def peak_rss_mb(args: list[str]) -> tuple[float, float]:
+    """Run ``python -m bot ARGS``; (its wall seconds, its own peak resident set in MB)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _REPORT_PEAK, *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=False)
     elapsed = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"{cmd} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
+    peaks = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("PEAK_KB ")]
+    if proc.returncode != 0 or not peaks:
+        raise RuntimeError(f"chanwatch {args[0]} failed: {proc.stderr[-2000:]}")
+    return elapsed, int(peaks[-1]) / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("posts", type=int, nargs="?", default=1_000_000)
     parser.add_argument("--keep", type=Path, default=None, help="work here, keep the files")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: query and export the archive a previous run left"
+                             " there (no import figures)")
     args = parser.parse_args()
-    rows = corpus()
-    tool = [sys.executable, "-m", "bot"]
+    if args.reuse and not (args.keep and (args.keep / "archive.sqlite3").exists()):
+        raise SystemExit("--reuse needs --keep DIR holding a previous run's archive.sqlite3")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        export = work / "export.jsonl"
-        raw = write_export(export, rows, args.posts)
-        result: dict[str, object] = {}
-        result["raw_fts_posts_per_s"] = round(raw_fts_insert(work / "raw.sqlite3", raw))
-        del raw
         db = work / "archive.sqlite3"
-        result.update(asyncio.run(import_and_search(db, export)))
-        result["ratio"] = round(float(result["import_posts_per_s"])  # type: ignore[arg-type]
-                                / float(result["raw_fts_posts_per_s"]), 2)  # type: ignore[arg-type]
+        result: dict[str, object] = {}
+        if args.reuse:
+            result.update(asyncio.run(import_and_search(db, None)))
+        else:
+            export = work / "export.jsonl"
+            raw = write_export(export, corpus(), args.posts)
+            result["raw_fts_posts_per_s"] = round(raw_fts_insert(work / "raw.sqlite3", raw))
+            del raw
+            result.update(asyncio.run(import_and_search(db, export)))
+            result["ratio"] = round(float(result["import_posts_per_s"])  # type: ignore[arg-type]
+                                    / float(result["raw_fts_posts_per_s"]), 2)  # type: ignore[arg-type]
         result["like_vs_word_p50"] = round(float(result["like_ms"])  # type: ignore[arg-type]
                                            / max(float(result["word_p50_ms"]), 0.01), 1)  # type: ignore[arg-type]
-        _, baseline = peak_rss_mb([*tool, "search", "--db", str(db), "--limit", "5",
+        _, baseline = peak_rss_mb(["search", "--db", str(db), "--limit", "5",
                                    "Белгород"])
-        seconds, peak = peak_rss_mb([*tool, "export", "--db", str(db), "--format", "jsonl",
+        seconds, peak = peak_rss_mb(["export", "--db", str(db), "--format", "jsonl",
                                      "-o", str(work / "out.jsonl")])
-        result["archive_process_rss_mb"] = round(baseline)
+        result["search_process_peak_rss_mb"] = round(baseline)
         result["export_posts_per_s"] = round(int(result["posts"]) / seconds)  # type: ignore[call-overload]
         result["export_peak_rss_mb"] = round(peak)
         result["export_rss_above_baseline_mb"] = round(peak - baseline)
