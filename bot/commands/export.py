@@ -27,7 +27,7 @@ from bot.archive.search import CompiledSearch
 from bot.archive.window import WindowError, split_window
 from bot.commands.context import CommandContext, Reply, Services
 from bot.commands.replies import syntax_error_reply, warn
-from bot.commands.search import _index_note
+from bot.commands.search import index_note
 from bot.match import RuleSyntaxError
 from bot.render import esc
 
@@ -69,10 +69,10 @@ async def export_reply(ctx: CommandContext, svc: Services, *, gzip_above: int,
     what = f" matching <code>{esc(text)}</code>" if text else ""
     if summary.posts == 0:
         return f"📦 No stored post{what} in that period, nothing to export." + (
-            await _index_note(svc))
+            await index_note(svc))
     stamp = svc.clock.now().astimezone(tz)
     name = f"chanwatch-{stamp:%Y%m%d-%H%M}.{fmt}" + (".gz" if compressed else "")
-    return Reply(_caption(summary, what, fmt, compressed, tz) + await _index_note(svc),
+    return Reply(_caption(summary, what, fmt, compressed, tz) + await index_note(svc),
                  file=data, file_name=name)
 
 

@@ -74,14 +74,14 @@ async def _reply(svc: Services, compiled: CompiledSearch, page: SearchPage, tz: 
     window = _window_text(compiled, tz)
     if not page.hits:
         head = f"🔎 No stored post matches <code>{esc(compiled.text)}</code>{window}."
-        return head + await _index_note(svc)
+        return head + await index_note(svc)
     total = page.count.total
     about = "" if page.count.exact else "about "
     first, last = shown_before + 1, shown_before + len(page.hits)
     head = (f"🔎 <b>{about}{total}</b> post{'s' if total != 1 else ''} match"
             f"{'es' if total == 1 else ''} <code>{esc(compiled.text)}</code>{window}"
             f" — {first}–{last}, newest first:")
-    lines = [head + await _index_note(svc)]
+    lines = [head + await index_note(svc)]
     lines += [_entry(hit, tz, n) for n, hit in enumerate(page.hits, start=first)]
     html = "\n\n".join(lines)
     if page.next is None or search_id is None:
@@ -116,7 +116,11 @@ def _day_or_time(moment: dt.datetime, tz: ZoneInfo, end: bool = False) -> str:
         " (inclusive)" if end else "")
 
 
-async def _index_note(svc: Services) -> str:
+async def index_note(svc: Services) -> str:
+    """A line saying the index of older posts is still being built ("" once it is done).
+
+    /search, /stats and /export all add it: their results miss what is not indexed yet.
+    """
     if svc.indexer is None:
         return ""
     progress = await svc.indexer.progress()

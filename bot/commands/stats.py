@@ -17,7 +17,7 @@ from bot.archive.stats import (
 )
 from bot.commands.context import CommandContext, Reply, Services
 from bot.commands.replies import no_rule, syntax_error_reply, warn
-from bot.commands.search import _index_note
+from bot.commands.search import index_note
 from bot.match import RuleSyntaxError
 from bot.render import esc
 
@@ -55,7 +55,7 @@ async def cmd_stats(ctx: CommandContext, svc: Services) -> str | Reply:
     # the service reads the store itself: Services hands handlers no ArchiveStats yet
     stats = await ArchiveStats(svc.store, svc.archive).compute(compiled, buckets)
     lines = summary(stats, label, period, region_namer(svc.rules.places))
-    note = await _index_note(svc)
+    note = await index_note(svc)
     if stats.total == 0:
         return (f"📊 No stored post matches <code>{esc(label)}</code> in the"
                 f" {esc(period_words(buckets, period))}.{note}")

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,14 +16,24 @@ from bot.archive.indexer import ArchiveIndexer
 from bot.archive.search import ArchiveSearch
 from bot.archive.terms import TermMaker
 from bot.clock import to_iso
+from bot.commands import Reply, Services
+from bot.commands.context import CommandContext
+from bot.commands.export import export_reply
+from bot.commands.search import cmd_search
+from bot.commands.stats import cmd_stats
 from bot.match import Lemmatizer
-from bot.models import TextTerms
+from bot.models import ChatKind, Role, TextTerms
 from bot.regions.places import PlaceMatcher
+from bot.services.access import AccessService
+from bot.services.rules import RulesService
+from bot.services.watch import WatchService
 from bot.store import Database, Store, apply_migrations
 from bot.store.migrate import migrations_dir
 from tests.archive.conftest import sample_posts
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, NoTelegram
 from tests.support.harness import wait_until
+
+ADMIN_CHAT = 77
 
 
 async def _old_archive(tmp_path: Path, clock: FakeClock, posts: int) -> Database:
@@ -149,3 +160,39 @@ async def test_a_new_database_has_nothing_to_build(store: Store, lemmatizer: Lem
     indexer = ArchiveIndexer(store, TermMaker(lemmatizer))
     assert (await indexer.progress()).finished
     assert await indexer.run() == 0
+
+
+async def test_search_stats_and_export_say_while_older_posts_are_not_indexed_yet(
+        tmp_path: Path, clock: FakeClock, lemmatizer: Lemmatizer, places: PlaceMatcher) -> None:
+    db = await _old_archive(tmp_path, clock, 40)
+    try:
+        store = Store(db, clock)
+        terms = TermMaker.for_places(lemmatizer, places)
+        indexer = ArchiveIndexer(store, terms, batch=10)
+        svc = Services(store, AccessService(store, frozenset({ADMIN_CHAT})),
+                       WatchService(store, NoTelegram()),
+                       RulesService(store, lemmatizer, places=places), ZoneInfo("UTC"),
+                       clock=clock, archive=ArchiveSearch(store, lemmatizer, places),
+                       indexer=indexer)
+
+        async def replies() -> list[str]:
+            out = []
+            for handler, args in ((cmd_search, "Украина"), (cmd_stats, "Украина 90d")):
+                ctx = CommandContext(ADMIN_CHAT, ADMIN_CHAT, ChatKind.PRIVATE, None, args,
+                                     Role.ADMIN)
+                reply = await handler(ctx, svc)
+                out.append(reply.html if isinstance(reply, Reply) else reply)
+            ctx = CommandContext(ADMIN_CHAT, ADMIN_CHAT, ChatKind.PRIVATE, None, "csv",
+                                 Role.ADMIN)
+            reply = await export_reply(ctx, svc, gzip_above=10**7, limit=10**8)
+            out.append(reply.html if isinstance(reply, Reply) else reply)
+            return out
+
+        note = "The search index of older posts is still being built ({}% done)"
+        assert all(note.format(0) in r for r in await replies())
+        await store.archive.index_batch([], 20)  # half of the 40 posts indexed
+        assert all(note.format(50) in r for r in await replies())
+        await indexer.run()
+        assert not any("still being built" in r for r in await replies())
+    finally:
+        await db.close()
