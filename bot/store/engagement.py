@@ -178,9 +178,9 @@ class EngagementRepository(Repository):
         if after is not None:
             where += f" AND ({column}, p.id) < (?, ?)"
             params += [after[0], after[1]]
-        sql, head = ArchiveRepository._query(f"{column}, p.id", match, where)
+        sql, args = ArchiveRepository._query(f"{column}, p.id", match, where, params)
         rows = await self._db.fetchall(f"{sql} ORDER BY {column} DESC, p.id DESC LIMIT ?",
-                                       [*head, *params, limit])
+                                       [*args, limit])
         return [(int(r[0]), int(r[1])) for r in rows]
 
 

@@ -14,6 +14,7 @@ from bot.archive import search as search_module
 from bot.archive.search import ArchiveSearch, CompiledSearch
 from bot.match import CompiledRule, RuleIndex, RuleSyntaxError, parse_rule
 from bot.models import Post
+from bot.store import archive as archive_store
 from tests.archive.conftest import Filled
 
 QUERIES = [
@@ -89,6 +90,42 @@ async def test_a_period_limits_the_results(filled: Filled) -> None:
     compiled = filled.search.compile("Украина", since, until)
     expected = brute_force(filled, "Украина", since, until)
     assert expected and await all_pages(filled.search, compiled, size=3) == expected
+
+
+WINDOWED = [q for q in QUERIES if q.count("channel:") == 1] + ["Украина", "Москва OR Курск"]
+
+
+@pytest.mark.parametrize("plan", ["window first", "index first"])
+@pytest.mark.parametrize("query", WINDOWED)
+async def test_both_ways_to_a_window_give_the_same_posts(
+        filled: Filled, query: str, plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a small window (channels, dates) is read from the posts' indexes and checked against
+    # FTS5's result; a big one is reached from FTS5: the same posts, the same order
+    monkeypatch.setattr(archive_store, "WINDOW_FIRST_AT", 10**9 if plan == "window first" else 0)
+    monkeypatch.setattr(search_module, "CONFIRM_ALL", 100_000)
+    dates = sorted(p.date for p in filled.posts)
+    for since, until in ((None, None), (dates[len(dates) // 4], dates[3 * len(dates) // 4])):
+        expected = brute_force(filled, query, since, until)
+        compiled = filled.search.compile(query, since, until)
+        assert await all_pages(filled.search, compiled, size=4) == expected
+        assert (await filled.search.count(compiled)).total == len(expected)
+    assert brute_force(filled, query), "a query with no results compares nothing"
+
+
+@pytest.mark.parametrize("plan", ["window first", "index first"])
+async def test_a_window_sees_only_the_current_text_of_an_edited_post(
+        filled: Filled, plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive_store, "WINDOW_FIRST_AT", 10**9 if plan == "window first" else 0)
+    post = next(p for p in filled.posts if p.channel_username and "Ташкент" not in p.text
+                and "Самарканд" not in p.text)
+    query = f"Ташкент channel:@{post.channel_username}"
+    for n, text in enumerate((post.text + " Ташкент", post.text + " Самарканд"), start=1):
+        await filled.ingest.apply_edit(Post(
+            post.channel_id, post.message_id, post.date, text, post.permalink,
+            edit_date=post.date + dt.timedelta(minutes=n),
+            channel_username=post.channel_username))
+        found = await all_pages(filled.search, filled.search.compile(query), size=5)
+        assert found == ([post.message_id] if n == 1 else [])
 
 
 async def test_pages_stay_stable_when_posts_arrive_meanwhile(filled: Filled) -> None:
