@@ -218,8 +218,12 @@ class Dispatcher:
         if due is not None and due > now:  # what is due already waits for its budget
             wait = min(wait, (due - now).total_seconds())
         wait = max(wait, 0.01)
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns normally when this
+        # task is cancelled in the very step the wake-up arrives, and the loop above then never
+        # ends (the service's stop hung on it; tests/services/test_dispatcher.py).
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
         except TimeoutError:
             pass
 

@@ -377,3 +377,21 @@ async def test_rows_queued_before_0006_are_sent_as_they_were_queued(
         "• <b>C</b> 12:00 — x — 🗑 <i>deleted from the channel before this alert was sent</i>")
     assert poster.posted == [("http://hook.example/x", "slack",
                               {**event, "deleted_before_sent": True})]
+
+
+async def test_stops_when_cancelled_just_as_it_is_woken(store: Store, clock: FakeClock) -> None:
+    """Shutdown cancels the dispatcher; a wake-up in the same instant must not swallow that.
+
+    (Python 3.11's asyncio.wait_for returns normally when its task is cancelled in the same
+    loop step as the awaited future completes, and a loop around it then never ends: the
+    service's stop, which awaits every task, hung. This is the moment that caught it.)
+    """
+    dispatcher = make(store, clock, RecordingSender(clock))
+    for _ in range(20):  # each time: idle and asleep, woken, and cancelled before it wakes up
+        task = asyncio.ensure_future(dispatcher.run())
+        await asyncio.sleep(0.05)
+        dispatcher.wake()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        assert done == {task}, "the dispatcher did not stop when cancelled"
+        assert task.cancelled()
