@@ -2,7 +2,8 @@
 
 Usage: python scripts/sample_region_eval.py RU_NEWS_DIR AERIAL_DANGER_CHECKOUT NTREX_CHECKOUT
 
-Writes tests/data/regions_eval/posts.jsonl. The draw is made before anyone looks at what
+Writes tests/data/regions_eval/{ru_news,uk_air_raid,ntrex/uk_news}.jsonl (one file per
+source, each under its own licence: ATTRIBUTION.md there). The draw is made before anyone looks at what
 chanwatch finds in these posts, with a fixed seed, from three sources:
 
 - ru-news-2024 (CC BY 4.0), posts not in the first set (tests/data/regions_sample.jsonl):
@@ -37,7 +38,10 @@ CUED_RU = 288
 AERIAL_N = 100
 NTREX_N = 60
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-OUT = DATA / "regions_eval" / "posts.jsonl"
+EVAL = DATA / "regions_eval"
+OUT = {"ru-news-2024": EVAL / "ru_news.jsonl",  # CC BY 4.0
+       "ha-aerial-danger": EVAL / "uk_air_raid.jsonl",  # MIT
+       "NTREX-128": EVAL / "ntrex" / "uk_news.jsonl"}  # CC BY-SA 4.0
 
 
 def git_files(checkout: Path, pattern: str) -> list[tuple[str, str]]:
@@ -110,14 +114,17 @@ def main() -> int:
               "channel": "NTREX-128 newstest2019 (uk)", "text": ntrex_all[n]} for n in picked]
     rows = deal(ru, rng) + deal(aerial, rng) + deal(ntrex, rng)
     rows.sort(key=lambda r: (r["source"], r["id"]))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps({k: r[k] for k in ("id", "source", "lang", "channel", "half",
-                                                   "text")}, ensure_ascii=False) + "\n")
+    for source, out in OUT.items():  # one file per source: each keeps its own licence
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as fh:
+            for r in rows:
+                if r["source"] == source:
+                    fh.write(json.dumps({k: r[k] for k in ("id", "source", "lang", "channel",
+                                                           "half", "text")},
+                                        ensure_ascii=False) + "\n")
     channels = {r["channel"] for r in rows}
     print(f"wrote {len(rows)} posts ({len(ru)} ru-news, {len(aerial)} air-raid, {len(ntrex)} "
-          f"NTREX) from {len(channels)} channels/sources to {OUT}")
+          f"NTREX) from {len(channels)} channels/sources to {EVAL}")
     return 0
 
 
