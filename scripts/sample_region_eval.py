@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,14 @@ PER_CHANNEL = 8
 CUED_RU = 288
 AERIAL_N = 100
 NTREX_N = 60
+# A second draw for tuning only, made after the first results (README: "Region recognition"):
+# more posts naming a capital (where metonyms live), more air-raid messages and NTREX lines.
+TUNE2_SEED = 20261204
+TUNE2_CAPITAL_RU = 160
+TUNE2_CUED_RU = 60
+TUNE2_AERIAL = 70
+TUNE2_NTREX = 30
+CAPITAL_RE = re.compile(r"(?<![А-Яа-яЁё])(?:Киев|Москв|Петербург|Кремл)")
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL = DATA / "regions_eval"
 OUT = {"ru-news-2024": EVAL / "ru_news.jsonl",  # CC BY 4.0
@@ -88,6 +97,29 @@ def deal(rows: list[dict[str, str]], rng: random.Random) -> list[dict[str, str]]
     return rows
 
 
+def tune2(posts: list[dict[str, str]], aerial_all: list[dict[str, str]], ntrex_all: list[str],
+          ru_taken: set[str], aerial_taken: set[str], ntrex_taken: set[int],
+          ) -> list[dict[str, str]]:
+    """The second draw, disjoint from the first: every post of it goes to the tune half."""
+    rng = random.Random(TUNE2_SEED)
+    rest = [dict(p) for p in posts if p["id"] not in ru_taken]
+    capital = [p for p in rest if CAPITAL_RE.search(p["text"])]
+    ru = rng.sample(capital, TUNE2_CAPITAL_RU)
+    chosen = {p["id"] for p in ru}
+    ru += rng.sample([p for p in rest if p["id"] not in chosen and has_cue(p["text"])],
+                     TUNE2_CUED_RU)
+    for p in ru:
+        p.update(source="ru-news-2024", lang="ru", half="tune")
+    aerial = rng.sample([a for a in aerial_all if a["text"] not in aerial_taken], TUNE2_AERIAL)
+    for i, p in enumerate(sorted(aerial, key=lambda p: p["text"])):
+        p.update(id=f"aerial2:{i + 1}", half="tune")
+    free = [n for n in range(len(ntrex_all)) if n not in ntrex_taken]
+    ntrex = [{"id": f"ntrex:{n + 1}", "source": "NTREX-128", "lang": "uk", "half": "tune",
+              "channel": "NTREX-128 newstest2019 (uk)", "text": ntrex_all[n]}
+             for n in sorted(rng.sample(free, TUNE2_NTREX))]
+    return ru + aerial + ntrex
+
+
 def main() -> int:
     ru_dir, aerial_dir, ntrex_dir = (Path(a) for a in sys.argv[1:4])
     rng = random.Random(SEED)
@@ -113,6 +145,8 @@ def main() -> int:
     ntrex = [{"id": f"ntrex:{n + 1}", "source": "NTREX-128", "lang": "uk",
               "channel": "NTREX-128 newstest2019 (uk)", "text": ntrex_all[n]} for n in picked]
     rows = deal(ru, rng) + deal(aerial, rng) + deal(ntrex, rng)
+    rows += tune2(posts, aerial_messages(aerial_dir), ntrex_all,
+                  {r["id"] for r in ru}, {r["text"] for r in aerial}, set(picked))
     rows.sort(key=lambda r: (r["source"], r["id"]))
     for source, out in OUT.items():  # one file per source: each keeps its own licence
         out.parent.mkdir(parents=True, exist_ok=True)
