@@ -3,15 +3,16 @@
 Usage: python scripts/sample_region_eval.py RU_NEWS_DIR AERIAL_DANGER_CHECKOUT NTREX_CHECKOUT
 
 Writes tests/data/regions_eval/{ru_news,uk_air_raid,ntrex/uk_news}.jsonl (one file per
-source, each under its own licence: ATTRIBUTION.md there). The draw is made before anyone looks at what
-chanwatch finds in these posts, with a fixed seed, from three sources:
+source, each under its own licence: ATTRIBUTION.md there). The draw is made before anyone
+looks at what chanwatch finds in these posts, with a fixed seed, from three sources:
 
 - ru-news-2024 (CC BY 4.0), posts not in the first set (tests/data/regions_sample.jsonl):
   ``PER_CHANNEL`` posts at random from each of its 24 channels, then ``CUED_RU`` more at random
   among the posts with a place cue (scripts/sample_region_posts.py's CUE_RE);
 - Ukrainian air-raid channel messages quoted in the tests of denysdovhan/ha-aerial-danger (MIT):
   every string literal in its tests/danger/*.py with Cyrillic letters and three words or more
-  (shorter ones are fragments fed to its place patterns), that is not a regular expression; ``AERIAL_N`` of them at random;
+  (shorter ones are fragments fed to its place patterns), that is not a regular expression;
+  ``AERIAL_N`` of them at random;
 - Ukrainian news sentences of NTREX-128 (newstest2019-ref.ukr.txt, CC BY-SA 4.0):
   ``NTREX_N`` lines at random.
 
@@ -31,7 +32,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sample_region_posts import has_cue, load_posts  # noqa: E402
+from sample_region_posts import has_cue, load_posts
 
 SEED = 20261203
 PER_CHANNEL = 8
@@ -77,7 +78,7 @@ def aerial_messages(checkout: Path) -> list[dict[str, str]]:
                 continue
             text = node.value.strip()
             if (len(text.split()) < 3 or not _cyrillic(text) or "\\b" in text or "(?" in text
-                    or "|" in text and "(" in text):
+                    or ("|" in text and "(" in text)):
                 continue  # a keyword or a regular expression, not a message
             seen.setdefault(text, name)
     return [{"source": "ha-aerial-danger", "lang": "uk", "channel": "air-raid alerts (Kyiv)",

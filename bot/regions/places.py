@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -45,10 +46,22 @@ DOTTED_MARKERS = frozenset({"с", "г", "п", "пос", "сел", "нп", "д", 
 NOT_THE_REGION_AFTER = frozenset({
     "шоссе", "проспект", "улица", "переулок", "бульвар", "вокзал", "суд", "краб", "линия",
     "площадь", "набережная", "станция", "метро", "рынок", "парк", "театр", "университет",
+    "проезд", "тупик", "вал", "спуск", "тракт",
 })
 # Adjectives shared by a city that is a region of its own and the oblast around it.
 CLASHING_ADJECTIVES = frozenset({"московская", "ленинградская", "киевская", "київська",
                                  "севастопольская", "moscow", "kyiv", "leningrad"})
+# The adjective of a city that is a region of its own counts for the city ("московской
+# больницы" → RU-MOW, rule 16 of the labelling rules); in a list of regions' adjectives it is
+# the oblast ("в Киевской, Одесской и Днепропетровской областях"); "московский регион" is both.
+CITY_ADJECTIVES = {"московская": "RU-MOW", "киевская": "UA-30", "київська": "UA-30",
+                   "севастопольская": "UA-40"}
+CITY_OBLAST = {"RU-MOW": "RU-MOS", "UA-30": "UA-32", "UA-40": "UA-43", "RU-SPE": "RU-LEN"}
+# "киевский режим", "Киевская Русь": not the city
+NOT_THE_CITY_AFTER = frozenset({"режим", "русь", "сторона", "хунта", "патриархат", "главарь",
+                                "неонацист", "политик"})
+_BARE_OBLAST = frozenset({"область", "области", "областью", "областям", "областях", "обл"})
+_LIST_WORDS = frozenset({"и", "та", "і", "й", "или"})
 # "Москва заявила", "Киев отказался": the government, not the place.
 METONYM_VERBS = frozenset({
     "заявить", "считать", "ответить", "отказаться", "потребовать", "предупредить",
@@ -71,19 +84,87 @@ EXTRA_WORDS: dict[str, tuple[str, ...]] = {
     # a region of two oblasts: counts for both
     "донбасс": ("UA-14", "UA-09"), "донбас": ("UA-14", "UA-09"),
 }
+# Nouns of what states do, before a capital in the genitive: "поддержка Киева", "позиция Москвы".
+METONYM_NOUNS = frozenset({
+    "поддержка", "позиция", "решение", "ответ", "просьба", "требование", "заявление", "отказ",
+    "приглашение", "сотрудничество", "отношение", "переговоры", "готовность", "предложение",
+    "согласие", "намерение", "обвинение", "претензия", "интерес", "политика", "руководство",
+    "союзник", "партнёр", "партнер", "помощь", "поставка", "санкция", "вступление", "членство",
+    "признание", "давление", "представитель", "делегация", "правительство",
+    "подтверждение", "реакция", "условие", "уступка", "согласование", "участие", "действие",
+    "підтримка", "позиція", "рішення", "відповідь", "вимога", "заява", "відмова", "запрошення",
+    "співпраця", "переговори", "готовність", "пропозиція", "допомога", "постачання",
+})
+# Verbs whose subject a city is as a place ("Киев подвергся атаке", "Москва встретила снег").
+HAPPENS_TO_A_CITY = frozenset({
+    "подвергнуться", "подвергаться", "погрузиться", "остаться", "оказаться", "стать",
+    "встретить", "принять", "провести", "проводить", "принимать", "получить", "лишиться",
+    "утонуть", "засыпать", "готовиться", "проснуться", "пострадать", "находиться", "занять",
+    "войти", "попасть", "зазвучать", "загореться", "украситься", "отметить", "праздновать",
+    "відзначити", "зазнати", "опинитися", "залишитися", "стати", "прийняти", "отримати",
+})
 # Verbs around a capital's name that make it the government: "передать Киеву", "Киев заявил".
 METONYM_BEFORE = frozenset({"поставлять", "передать", "помогать", "предоставить", "обвинить",
                             "обвинять", "призвать", "поставить", "передавать"})
 # "Подписаться на Москву — новостную": a channel's footer names the channel, not a place.
 _SUBSCRIBE = frozenset({"подписаться", "подписывайся", "подпишись", "подписывайтесь",
                         "підписатися", "підписуйся", "підпишись"})
-LATIN_NAMED = 10_000
+LATIN_NAMED = 20_000  # a Latin word naming a smaller town is mostly a brand or a nickname (Kez)
+# A settlement smaller than this (or of unknown size: most villages) counts only with local
+# evidence — a settlement marker, its region or another of its region's places in the post —
+# unless the Russian dictionary knows its name as a place (Грайворон, Суджа, Глушково).
+SMALL_PLACE = 10_000
+# Words right before a surname: a title, a rank or a role ("генерал Купин", "педиатр Буянова").
+PERSON_TITLES = frozenset({
+    "генерал", "полковник", "подполковник", "майор", "капитан", "лейтенант", "сержант",
+    "адмирал", "маршал", "министр", "замминистра", "президент", "премьер", "депутат", "сенатор",
+    "мэр", "губернатор", "глава", "председатель", "директор", "посол", "судья", "прокурор",
+    "адвокат", "врач", "педиатр", "профессор", "академик", "писатель", "поэт", "актёр",
+    "актер", "актриса", "певец", "певица", "режиссёр", "режиссер", "художник", "журналист",
+    "блогер", "телеведущий", "ведущий", "тренер", "футболист", "хоккеист", "боксёр", "боксер",
+    "бизнесмен", "олигарх", "миллиардер", "экс-министр", "экс-губернатор", "господин",
+    "госпожа", "генерал-лейтенант", "генерал-майор", "генерал-полковник", "сын", "дочь",
+    "вдова", "жена", "муж", "брат", "сестра",
+    "міністр", "мер", "голова", "суддя", "лікар", "письменник", "актор", "співак", "співачка",
+    "журналіст",
+})
+# What a quoted place name names when it is not the place («Валдай» after "клуба").
+THING_NOUNS = frozenset({
+    "клуб", "канал", "телеканал", "радиостанция", "радио", "газета", "журнал", "издание",
+    "агентство", "компания", "фирма", "бренд", "марка", "завод", "фабрика", "ракета",
+    "комплекс", "крейсер", "корабль", "судно", "катер", "подлодка", "самолёт", "самолет",
+    "фк", "хк", "команда", "ансамбль", "группа", "фестиваль", "форум", "операция", "проект",
+    "жк", "кафе", "ресторан", "магазин", "тц", "трц", "отель", "гостиница", "банк", "поток",
+    "газопровод", "трубопровод", "холдинг", "концерн", "фонд", "партия", "движение",
+})
+_ORDINAL_RE = re.compile(r"^\d+-?(?:й|я|е|го|ей|ю|ой|м|ий|а)$")
+# Words right before a region's adjective that make it a street's or a station's name.
+STREET_BEFORE = frozenset({
+    "большой", "малый", "нижний", "верхний", "старый", "новый", "улица", "проспект", "шоссе",
+    "метро", "станция", "платформа", "переулок", "площадь", "набережная", "вулиця", "станція",
+})
+# Nouns after which a name in the genitive is an eponym: "парк Горького", "улица Мира".
+EPONYM_AFTER = frozenset({
+    "парк", "улица", "проспект", "площадь", "переулок", "бульвар", "набережная", "проезд",
+    "имя", "им", "сквер", "аллея", "вулиця", "площа", "провулок", "метро", "станция",
+    "платформа", "станція",
+    "ім'я", "ім", "імені",
+})
+_CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen2", "acc2",
+                    "loc2"})
+_NUMBERS = frozenset({"sing", "plur"})
+# Characters that may stand between a sentence's end and its first word (markup, emoji, quotes)
+_SENTENCE_END = frozenset(".!?…:\n")
+_OPEN_QUOTES = "«\"“„'"
+_CLOSE_QUOTES = "»\"”“'"
 BIG_PLACE = 50_000  # a Latin word naming a smaller place is too often something else (Slava)
 # A village smaller than this whose name the dictionary knows as a place is probably named
 # after a famous one (Китай, Берлин, Перу): it needs support like an ordinary word.
 FAMOUS_ELSEWHERE = 3_000
 _REGION_NOUNS = frozenset({"область", "край", "республика", "округ", "oblast", "region",
                            "krai"})
+# After a place named like an adjective, these make it the place ("Жуковский район").
+_PLACE_NOUNS = PLACE_MARKERS | _REGION_NOUNS | {"район", "округ", "громада", "селище", "округа"}
 UK_COMMON_WORDS = frozenset({
     "щастя", "перемога", "мирне", "мирний", "прогрес", "жовтень", "яр", "мир", "дружба",
     "зоря", "зірка", "світанок", "надія", "слава", "свобода", "степове", "новий", "нове",
@@ -114,13 +195,59 @@ class PlaceHit:
     text: str
 
 
+@dataclass(frozen=True)
+class _Grammar:
+    """What the dictionaries say a word can be: (part of speech, case, number) of each parse."""
+
+    forms: frozenset[tuple[str, str, str]]
+    flags: frozenset[str]  # Name, Surn, Patr, Geox among its parses
+
+    def cases(self, part: str | None = None) -> frozenset[str]:
+        return frozenset(c for p, c, _ in self.forms if c and (part is None or p == part))
+
+
+def _gap(text: str, start: int, end: int) -> str:
+    """What stands between two words, spaces and Markdown emphasis (**, __) aside."""
+    return text[start:end].strip(" \u00a0\t*_~`")
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    """Whether only markup, emoji, quotes or spaces stand between a sentence's end and here."""
+    i = start - 1
+    while i >= 0:
+        c = text[i]
+        if c in _SENTENCE_END:
+            return True
+        if c.isalnum():
+            return False
+        i -= 1
+    return True
+
+
+def _quoted(text: str, start: int, end: int) -> int:
+    """Where the quotes open if text[start:end] stands in a short quoted name («Валдай»,
+    "Рубіж", ЖК «Северный»), else -1."""
+    for opening, closing in (("«", "»"), ("“", "”"), ("„", "“"), ('"', '"')):
+        left = text.rfind(opening, max(0, start - 40), start)
+        if left < 0 or closing in text[left + 1:start] or "\n" in text[left:start]:
+            continue
+        right = text.find(closing, end, end + 40)
+        if right < 0 or "\n" in text[end:right]:
+            continue
+        if len(text[left + 1:right].split()) <= 4:
+            return left
+    return -1
+
+
 @dataclass
 class _Name:
     places: tuple[str, ...]
     rest: tuple[frozenset[str], ...]  # lemma keys of the following words of the name
     adjective: bool  # a region adjective (or demonym): no capital letter needed
-    ambiguous_word: bool  # also a common word or a surname
+    ambiguous_word: bool  # also a common word or a surname, or a small place: needs support
     every_region: bool = False  # counts for all its places' regions (Донбасс)
+    common_word: bool = False  # the dictionary knows the first word as something else too
+    settlement: bool = False  # one word naming settlements only (no region, no adjective)
 
 
 @dataclass
@@ -132,6 +259,7 @@ class PlaceMatcher:
     _index: dict[str, list[_Name]] = field(default_factory=lambda: defaultdict(list))
     _cache: dict[tuple[str, bool], tuple[_Name, ...]] = field(default_factory=dict)
     _name_cache: dict[str, tuple[frozenset[str], bool, bool]] = field(default_factory=dict)
+    _grammar_cache: dict[str, _Grammar] = field(default_factory=dict)
 
     @classmethod
     def shared(cls, lemmatizer: Lemmatizer) -> PlaceMatcher:
@@ -200,6 +328,8 @@ class PlaceMatcher:
             # "московский": the city or the oblast? then neither
             if len(regions) == 1 and adjective not in CLASHING_ADJECTIVES:
                 matcher._add((adjective,), (next(iter(regions)),), adjective=True)
+            elif adjective in CITY_ADJECTIVES:
+                matcher._add((adjective,), (CITY_ADJECTIVES[adjective],), adjective=True)
         for word, codes in EXTRA_WORDS.items():
             matcher._add((word,), codes, adjective=True, every_region=len(codes) > 1)
         return matcher
@@ -210,15 +340,18 @@ class PlaceMatcher:
         keys, known_other, geox = self._name_keys(first)
         kinds = [self.gazetteer.places[p] for p in places]
         biggest = max((p.population or 0) for p in kinds)
-        ambiguous = False
+        ambiguous = settlement = False
         if len(words) == 1 and not adjective and not any(p.kind == "region" for p in kinds):
             # an ordinary word or a person's name; or a small place named like a famous one
-            # (Китай, Берлин, Крым are villages too)
+            # (Китай, Берлин, Крым are villages too); or a village at all (most are named
+            # like something else somewhere): each needs evidence in the post
             # a big town named like an adjective (Раменское, Жуковский) is the town
+            settlement = True
             ambiguous = (known_other and biggest < BIG_PLACE) or (
-                geox and biggest < FAMOUS_ELSEWHERE) or (first.isascii() and biggest < LATIN_NAMED)
+                geox and biggest < FAMOUS_ELSEWHERE) or (first.isascii() and biggest < LATIN_NAMED
+            ) or (biggest < SMALL_PLACE and not geox)
         entry = _Name(places, tuple(self._name_keys(w)[0] for w in rest), adjective, ambiguous,
-                      every_region)
+                      every_region, common_word=known_other, settlement=settlement)
         for key in keys:
             self._index[key].append(entry)
 
@@ -294,11 +427,188 @@ class PlaceMatcher:
                 raw.append((pos, end, name))
         return self._resolve(text, tokens, raw)
 
-    def _metonym(self, tokens: list[Token], pos: int, end: int) -> bool:
-        after = end + 1 < len(tokens) and bool(
-            self.lemmatizer.keys(tokens[end + 1].norm) & METONYM_VERBS)
-        before = pos > 0 and bool(self.lemmatizer.keys(tokens[pos - 1].norm) & METONYM_BEFORE)
-        return after or before
+    def _metonym(self, text: str, tokens: list[Token], pos: int, end: int) -> bool:
+        """A capital's name for its government: "Москва заявила", "передать Киеву", "Киеву
+        разрешили": a speaking or deciding verb after it, a giving verb before it, or the
+        dative with no preposition (the one who receives; a place takes "по", "к", "в")."""
+        cases = self._grammar(tokens[pos].norm).cases("NOUN")
+        no_preposition = pos == 0 or not any(
+            p == "PREP" for p, _c, _n in self._grammar(tokens[pos - 1].norm).forms)
+        # the subject of a verb is in the nominative, and never after a preposition ("в Москве
+        # готовы", "на Київ йде 2 цілі" are places)
+        subject = "nomn" in cases and no_preposition
+        if subject and end + 1 < len(tokens) and self.lemmatizer.keys(
+                tokens[end + 1].norm) & METONYM_VERBS:
+            return True
+        if pos > 0 and self.lemmatizer.keys(tokens[pos - 1].norm) & METONYM_BEFORE:
+            return True
+        if subject and self._acts(text, tokens, end):
+            return True
+        if no_preposition and cases <= {"ablt"}:
+            return True  # "ракеты, используемые Киевом": the one who acts
+        if no_preposition and "gent" in cases and pos > 0 and self.lemmatizer.keys(
+                tokens[pos - 1].norm) & METONYM_NOUNS:
+            return True  # "поддержку Киева", "позиция Москвы"
+        if "datv" not in cases or cases - {"datv", "loct"}:
+            return False
+        if pos == 0 or _gap(text, tokens[pos - 1].end, tokens[pos].start):
+            return True  # nothing or punctuation before it: no preposition
+        # "по Киеву" is a place, and so is "в Новой Москве" (an adjective between)
+        before_forms = {p for p, _c, _n in self._grammar(tokens[pos - 1].norm).forms}
+        return not before_forms & {"PREP", "ADJF", "PRTF", "NUMR"}
+
+    def _acts(self, text: str, tokens: list[Token], end: int) -> bool:
+        """The name is the subject of a verb that only a government does: "Киев (несколько
+        раз) обвинял", "Киев продолжает затягивать" — a finite verb in the singular right
+        after it, adverbs and particles aside; not one that happens to a city (подвергся,
+        погрузился, остался)."""
+        at = end
+        for _ in range(3):
+            at += 1
+            if at >= len(tokens) or _gap(text, tokens[at - 1].end, tokens[at].start):
+                return False
+            keys = self.lemmatizer.keys(tokens[at].norm)
+            forms = self._grammar(tokens[at].norm).forms
+            if any(p == "VERB" and n == "sing" for p, _c, n in forms):
+                return not keys & HAPPENS_TO_A_CITY
+            if not (keys & {"раз"} or any(p in ("ADVB", "PRCL", "NUMR") for p, _c, _n in forms)):
+                return False
+        return False
+
+    def _grammar(self, norm: str) -> _Grammar:
+        """The word's parses in both dictionaries, reduced to what agreement needs (cached)."""
+        cached = self._grammar_cache.get(norm)
+        if cached is not None:
+            return cached
+        if len(self._grammar_cache) > 100_000:
+            self._grammar_cache.clear()
+        ru, uk = self.lemmatizer.parses_by_language(norm)
+        parses = [p for p in (*ru, *uk) if p.is_known] or [*ru, *uk]
+        forms: set[tuple[str, str, str]] = set()
+        flags: set[str] = set()
+        for parse in parses:
+            grammemes = parse.tag.grammemes
+            forms.add((str(parse.tag.POS), min(grammemes & _CASES, default=""),
+                       min(grammemes & _NUMBERS, default="")))
+            flags |= grammemes & {"Name", "Surn", "Patr", "Geox"}
+        result = self._grammar_cache[norm] = _Grammar(frozenset(forms), frozenset(flags))
+        return result
+
+    def _person(self, text: str, tokens: list[Token], pos: int) -> bool:
+        """A surname here: after a first name, an initial or a title; before a first name."""
+        token = tokens[pos]
+        word = self._grammar(token.norm)
+        if pos > 0 and not _gap(text, tokens[pos - 1].end, token.start):
+            prev = tokens[pos - 1]
+            if self.lemmatizer.keys(prev.norm) & PERSON_TITLES:
+                return True
+            if prev.proper and "Name" in (g := self._grammar(prev.norm)).flags and (
+                    g.cases("NOUN") & word.cases()):
+                return True
+        before = text[max(0, token.start - 6):token.start]
+        if len(before) >= 3 and before[-1] in " \u00a0" and before.rstrip()[-1:] == "." and (
+                before.rstrip()[-2:-1].isupper()
+                and not before.rstrip()[-3:-2].isalpha()):
+            return True  # "А. Николаев", "А.Б. Николаев"
+        if pos + 1 < len(tokens) and "Surn" in word.flags:
+            nxt = tokens[pos + 1]
+            g = self._grammar(nxt.norm)
+            if nxt.proper and g.flags & {"Name", "Patr"} and g.cases() & word.cases():
+                return True  # "Буянова Надежда"
+        return False
+
+    def _eponym(self, tokens: list[Token], pos: int) -> bool:
+        """"парк Горького", "улица Мира": a name in the genitive after such a noun, singular."""
+        if pos == 0:
+            return False
+        prev = tokens[pos - 1]
+        if not self.lemmatizer.keys(prev.norm) & EPONYM_AFTER:
+            return False
+        numbers = {n for _, _, n in self._grammar(prev.norm).forms}
+        if "plur" in numbers and "sing" not in numbers:
+            return False  # "парки Москвы"
+        # "парк Горького" (a person), "улица Мира" (a word); not "в парке Брянска" (a place)
+        flags = self._grammar(tokens[pos].norm).flags
+        return bool(flags & {"Name", "Surn", "Patr"}) or "Geox" not in flags
+
+    def _attribute(self, text: str, tokens: list[Token], pos: int) -> bool:
+        """A place named like an adjective, used as one: «Северных потоках», «Північної Кореї»."""
+        forms = {(c, n) for p, c, n in self._grammar(tokens[pos].norm).forms if p == "ADJF"}
+        for step in (1, 2):
+            at = pos + step
+            if at >= len(tokens) or _gap(text, tokens[at - 1].end, tokens[at].start):
+                return False
+            nxt = tokens[at]
+            if self.lemmatizer.keys(nxt.norm) & _PLACE_NOUNS:
+                return False
+            grammar = self._grammar(nxt.norm)
+            if {p for p, _c, _n in grammar.forms} & {"CONJ", "PREP", "PRCL", "INTJ", "NPRO"}:
+                return False  # "В Мурино и Москве": «и» is no noun
+            if any(p == "NOUN" and (c, n) in forms for p, c, n in grammar.forms):
+                return True
+            if not any(p in ("ADJF", "PRTF") and (c, n) in forms for p, c, n in grammar.forms):
+                return False
+        return False
+
+    def _common_here(self, text: str, tokens: list[Token], pos: int, name: _Name) -> bool:
+        """A settlement's name that proves nothing here: a word the dictionary knows as a first
+        name and not as a place ("Артем"), or, at a sentence's start, as an ordinary word
+        ("Короче", "Шесть", "Маленький")."""
+        grammar = self._grammar(tokens[pos].norm)
+        if "Name" in grammar.flags and "Geox" not in grammar.flags:
+            return True
+        if not _sentence_start(text, tokens[pos].start):
+            return False
+        return name.common_word or bool({p for p, _c, _n in grammar.forms} - {"NOUN", "None"})
+
+    def _quoted_thing(self, text: str, start: int, stop: int) -> bool:
+        """A place's name in quotes after what it names: клуб «Валдай», ракета "Рубіж",
+        телеканал «Москва 24» (not «Москва-Сити» or полигон «Капустин Яр»: those are places)."""
+        opening = _quoted(text, start, stop)
+        if opening < 0:
+            return False
+        before = [t.norm for t in tokenize(text[max(0, opening - 40):opening])][-2:]
+        return any(self.lemmatizer.keys(word) & THING_NOUNS for word in before)
+
+    def _names_a_thing(self, text: str, tokens: list[Token], end: int) -> bool:
+        """A region's adjective before a street, station, dish or institution, adjectives
+        aside: "Ленинградский проспект", "Московском финансово-юридическом университете"."""
+        at = end
+        for _ in range(3):
+            at += 1
+            if at >= len(tokens) or _gap(text, tokens[at - 1].end, tokens[at].start):
+                return False
+            if self.lemmatizer.keys(tokens[at].norm) & NOT_THE_REGION_AFTER:
+                return True
+            if not any(p in ("ADJF", "PRTF") for p, _c, _n in
+                       self._grammar(tokens[at].norm).forms):
+                return False
+        return False
+
+    def _named_thing(self, text: str, tokens: list[Token], pos: int, end: int,
+                     name: _Name) -> bool:
+        """A region's or a city-region's name as the name of something else: «Москва 24»,
+        "канал имени Москвы", "улица Большая Тульская", "метро Волжская", "Ольга Ярославская"."""
+        start, stop = tokens[pos].start, tokens[end].end
+        if self._quoted_thing(text, start, stop):
+            return True
+        if pos == 0 or _gap(text, tokens[pos - 1].end, start):
+            return False
+        before = self.lemmatizer.keys(tokens[pos - 1].norm)
+        if before & {"имя", "им", "ім'я", "імені"}:
+            return True
+        if not name.adjective:
+            return False
+        if before & STREET_BEFORE or _ORDINAL_RE.match(tokens[pos - 1].norm):
+            return True  # "улице Большая Тульская", "на 3-й Тверской-Ямской", "метро Волжская"
+        prev = tokens[pos - 1]
+        return prev.proper and "Name" in (g := self._grammar(prev.norm)).flags and bool(
+            g.cases("NOUN") & self._grammar(tokens[pos].norm).cases())
+
+    def _not_a_place(self, text: str, tokens: list[Token], pos: int) -> bool:
+        token = tokens[pos]
+        return (self._quoted_thing(text, token.start, token.end) or self._eponym(tokens, pos)
+                or self._person(text, tokens, pos) or self._attribute(text, tokens, pos))
 
     def _is_region(self, name: _Name) -> bool:
         return any(self.gazetteer.places[p].kind == "region" for p in name.places)
@@ -321,10 +631,22 @@ class PlaceMatcher:
                 continue
             taken.update(range(pos, end + 1))
             chosen.append((pos, end, name))
+        # People, eponyms, quoted names and adjectives are not places; a word found to be a
+        # person's surname is that person everywhere in the post ("Юрию Николаеву … Николаев")
+        rejected = {pos for pos, end, name in chosen
+                    if (name.settlement and self._not_a_place(text, tokens, pos))
+                    or (not name.settlement and self._named_thing(text, tokens, pos, end, name))}
+        people = [self.lemmatizer.keys(tokens[pos].norm) for pos in rejected]
+        rejected |= {pos for pos, _end, name in chosen if name.settlement and any(
+            keys & self.lemmatizer.keys(tokens[pos].norm) for keys in people)}
+        chosen = [c for c in chosen if c[0] not in rejected]
+        # a settlement named like a common word proves nothing at a sentence's start
+        weak = {pos for pos, _end, name in chosen if name.ambiguous_word or (
+            name.settlement and self._common_here(text, tokens, pos, name))}
         certain_regions: set[str] = set()
-        for _pos, _end, name in chosen:
+        for pos, _end, name in chosen:
             regions = {gaz.places[p].region for p in name.places}
-            if len(regions) == 1 and not name.ambiguous_word:
+            if len(regions) == 1 and pos not in weak:
                 certain_regions |= regions
         hits: list[PlaceHit] = []
         for pos, end, name in chosen:
@@ -332,16 +654,32 @@ class PlaceMatcher:
             marked = pos > 0 and (tokens[pos - 1].norm in PLACE_MARKERS or (
                 tokens[pos - 1].norm in DOTTED_MARKERS
                 and text[tokens[pos - 1].end:tokens[pos - 1].end + 1] == "."))
-            if name.adjective and end + 1 < len(tokens) and self.lemmatizer.keys(
-                    tokens[end + 1].norm) & NOT_THE_REGION_AFTER:
+            if name.adjective and self._names_a_thing(text, tokens, end):
                 continue
             # ambiguous names never count as support (certain_regions), so none supports itself
             supported = [p for p in places if p.region in certain_regions]
             regions = {p.region for p in places}
-            if name.ambiguous_word and not (marked or supported):
+            if pos in weak and not supported and (not marked or certain_regions):
+                # a marker says "a settlement", not which: with the post's places all in other
+                # regions, it is a namesake the gazetteer does not know ("в деревне Становое
+                # под Раменским" is not the Lipetsk one)
                 continue
             if pos > 1 and tokens[pos - 1].norm == "на" and tokens[pos - 2].norm in _SUBSCRIBE:
                 continue
+            if name.adjective and len(places) == 1 and places[0].region in CITY_OBLAST:
+                city = places[0].region
+                after = self.lemmatizer.keys(tokens[end + 1].norm) if end + 1 < len(tokens) \
+                    else frozenset()
+                if after & NOT_THE_CITY_AFTER:
+                    continue
+                if "регион" in after:  # "московский регион": the city and its oblast
+                    places = [places[0], gaz.places[CITY_OBLAST[city]]]
+                    for place in places:
+                        start, stop = tokens[pos].start, tokens[end + 1].end
+                        hits.append(PlaceHit(place, place.region, start, stop, text[start:stop]))
+                    continue
+                if self._in_region_list(text, tokens, pos, chosen):
+                    places = [gaz.places[CITY_OBLAST[city]]]
             if name.every_region:
                 for place in places:
                     start, stop = tokens[pos].start, tokens[end].end
@@ -350,8 +688,8 @@ class PlaceMatcher:
             top = [p for p in places if p.kind == "region"]
             if top:
                 places = top[:1]
-            if places[0].region in _CAPITAL_REGIONS and len(places) == 1 and self._metonym(
-                    tokens, pos, end):
+            if places[0].region in _CAPITAL_REGIONS and len(places) == 1 and not (
+                    name.adjective) and self._metonym(text, tokens, pos, end):
                 continue  # "Москва заявила": the government speaks, nothing happens there
             if pos > 1 and tokens[pos - 1].norm == "по" and tokens[pos - 2].norm.isdigit():
                 continue  # "в 10:00 по Москве": Moscow time
@@ -369,7 +707,47 @@ class PlaceMatcher:
             place = min(places, key=lambda p: (p.kind != "region", -(p.population or 0)))
             start, stop = tokens[pos].start, tokens[end].end
             hits.append(PlaceHit(place, place.region, start, stop, text[start:stop]))
-        return hits
+        return hits + self._bare_oblast(text, tokens, hits)
+
+    def _in_region_list(self, text: str, tokens: list[Token], pos: int,
+                        chosen: list[tuple[int, int, _Name]]) -> bool:
+        """A region adjective among others ("Киевской, Одесской и Днепропетровской областях")."""
+        adjectives = {p for p, _e, n in chosen if (n.adjective or self._is_region(n)) and p != pos}
+        for step in (-1, 1):
+            at = pos
+            while 0 <= at + step < len(tokens):
+                nxt = at + step
+                lo, hi = (tokens[at], tokens[nxt]) if step == 1 else (tokens[nxt], tokens[at])
+                if _gap(text, lo.end, hi.start).strip(","):
+                    break  # only commas, spaces and "и" may stand between the members
+                if nxt in adjectives:
+                    return True
+                if tokens[nxt].norm not in _LIST_WORDS:
+                    break
+                at = nxt
+        return False
+
+    def _bare_oblast(self, text: str, tokens: list[Token], hits: list[PlaceHit]) -> list[PlaceHit]:
+        """ "В Москве и области", "по области": the oblast around the one city named."""
+        cities = {h.region for h in hits if h.region in CITY_OBLAST}
+        if len(cities) != 1:
+            return []
+        oblast = CITY_OBLAST[next(iter(cities))]
+        if any(h.region == oblast for h in hits):
+            return []
+        covered = {i for h in hits for i, t in enumerate(tokens) if h.start <= t.start < h.end}
+        for i, token in enumerate(tokens):
+            if token.norm not in _BARE_OBLAST or token.proper or i in covered:
+                continue
+            if i > 0 and "ADJF" in {p for p, _c, _n in self._grammar(tokens[i - 1].norm).forms}:
+                continue  # "Курской области", "той области": a named or a pointed-at one
+            if i + 1 < len(tokens) and not _gap(text, token.end, tokens[i + 1].start) and any(
+                    p == "NOUN" and c == "gent" for p, c, _n in
+                    self._grammar(tokens[i + 1].norm).forms):
+                continue  # "в области медицины"
+            place = self.gazetteer.places[oblast]
+            return [PlaceHit(place, oblast, token.start, token.end, text[token.start:token.end])]
+        return []
 
     def regions(self, text: str) -> list[str]:
         """ISO codes of the first-level regions a text mentions, sorted."""
