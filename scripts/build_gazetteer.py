@@ -34,7 +34,8 @@ Usage::
     python scripts/build_gazetteer.py [--out PATH] [--supplement PATH] [--quiet]
 
 Output: gzip of JSON lines, one place per line, sorted by ``id``, with keys ``id``, ``kind``
-(``region`` | ``raion`` | ``hromada`` | ``settlement``), ``parent``, ``region`` (ISO 3166-2),
+(``region`` | ``raion`` | ``hromada`` | ``settlement`` | ``district``: a big city's district or
+neighbourhood, from the supplement), ``parent``, ``region`` (ISO 3166-2),
 ``names`` (``{"ru": [...], "uk": [...], "en": [...]}``, display name first), ``historic``,
 ``population``, ``lat`` and ``lon``.
 """
@@ -63,7 +64,7 @@ DEFAULT_OUT = DATA_DIR / "gazetteer.jsonl.gz"
 DEFAULT_SUPPLEMENT = DATA_DIR / "supplement.tsv"
 
 LANGS = ("ru", "uk", "en")
-KINDS = ("region", "raion", "hromada", "settlement")
+KINDS = ("region", "raion", "hromada", "settlement", "district")
 
 #: Russian subjects whose GeoNames raions (second-level divisions) are included: the border
 #: subjects and the ones around Moscow. Settlements are included for every Russian subject.

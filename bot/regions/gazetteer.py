@@ -17,12 +17,12 @@ from bot.match.normalize import normalize_word
 from bot.match.translit import latin_forms
 
 DATA = Path(__file__).resolve().parent / "data" / "gazetteer.jsonl.gz"
-_KIND_RANK = {"region": 0, "raion": 1, "hromada": 2, "settlement": 3}
+_KIND_RANK = {"region": 0, "raion": 1, "hromada": 2, "settlement": 3, "district": 4}
 
 
 @dataclass(frozen=True)
 class Place:
-    """One place: a first-level region, a raion, a hromada or a settlement."""
+    """One place: a first-level region, a raion, a hromada, a settlement or a city's district."""
 
     id: str
     kind: str

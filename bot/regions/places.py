@@ -73,7 +73,20 @@ METONYM_VERBS = frozenset({
 })
 _CAPITAL_REGIONS = frozenset({"RU-MOW", "UA-30"})
 # Regions whose adjective does not follow "<adjective> область" in their names.
-EXTRA_ADJECTIVES = {"крымский": "UA-43", "кримський": "UA-43", "подмосковный": "RU-MOS"}
+# The adjectives of big cities whose region is named otherwise ("казанский суд" → RU-TA,
+# "питерский «Зенит»" → RU-SPE: rule 1 of tests/data/REGIONS_LABELLING.md) count likewise.
+EXTRA_ADJECTIVES = {
+    "крымский": "UA-43", "кримський": "UA-43", "подмосковный": "RU-MOS",
+    "питерский": "RU-SPE", "петербургский": "RU-SPE", "кузбасский": "RU-KEM",
+    "казанский": "RU-TA", "екатеринбургский": "RU-SVE", "уфимский": "RU-BA",
+    "сочинский": "RU-KDA", "новороссийский": "RU-KDA", "владивостокский": "RU-PRI",
+    "тольяттинский": "RU-SAM", "норильский": "RU-KYA", "сургутский": "RU-KHM",
+    "магнитогорский": "RU-CHE", "махачкалинский": "RU-DA", "грозненский": "RU-CE",
+    "якутский": "RU-SA", "симферопольский": "UA-43", "ялтинский": "UA-43",
+    "керченский": "UA-43", "мариупольский": "UA-14", "горловский": "UA-14",
+    "криворожский": "UA-12", "дніпровський": "UA-12", "криворізький": "UA-12",
+    "маріупольський": "UA-14", "ялтинський": "UA-43", "сімферопольський": "UA-43",
+}
 # Words for a region's people and features that count for it without a capital letter.
 EXTRA_WORDS: dict[str, tuple[str, ...]] = {
     "москвич": ("RU-MOW",), "москвичка": ("RU-MOW",), "москва-река": ("RU-MOW",),
@@ -347,9 +360,10 @@ class PlaceMatcher:
             # like something else somewhere): each needs evidence in the post
             # a big town named like an adjective (Раменское, Жуковский) is the town
             settlement = True
+            villages = all(p.kind == "settlement" for p in kinds)  # not a city's district
             ambiguous = (known_other and biggest < BIG_PLACE) or (
                 geox and biggest < FAMOUS_ELSEWHERE) or (first.isascii() and biggest < LATIN_NAMED
-            ) or (biggest < SMALL_PLACE and not geox)
+            ) or (villages and biggest < SMALL_PLACE and not geox)
         entry = _Name(places, tuple(self._name_keys(w)[0] for w in rest), adjective, ambiguous,
                       every_region, common_word=known_other, settlement=settlement)
         for key in keys:
@@ -451,11 +465,14 @@ class PlaceMatcher:
             return True  # "поддержку Киева", "позиция Москвы"
         if "datv" not in cases or cases - {"datv", "loct"}:
             return False
-        if pos == 0 or _gap(text, tokens[pos - 1].end, tokens[pos].start):
-            return True  # nothing or punctuation before it: no preposition
-        # "по Киеву" is a place, and so is "в Новой Москве" (an adjective between)
+        if pos == 0:
+            return True  # "Киеву разрешили …"
+        if _gap(text, tokens[pos - 1].end, tokens[pos].start):
+            return False  # "в Курской области, Москве": a list, the preposition before it
+        # "по Киеву" is a place, and so are "в Новой Москве" (an adjective between) and "в
+        # Курской области и Москве" (a list under one preposition)
         before_forms = {p for p, _c, _n in self._grammar(tokens[pos - 1].norm).forms}
-        return not before_forms & {"PREP", "ADJF", "PRTF", "NUMR"}
+        return not before_forms & {"PREP", "ADJF", "PRTF", "NUMR", "CONJ"}
 
     def _acts(self, text: str, tokens: list[Token], end: int) -> bool:
         """The name is the subject of a verb that only a government does: "Киев (несколько
