@@ -360,10 +360,13 @@ class PlaceMatcher:
             # like something else somewhere): each needs evidence in the post
             # a big town named like an adjective (Раменское, Жуковский) is the town
             settlement = True
-            villages = all(p.kind == "settlement" for p in kinds)  # not a city's district
-            ambiguous = (known_other and biggest < BIG_PLACE) or (
+            villages = all(p.kind == "settlement" for p in kinds)
+            # a big city's district (Хамовники, Троєщина) is no village: its name alone counts
+            # (a namesake village elsewhere still makes it a shared name, rule 3)
+            districts = all(p.kind == "district" for p in kinds)
+            ambiguous = not districts and ((known_other and biggest < BIG_PLACE) or (
                 geox and biggest < FAMOUS_ELSEWHERE) or (first.isascii() and biggest < LATIN_NAMED
-            ) or (villages and biggest < SMALL_PLACE and not geox)
+            ) or (villages and biggest < SMALL_PLACE and not geox))
         entry = _Name(places, tuple(self._name_keys(w)[0] for w in rest), adjective, ambiguous,
                       every_region, common_word=known_other, settlement=settlement)
         for key in keys:

@@ -76,6 +76,12 @@ RULES: dict[str, list[tuple[str, list[str]]]] = {
         case("Питерский «Зенит» выиграл", "RU-SPE"),
         case("Краб с Камчатки", "RU-KAM"),
     ],
+    "a big city's district is no village": [
+        case("В Хамовниках перекрыли движение", "RU-MOW"),
+        case("Шахед летить на Троєщину", "UA-30"),
+        case("Пожар в Купчино", "RU-SPE"),
+        case("КАБ на Салтівку", "UA-63"),
+    ],
     "a bare «области» beside the one city-region named": [
         case("В Москве и области ожидается снег", "RU-MOS", "RU-MOW"),
         case("В Москве прошла конференция в области медицины", "RU-MOW"),
@@ -91,3 +97,9 @@ RULES: dict[str, list[tuple[str, list[str]]]] = {
 )
 def test_rule(places: PlaceMatcher, text: str, regions: list[str]) -> None:
     assert places.regions(text) == regions
+
+
+def test_a_region_filter_takes_in_the_city_s_districts(places: PlaceMatcher) -> None:
+    inside = places.places_in("Москва")
+    [khamovniki] = places.gazetteer.lookup("Хамовники")
+    assert khamovniki.kind == "district" and khamovniki.id in inside

@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parents[2] / "bot" / "regions" / "data"
 GAZETTEER = DATA / "gazetteer.jsonl.gz"
 
 KEYS = {"id", "kind", "parent", "region", "names", "historic", "population", "lat", "lon"}
-KINDS = {"region", "raion", "hromada", "settlement"}
+KINDS = {"region", "raion", "hromada", "settlement", "district"}
 UA_CODES = {
     "UA-05", "UA-07", "UA-09", "UA-12", "UA-14", "UA-18", "UA-21", "UA-23", "UA-26", "UA-30",
     "UA-32", "UA-35", "UA-40", "UA-43", "UA-46", "UA-48", "UA-51", "UA-53", "UA-56", "UA-59",
@@ -181,3 +181,15 @@ def test_kupiansk(by_region: dict[str, list[Place]]) -> None:
     assert kupiansk["names"]["ru"][0] == "Купянск"
     assert kupiansk["names"]["en"][:2] == ["Kupiansk", "Kupyansk"]
     assert kupiansk["population"] and kupiansk["lat"] and kupiansk["lon"]
+
+
+def test_big_cities_have_their_districts(places: dict[str, Place]) -> None:
+    """Districts and neighbourhoods of Moscow, St Petersburg, Kyiv and Kharkiv (supplement)."""
+    districts: dict[str, list[str]] = {}
+    for place in places.values():
+        if place["kind"] == "district":
+            districts.setdefault(place["region"], []).append(place["names"]["ru"][0])
+            assert place["parent"] == place["region"], place["id"]
+    assert set(districts) == {"RU-MOW", "RU-SPE", "UA-30", "UA-63"}
+    assert len(districts["RU-MOW"]) >= 125  # every raion of Moscow
+    assert "Хамовники" in districts["RU-MOW"] and "Троещина" in districts["UA-30"]
