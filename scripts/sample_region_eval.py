@@ -1,4 +1,4 @@
-"""Draw the second region-detection evaluation set: 640 posts, half of them held out.
+"""Draw the second region-detection evaluation set: 960 posts, 320 of them held out.
 
 Usage: python scripts/sample_region_eval.py RU_NEWS_DIR AERIAL_DANGER_CHECKOUT NTREX_CHECKOUT
 
@@ -158,8 +158,8 @@ def main() -> int:
                                                            "half", "text")},
                                         ensure_ascii=False) + "\n")
     channels = {r["channel"] for r in rows}
-    print(f"wrote {len(rows)} posts ({len(ru)} ru-news, {len(aerial)} air-raid, {len(ntrex)} "
-          f"NTREX) from {len(channels)} channels/sources to {EVAL}")
+    print(f"wrote {len(rows)} posts from {len(channels)} channels/sources to {EVAL} "
+          f"({sum(r['half'] == 'heldout' for r in rows)} held out)")
     return 0
 
 

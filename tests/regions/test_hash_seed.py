@@ -3,9 +3,10 @@
 Two index entries can cover the same words (the city of Voronezh and a Ukrainian village
 spelled alike); which one won used to follow the iteration order of a set, so the same post
 could be tagged differently from one process to the next. `chanwatch tag-regions` runs here
-on real posts (the demo's bundled 339 posts of ru-news-2024, CC BY 4.0, and every 40th post of
-the whole dataset when ../shared is there) plus sentences with such namesakes, under three
-hash seeds: the output must be byte for byte the same.
+on real posts (the demo's bundled 339 posts of ru-news-2024, CC BY 4.0, both labelled sets of
+tests/data — 1,200 posts, Ukrainian ones among them — and every 40th post of the whole dataset
+when ../shared is there) plus sentences with such namesakes, under three hash seeds: the
+output must be byte for byte the same.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "bot" / "sandbox" / "data" / "demo_posts.jsonl"
+LABELLED = [ROOT / "tests" / "data" / "regions_sample.jsonl",
+            *sorted((ROOT / "tests" / "data" / "regions_eval").rglob("*.jsonl"))]
 DATASET = ROOT.parent / "shared" / "data" / "ru-news-2024"
 NAMESAKES = ["Беспилотник сбит над Воронежем.", "В Воронеже объявлена тревога.",
              "Обстрел Николаева продолжается.", "В Покровске слышны взрывы.",
@@ -30,6 +33,12 @@ def sample() -> str:
     for n, line in enumerate(BUNDLED.read_text(encoding="utf-8").splitlines()):
         lines.append(json.dumps({"id": f"b{n}", "text": json.loads(line)["text"]},
                                 ensure_ascii=False))
+    for path in LABELLED:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if "text" in row:  # the posts, not the labels
+                lines.append(json.dumps({"id": row["id"], "text": row["text"]},
+                                        ensure_ascii=False))
     n = 0
     for path in sorted(DATASET.glob("*_messages.json")):  # absent on some machines
         for item in json.loads(path.read_text(encoding="utf-8")):
