@@ -199,6 +199,21 @@ UK_COMMON_WORDS = frozenset({
 _SHARED: PlaceMatcher | None = None
 
 
+FOREIGN = DATA.parent / "foreign.tsv"
+
+
+def _foreign_names() -> list[tuple[tuple[str, ...], int]]:
+    """Countries and big foreign cities (scripts/build_foreign_names.py): words, population."""
+    out = []
+    lines = FOREIGN.read_text(encoding="utf-8").splitlines()[1:]
+    for line in lines:
+        name, _kind, _country, population = line.split("\t")
+        words = tuple(t.norm for t in tokenize(name))
+        if words:
+            out.append((words, int(population)))
+    return out
+
+
 def _dict_versions() -> str:
     versions = []
     for package in ("pymorphy3", "pymorphy3-dicts-ru", "pymorphy3-dicts-uk"):
@@ -273,6 +288,7 @@ class _Name:
     every_region: bool = False  # counts for all its places' regions (Донбасс)
     common_word: bool = False  # the dictionary knows the first word as something else too
     settlement: bool = False  # one word naming settlements only (no region, no adjective)
+    foreign: int = 0  # a foreign country or city (its population): never a hit of its own
 
 
 @dataclass
@@ -305,6 +321,7 @@ class PlaceMatcher:
         digest = hashlib.sha256(path.read_bytes())
         digest.update(f"{__version__}|{_dict_versions()}".encode())
         digest.update(Path(__file__).read_bytes())  # the matcher's own rules are compiled in
+        digest.update(FOREIGN.read_bytes())
         cache = cache_dir / f"places-{digest.hexdigest()[:16]}.pickle"
         try:
             with cache.open("rb") as fh:
@@ -357,6 +374,12 @@ class PlaceMatcher:
                 matcher._add((adjective,), (CITY_ADJECTIVES[adjective],), adjective=True)
         for word, codes in EXTRA_WORDS.items():
             matcher._add((word,), codes, adjective=True, every_region=len(codes) > 1)
+        for words, population in _foreign_names():
+            first, *rest = words
+            entry = _Name((), tuple(matcher._name_keys(w)[0] for w in rest), False, False,
+                          foreign=population)
+            for key in matcher._name_keys(first)[0]:
+                matcher._index[key].append(entry)
         return matcher
 
     def _add(self, words: tuple[str, ...], places: tuple[str, ...], adjective: bool,
@@ -657,6 +680,11 @@ class PlaceMatcher:
         return (self._quoted_thing(text, token.start, token.end) or self._eponym(tokens, pos)
                 or self._person(text, tokens, pos) or self._attribute(text, tokens, pos))
 
+    def _size(self, name: _Name) -> int:
+        if name.foreign:
+            return name.foreign
+        return max((self.gazetteer.places[p].population or 0) for p in name.places)
+
     def _is_region(self, name: _Name) -> bool:
         return any(self.gazetteer.places[p].kind == "region" for p in name.places)
 
@@ -669,8 +697,7 @@ class PlaceMatcher:
         # alike), the one with the biggest place, then by ids: never the order of a hash set
         raw.sort(key=lambda r: (r[0], -(r[1] - r[0]), not r[2].every_region,
                                 r[2].ambiguous_word, not self._is_region(r[2]),
-                                -max((gaz.places[p].population or 0) for p in r[2].places),
-                                sorted(r[2].places)))
+                                -self._size(r[2]), sorted(r[2].places)))
         taken: set[int] = set()
         chosen: list[tuple[int, int, _Name]] = []
         for pos, end, name in raw:
@@ -697,6 +724,14 @@ class PlaceMatcher:
                 certain_regions |= regions
         hits: list[PlaceHit] = []
         for pos, end, name in chosen:
+            if name.foreign:
+                # "Париж", "Перу", "Нью-Йорк": the foreign place — unless a namesake here is
+                # what the post's other places point at (Нью-Йорк near Торецк, Donetsk oblast)
+                local = [n for p, e, n in raw if p == pos and e == end and n.places and any(
+                    gaz.places[i].region in certain_regions for i in n.places)]
+                if not local:
+                    continue
+                name = local[0]
             places = [gaz.places[p] for p in sorted(name.places)]
             marked = pos > 0 and (tokens[pos - 1].norm in PLACE_MARKERS or (
                 tokens[pos - 1].norm in DOTTED_MARKERS

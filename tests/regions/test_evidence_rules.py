@@ -85,6 +85,13 @@ RULES: dict[str, list[tuple[str, list[str]]]] = {
         case("Закон принят депутатами Московской областной думы", "RU-MOS"),
         case("Лучше других московских и петербургских каналов", "RU-MOW", "RU-SPE"),
     ],
+    "countries and big foreign cities win over namesakes and never alert": [
+        case("Саммит АТЭС прошёл в Перу"),
+        case("Переговоры в Берлине и Париже"),
+        case("Вылет в Нью-Йорк задержали"),
+        case("Бои за Нью-Йорк, Донецкая область", "UA-14"),  # the namesake the post points at
+        case("Торговля с Китаем выросла"),
+    ],
     "a big city's district is no village": [
         case("В Хамовниках перекрыли движение", "RU-MOW"),
         case("Шахед летить на Троєщину", "UA-30"),

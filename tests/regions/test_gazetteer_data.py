@@ -193,3 +193,15 @@ def test_big_cities_have_their_districts(places: dict[str, Place]) -> None:
     assert set(districts) == {"RU-MOW", "RU-SPE", "UA-30", "UA-63"}
     assert len(districts["RU-MOW"]) >= 125  # every raion of Moscow
     assert "Хамовники" in districts["RU-MOW"] and "Троещина" in districts["UA-30"]
+
+
+def test_foreign_names_are_countries_and_big_cities() -> None:
+    path = Path(__file__).resolve().parents[2] / "bot" / "regions" / "data" / "foreign.tsv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "name\tkind\tcountry\tpopulation"
+    rows = [line.split("\t") for line in lines[1:]]
+    assert rows == sorted(rows) and all(len(r) == 4 for r in rows)
+    by_name = {r[0]: r for r in rows}
+    assert by_name["Перу"][1:3] == ["country", "PE"] and by_name["Берлин"][1:3] == ["city", "DE"]
+    assert all(r[2] not in ("RU", "UA") for r in rows if r[1] == "city")
+    assert all(r[1] == "country" or int(r[3]) >= 1_000_000 for r in rows)
