@@ -33,6 +33,8 @@ class Place:
     en: tuple[str, ...]
     historic: tuple[str, ...]
     population: int | None
+    lat: float | None = None
+    lon: float | None = None
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -77,7 +79,7 @@ class Gazetteer:
                     region=row["region"], ru=tuple(names.get("ru") or ()),
                     uk=tuple(names.get("uk") or ()), en=tuple(names.get("en") or ()),
                     historic=tuple(row.get("historic") or ()),
-                    population=row.get("population"),
+                    population=row.get("population"), lat=row.get("lat"), lon=row.get("lon"),
                 ))
         return cls(places)
 

@@ -19,6 +19,7 @@ filters and place names: this package depends on bot.match, never the other way 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import pickle
 import re
@@ -139,6 +140,9 @@ SMALL_PLACE = 10_000
 # when it is this many times bigger than every namesake (Ростов-на-Дону over the other Ростов;
 # 5 was measured: "Владимир" is then the city in "Владимир Зеленский" too).
 BIGGER_BY = 10
+# A village this close to a place the post names for sure is supported by it, across an oblast
+# border ("Станіслав – Миколаїв – Очаків": Станіслав, Kherson oblast, 20 km from Очаків).
+NEAR_KM = 100
 # Words right before a surname: a title, a rank or a role ("генерал Купин", "педиатр Буянова").
 PERSON_TITLES = frozenset({
     "генерал", "полковник", "подполковник", "майор", "капитан", "лейтенант", "сержант",
@@ -244,6 +248,16 @@ class _Grammar:
 
     def cases(self, part: str | None = None) -> frozenset[str]:
         return frozenset(c for p, c, _ in self.forms if c and (part is None or p == part))
+
+
+def _km(lat1: float, lon1: float | None, lat2: float | None, lon2: float | None) -> float:
+    """Great-circle distance in kilometres (inf when a coordinate is missing)."""
+    if lon1 is None or lat2 is None or lon2 is None:
+        return math.inf
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371 * math.asin(math.sqrt(a))
 
 
 def _gap(text: str, start: int, end: int) -> str:
@@ -722,6 +736,12 @@ class PlaceMatcher:
             regions = {gaz.places[p].region for p in name.places}
             if len(regions) == 1 and pos not in weak:
                 certain_regions |= regions
+        # where the post's sure places are: a village near one of them is supported too
+        # (not a city-region's: the villages around Moscow or Kyiv are too many to tell)
+        anchors = [(gaz.places[i].lat, gaz.places[i].lon) for pos, _e, name in chosen
+                   if pos not in weak and len({gaz.places[i].region for i in name.places}) == 1
+                   for i in name.places if gaz.places[i].lat is not None
+                   and gaz.places[i].region not in CITY_OBLAST]
         hits: list[PlaceHit] = []
         for pos, end, name in chosen:
             if name.foreign:
@@ -739,7 +759,9 @@ class PlaceMatcher:
             if name.adjective and self._names_a_thing(text, tokens, end):
                 continue
             # ambiguous names never count as support (certain_regions), so none supports itself
-            supported = [p for p in places if p.region in certain_regions]
+            supported = [p for p in places if p.region in certain_regions] or [
+                p for p in places if p.lat is not None and not name.common_word and any(
+                    _km(p.lat, p.lon, a, b) <= NEAR_KM for a, b in anchors)]
             regions = {p.region for p in places}
             if pos in weak and not supported and (not marked or certain_regions):
                 # a marker says "a settlement", not which: with the post's places all in other

@@ -27,6 +27,8 @@ RULES: dict[str, list[tuple[str, list[str]]]] = {
         case("Роботине знову під обстрілом"),
         case("Бої за Роботине, Запорізька область", "UA-23"),
         case("Грайворон снова обстреляли", "RU-BEL"),  # the dictionary knows it as a town
+        case("Станіслав – Миколаїв – Очаків під ударом", "UA-48", "UA-65"),  # 20 km away
+        case("Станіслав знову під ударом"),
         case("В деревне Становое под Раменским упал беспилотник", "RU-MOS"),  # a namesake
     ],
     "people are not places": [
