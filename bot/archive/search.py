@@ -122,10 +122,15 @@ class ArchiveSearch:
         more = False
         cursor = after
         examined = 0
+        candidates: int | None = None  # how many in all, read with the first page's batch
         for round_ in range(10_000):
             want = size + 1 if search.fts.exact else BATCHES[min(round_, len(BATCHES) - 1)]
-            batch = await self._store.archive.candidates(search.fts.match, search.window,
-                                                         cursor, want)
+            if cursor is None and search.fts.match is not None:
+                batch, candidates = await self._store.archive.newest_and_count(
+                    search.fts.match, search.window, want)
+            else:
+                batch = await self._store.archive.candidates(search.fts.match, search.window,
+                                                             cursor, want)
             if not batch:
                 break
             hits += await self._confirmed(search, batch)
@@ -139,18 +144,20 @@ class ArchiveSearch:
         # the candidates this page confirmed are a sample of the newest: no second one needed
         sample = (examined, len(hits)) if after is None and examined >= 12 else None
         hits = hits[:size]
-        count = await self.count(search, sample)
+        count = await self.count(search, sample, candidates)
         last = hits[-1].post if hits else None
         next_cursor = (_cursor_of(last) if more and last is not None else None)
         return SearchPage(tuple(hits), count, next_cursor)
 
-    async def count(self, search: CompiledSearch,
-                    sample: tuple[int, int] | None = None) -> Count:
+    async def count(self, search: CompiledSearch, sample: tuple[int, int] | None = None,
+                    candidates: int | None = None) -> Count:
         """How many posts in the window match (exact, or estimated past CONFIRM_ALL).
 
-        ``sample``: (candidates examined, confirmed) among the newest, if already known.
+        ``sample``: (candidates examined, confirmed) among the newest, if already known;
+        ``candidates``: how many the FTS5 expression finds in the window, if already known.
         """
-        candidates = await self._store.archive.count(search.fts.match, search.window)
+        if candidates is None:
+            candidates = await self._store.archive.count(search.fts.match, search.window)
         if search.fts.exact or candidates == 0:
             return Count(candidates)
         if candidates <= CONFIRM_ALL:

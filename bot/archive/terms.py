@@ -22,13 +22,21 @@ from bot.regions.places import PlaceMatcher
 
 # characters that may stand inside one FTS5 token; anything else becomes "_"
 _NOT_TOKEN_RE = re.compile(r"[^\w'\-]|_")
+# Word characters outside these scripts are written as "_<hex>_": FTS5's unicode61 knows
+# Unicode 6.1, Python a later version, and a letter they disagree on ("ᦰ", a letter since
+# Unicode 8) would split the token on one side only.
+_OTHER_SCRIPT_RE = re.compile(r"[^0-9a-z'\-_\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+                              r"\u0400-\u052f]")
 PLACE_PREFIX = "p_"
 
 
 @lru_cache(maxsize=65_536)
 def fts_token(key: str) -> str:
     """A key as one FTS5 token (the same on the write and on the query side)."""
-    return _NOT_TOKEN_RE.sub("_", key.casefold())
+    token = _NOT_TOKEN_RE.sub("_", key.casefold())
+    if token.isascii():
+        return token
+    return _OTHER_SCRIPT_RE.sub(lambda m: f"_{ord(m.group()):x}_", token)
 
 
 def place_term(place_id: str) -> str:

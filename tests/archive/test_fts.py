@@ -7,7 +7,7 @@ import sqlite3
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.archive.fts import NO_CHANNEL, FtsCompiler, quote
@@ -67,6 +67,8 @@ def test_two_channels_anded_match_nothing(lemmatizer: Lemmatizer) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(min_size=1, max_size=20))
+@example("0ᦰ0")  # a letter to Python (Unicode 8+), a separator to FTS5's unicode61 (6.1)
+@example("東京 Белгород")
 def test_any_text_is_one_safe_fts5_string(text: str) -> None:
     # whatever a key holds, the query side and the write side see the same single token
     db = sqlite3.connect(":memory:")
