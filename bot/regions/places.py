@@ -63,6 +63,19 @@ NOT_THE_CITY_AFTER = frozenset({"режим", "русь", "сторона", "х�
                                 "неонацист", "политик"})
 _DEMONYMS = frozenset({"москвич", "москвичка", "петербуржец", "петербуржцы", "киевлянин",
                        "киевлянка", "киянин"})
+# Nouns of a city's parts and people: a capital after them is the place ("улицах Киева").
+PARTS_OF_A_PLACE = frozenset({
+    "улица", "житель", "центр", "окраина", "небо", "район", "мэр", "мэрия", "пригород",
+    "окрестность", "площадь", "метро", "аэропорт", "вокзал", "горожанин", "гость", "север",
+    "юг", "восток", "запад", "здание", "дом", "квартира", "школа", "больница", "набережная",
+    "вулиця", "мешканець", "околиця", "мер",
+})
+# Words before a capital that make it the one who gets or holds: "для Киева", "со стороны
+# Киева", "под контролем Киева" (not "от" or "у": "в 50 км от Москвы", "бои у Киева" are places).
+_FOR_WHOM = frozenset({"для", "стороны", "контролем"})
+# Words before a capital in the dative that make it the government ("подконтрольной Киеву").
+CONTROLLED_BY = frozenset({"подконтрольный", "подконтролен", "лояльный", "верный", "союзный",
+                           "враждебный", "подконтрольна"})
 # Prepositions of what states do to each other ("давление на", "отношения с"), not of place
 _TOWARDS = frozenset({"на", "с", "со", "против", "к", "для", "з", "проти"})
 _BARE_OBLAST = frozenset({"область", "области", "областью", "областям", "областях", "обл"})
@@ -165,6 +178,7 @@ THING_NOUNS = frozenset({
     "фк", "хк", "команда", "ансамбль", "группа", "фестиваль", "форум", "операция", "проект",
     "жк", "кафе", "ресторан", "магазин", "тц", "трц", "отель", "гостиница", "банк", "поток",
     "газопровод", "трубопровод", "холдинг", "концерн", "фонд", "партия", "движение",
+    "метро", "станция", "станція", "платформа",
 })
 _ORDINAL_RE = re.compile(r"^\d+-?(?:й|я|е|го|ей|ю|ой|м|ий|а)$")
 # Words right before a region's adjective that make it a street's or a station's name.
@@ -508,6 +522,12 @@ class PlaceMatcher:
             return True
         if pos > 0 and self.lemmatizer.keys(tokens[pos - 1].norm) & METONYM_BEFORE:
             return True
+        if self._beside_a_state(text, tokens, pos, end):
+            return True  # "между Москвой и Киевом", "Вашингтона, Сеула и Киева"
+        if pos > 0 and tokens[pos - 1].norm in _FOR_WHOM:
+            return True  # "для Киева", "со стороны Киева"
+        if pos > 0 and self.lemmatizer.keys(tokens[pos - 1].norm) & CONTROLLED_BY:
+            return True  # "подконтрольной Киеву части"
         if subject and pos > 0 and self.lemmatizer.keys(tokens[pos - 1].norm) & (
                 METONYM_VERBS | SAID_BY) and (end + 1 == len(tokens) or _gap(
                     text, tokens[end].end, tokens[end + 1].start)):
@@ -537,6 +557,48 @@ class PlaceMatcher:
         # Курской области и Москве" (a list under one preposition)
         before_forms = {p for p, _c, _n in self._grammar(tokens[pos - 1].norm).forms}
         return not before_forms & {"PREP", "ADJF", "PRTF", "NUMR", "CONJ"}
+
+    def _beside_a_state(self, text: str, tokens: list[Token], pos: int, end: int) -> bool:
+        """Named in one list with a country, a foreign capital or the other capital, and not
+        after a preposition of place ("в Москве и Киеве прошли акции" are places)."""
+        start = pos
+        while start > 0 and (tokens[start - 1].norm in _LIST_WORDS or self._state_at(
+                tokens, start - 1)) and not _gap(text, tokens[start - 1].end,
+                                                  tokens[start].start).strip(","):
+            start -= 1
+        if start > 0 and tokens[start - 1].norm not in ("между", "між") and (any(
+                p == "PREP" for p, _c, _n in self._grammar(tokens[start - 1].norm).forms)
+                or self.lemmatizer.keys(
+                tokens[start - 1].norm) & PARTS_OF_A_PLACE):
+            return False  # "на улицах Киева, Москвы", "у жителей Киева и Москвы"
+        for step in (-1, 1):
+            at = pos if step == -1 else end
+            for _ in range(2):
+                at += step
+                if not 0 <= at < len(tokens):
+                    break
+                lo, hi = (tokens[at], tokens[at - step]) if step == -1 else (
+                    tokens[at - step], tokens[at])
+                if _gap(text, lo.end, hi.start).strip(","):
+                    break
+                if tokens[at].norm in _LIST_WORDS:
+                    continue
+                if self._state_at(tokens, at):
+                    return True
+                break
+        return False
+
+    def _state_at(self, tokens: list[Token], at: int) -> bool:
+        """A country, a foreign capital or Moscow/Kyiv themselves at this token."""
+        token = tokens[at]
+        if not token.proper and not token.norm.isupper():
+            return False
+        names = self._cache.get((token.norm, token.proper))
+        if names is None:
+            names = tuple(n for k in self.lemmatizer.keys(token.norm, token.proper)
+                          for n in self._index.get(k, ()))
+        return any((n.foreign and not n.rest) or (not n.rest and len(n.places) == 1 and
+                   n.places[0] in _CAPITAL_REGIONS and not n.adjective) for n in names)
 
     def _acts(self, text: str, tokens: list[Token], end: int) -> bool:
         """The name is the subject of a verb that only a government does: "Киев (несколько

@@ -33,9 +33,9 @@ def test_every_post_has_one_label_with_valid_codes() -> None:
 def test_the_set_is_as_large_and_as_mixed_as_promised() -> None:
     posts = [r for path in POSTS for r in rows(path)]
     halves = Counter(str(r["half"]) for r in posts)
-    assert halves == {"tune": 880, "heldout": 320}
+    assert halves == {"tune": 1120, "heldout": 320}
     assert len({r["channel"] for r in posts if r["half"] == "heldout"}) >= 20
     assert sum(r["lang"] == "uk" for r in posts) >= 150
     assert sum(r["lang"] == "uk" for r in posts if r["half"] == "heldout") == 80
     readers = {str(r["reader"]).split("-")[0] for r in rows(EVAL / "labels.jsonl")}
-    assert readers == {"tune", "tune2", "tune3", "heldout"}
+    assert readers == {"tune", "tune2", "tune3", "tune4", "heldout"}
