@@ -61,8 +61,6 @@ CITY_OBLAST = {"RU-MOW": "RU-MOS", "UA-30": "UA-32", "UA-40": "UA-43", "RU-SPE":
 # "киевский режим", "Киевская Русь": not the city
 NOT_THE_CITY_AFTER = frozenset({"режим", "русь", "сторона", "хунта", "патриархат", "главарь",
                                 "неонацист", "политик"})
-_DEMONYMS = frozenset({"москвич", "москвичка", "петербуржец", "петербуржцы", "киевлянин",
-                       "киевлянка", "киянин"})
 # Nouns of a city's parts and people: a capital after them is the place ("улицах Киева").
 PARTS_OF_A_PLACE = frozenset({
     "улица", "житель", "центр", "окраина", "небо", "район", "мэр", "мэрия", "пригород",
@@ -115,6 +113,9 @@ EXTRA_WORDS: dict[str, tuple[str, ...]] = {
     # a region of two oblasts: counts for both
     "донбасс": ("UA-14", "UA-09"), "донбас": ("UA-14", "UA-09"),
 }
+# The people and features of the city-regions (москвич, киевлянин, Москва-река): never the
+# oblast in a list
+_CITY_WORDS = frozenset(w for w, codes in EXTRA_WORDS.items() if set(codes) <= CITY_OBLAST.keys())
 # Nouns of what states do, before a capital in the genitive: "поддержка Киева", "позиция Москвы".
 METONYM_NOUNS = frozenset({
     "поддержка", "позиция", "решение", "ответ", "просьба", "требование", "заявление", "отказ",
@@ -198,8 +199,6 @@ _CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen
 _NUMBERS = frozenset({"sing", "plur"})
 # Characters that may stand between a sentence's end and its first word (markup, emoji, quotes)
 _SENTENCE_END = frozenset(".!?…:\n")
-_OPEN_QUOTES = "«\"“„'"
-_CLOSE_QUOTES = "»\"”“'"
 BIG_PLACE = 50_000  # a Latin word naming a smaller place is too often something else (Slava)
 # A village smaller than this whose name the dictionary knows as a place is probably named
 # after a famous one (Китай, Берлин, Перу): it needs support like an ordinary word.
@@ -878,7 +877,7 @@ class PlaceMatcher:
     def _in_region_list(self, text: str, tokens: list[Token], pos: int,
                         chosen: list[tuple[int, int, _Name]]) -> bool:
         """A region adjective among others ("Киевской, Одесской и Днепропетровской областях")."""
-        if self.lemmatizer.keys(tokens[pos].norm) & _DEMONYMS:
+        if self.lemmatizer.keys(tokens[pos].norm) & _CITY_WORDS:
             return False  # "москвичам и петербуржцам" are the cities' people
         gaz = self.gazetteer
         adjectives = {p for p, _e, n in chosen if (n.adjective or self._is_region(n)) and p != pos
