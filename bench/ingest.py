@@ -92,6 +92,10 @@ async def run(measured: list[Post], warmup: list[Post], rule_count: int,
                 alerts += (await ingest.ingest(post)).alerts_enqueued
             elapsed = time.perf_counter() - started
             lemmas = lemmatizer.keys.cache_info()
+            stored = await db.fetchone("SELECT COUNT(*) FROM posts")
+            if stored is None or stored[0] != len(measured) + len(warmup):
+                raise RuntimeError(f"{stored[0] if stored else 0} posts stored, expected"
+                                   f" {len(measured) + len(warmup)}")
         finally:
             await db.close()
     looked_up = (lemmas.hits - lemmas_before.hits) + (lemmas.misses - lemmas_before.misses)

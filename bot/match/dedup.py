@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Sequence
 
-from bot.match.normalize import tokenize
+import numpy as np
+
+from bot.match.normalize import Token, tokenize
 from bot.models import Post, StoryKeys
 
 SLOTS = 32  # 32 x 32-bit minima: 128 bytes per post, similarity in steps of 1/32
@@ -22,7 +25,6 @@ BAND_SLOTS = 2  # LSH bands of 2 consecutive slots (8 bytes): 16 bands per signa
 BANDS = SLOTS // BAND_SLOTS
 _URL_RE = re.compile(r"https?://\S+|t\.me/\S+|@\w+")
 _PACK = struct.Struct(f"<{SLOTS}I")
-_HALF = struct.Struct(f"<{SLOTS // 2}I")
 
 
 def story_key(post: Post) -> str:
@@ -32,25 +34,38 @@ def story_key(post: Post) -> str:
     return f"channel:{post.channel_id}/{post.message_id}"
 
 
-def story_keys(post: Post, *, alerting: bool) -> StoryKeys:
-    """The keys dedup compares: the story always, the text's fingerprint when it alerts."""
-    return StoryKeys(story_key(post), fingerprint(post.text) if alerting else None)
+def story_keys(post: Post, *, alerting: bool,
+               tokens: Sequence[Token] | None = None) -> StoryKeys:
+    """The keys dedup compares: the story always, the text's fingerprint when it alerts.
+
+    ``tokens``: the post's text already tokenised (the live path's TextAnalysis), if at hand.
+    """
+    return StoryKeys(story_key(post), fingerprint(post.text, tokens) if alerting else None)
 
 
-def _slots(shingle: str) -> tuple[int, ...]:
+def _slots(shingle: str) -> bytes:
     data = shingle.encode()
-    # two independent 512-bit hashes give the 32 values of one shingle
-    return (_HALF.unpack(hashlib.blake2b(data, digest_size=64, person=b"cw-a").digest())
-            + _HALF.unpack(hashlib.blake2b(data, digest_size=64, person=b"cw-b").digest()))
+    # two independent 512-bit hashes give the 32 values (little-endian uint32) of a shingle
+    return (hashlib.blake2b(data, digest_size=64, person=b"cw-a").digest()
+            + hashlib.blake2b(data, digest_size=64, person=b"cw-b").digest())
 
 
-def fingerprint(text: str) -> bytes | None:
-    """MinHash signature of the text's word 3-shingles; None if the text is too short."""
-    words = [t.norm for t in tokenize(_URL_RE.sub(" ", text))]
+def fingerprint(text: str, tokens: Sequence[Token] | None = None) -> bytes | None:
+    """MinHash signature of the text's word 3-shingles; None if the text is too short.
+
+    Links and @mentions are left out. ``tokens`` are ``tokenize(text)``'s, reused when the
+    text has none of those (the same words either way).
+    """
+    if tokens is None or _URL_RE.search(text):
+        tokens = tokenize(_URL_RE.sub(" ", text))
+    words = [t.norm for t in tokens]
     if len(words) < MIN_WORDS:
         return None
     shingles = {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
-    return _PACK.pack(*(min(column) for column in zip(*map(_slots, shingles), strict=True)))
+    # each slot's minimum over the shingles, one row of 32 values per shingle
+    slots = np.frombuffer(b"".join(map(_slots, shingles)), dtype="<u4")
+    signature: bytes = slots.reshape(-1, SLOTS).min(axis=0).astype("<u4").tobytes()
+    return signature
 
 
 def similarity(a: bytes | None, b: bytes | None) -> float | None:

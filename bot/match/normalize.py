@@ -59,27 +59,33 @@ def normalize_word(word: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     """Split text into word tokens with character spans into ``text``."""
-    folded = text.casefold() if unicodedata.is_normalized("NFKC", text) else ""
+    folded = text.casefold()
     if len(folded) != len(text):
         return _tokenize_slow(text)
-    # Fast path (almost every post): the text is NFKC already and casefolding kept every
-    # offset, so the whole text is normalised once and tokens are cut from it. The hot
-    # path of every post: each step is skipped when it has nothing to do (str.translate
-    # alone cost a fifth of it), and Tokens are built as plain tuples.
+    # Fast path (almost every post): casefolding kept every offset, so the whole text is
+    # normalised once and tokens are cut from it. The hot path of every post: each step is
+    # skipped when it has nothing to do (str.translate alone cost a fifth of it), and Tokens
+    # are built as plain tuples. A text that is not NFKC (an ellipsis, №, a no-break space:
+    # one news post in six) stays on this path; only its tokens that NFKC would change are
+    # normalised one by one, as the slow path normalises every token.
+    whole_nfkc = unicodedata.is_normalized("NFKC", text)
     if "ё" in folded:
         folded = folded.replace("ё", "е")
     if _ODD_APOSTROPHE_RE.search(folded):
         folded = folded.translate(_APOSTROPHES)
     mixed = bool(_LATIN_RE.search(folded) and _CYRILLIC_RE.search(folded))
     out: list[Token] = []
-    append, new = out.append, tuple.__new__
+    append, new, is_normalized = out.append, tuple.__new__, unicodedata.is_normalized
     for m in _TOKEN_RE.finditer(folded):
         start, end = m.span()
         norm = folded[start:end]
         if "_" in norm and not norm.strip("_"):
             continue
-        proper = text[start].isupper() and not text[start:end].isupper()
-        if mixed:
+        raw = text[start:end]
+        proper = raw[0].isupper() and not raw.isupper()
+        if not whole_nfkc and not is_normalized("NFKC", raw):
+            norm = normalize_word(raw)
+        elif mixed:
             norm = repair_mixed_script(norm)
         append(new(Token, (norm, start, end, proper)))
     return out

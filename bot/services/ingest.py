@@ -51,7 +51,8 @@ class IngestService:
         analysis = self._rules.index.analyse(post.text)  # read once: matching and terms
         _, records, alerts = await self._prepare(post, source, analysis)
         return await self._store.posts.save(post, records, alerts, source=source,
-                                            keys=story_keys(post, alerting=bool(alerts)),
+                                            keys=story_keys(post, alerting=bool(alerts),
+                                                            tokens=analysis.tokens),
                                             terms=self.terms.of(post.text, analysis))
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
@@ -59,7 +60,8 @@ class IngestService:
         analyses = [self._rules.index.analyse(post.text) for post in posts]
         items = [await self._prepare(post, source, a) for post, a in zip(posts, analyses,
                                                                            strict=True)]
-        keys = [story_keys(post, alerting=bool(alerts)) for post, _, alerts in items]
+        keys = [story_keys(post, alerting=bool(alerts), tokens=a.tokens)
+                for (post, _, alerts), a in zip(items, analyses, strict=True)]
         terms = [self.terms.of(post.text, a) for post, a in zip(posts, analyses, strict=True)]
         return await self._store.posts.save_many(items, source=source, keys=keys, terms=terms)
 
@@ -99,7 +101,8 @@ class IngestService:
             alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
                                         edited_match=True)
         edit = await self._store.posts.save_edit(
-            post, records, alerts, fingerprint=fingerprint(post.text) if alerts else None,
+            post, records, alerts,
+            fingerprint=fingerprint(post.text, analysis.tokens) if alerts else None,
             terms=self.terms.of(post.text, analysis))
         return edit is not None and edit.changed
 

@@ -425,6 +425,20 @@ def test_token_spans_lie_inside_the_text(text: str) -> None:
         last_end = token.end
 
 
+@given(st.text(alphabet="Бел городом…№\u00a0²½ﬁ’'-xoаё ", max_size=60))
+def test_texts_that_are_not_nfkc_tokenise_as_the_slow_path_does(text: str) -> None:
+    # an ellipsis or № used to send the whole post down the per-token slow path
+    from bot.match.normalize import _tokenize_slow
+    assert tokenize(text) == _tokenize_slow(text)
+
+
+def test_a_news_post_with_an_ellipsis_keeps_its_word_forms() -> None:
+    text = "Над Белгородом… сбиты БПЛА, площадь 5 м², дом №\u00a012"
+    assert [t.norm for t in tokenize(text)] == [
+        "над", "белгородом", "сбиты", "бпла", "площадь", "5", "м2", "дом", "12"]
+    assert tokenize(text)[1].proper and not tokenize(text)[3].proper
+
+
 @given(st.text(max_size=120))
 def test_parser_either_parses_or_raises_a_positioned_error(text: str) -> None:
     try:
