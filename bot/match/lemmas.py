@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-
 import re
 from functools import lru_cache
 from itertools import product

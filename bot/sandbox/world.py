@@ -32,6 +32,7 @@ from bot.sandbox.entities import (
     valid_username,
 )
 from bot.sandbox.faults import FaultInjection
+from bot.sandbox.files import FileServing
 from bot.sandbox.groups import GroupScripting
 
 __all__ = ["Account", "FakeChannel", "FakeGroup", "Group", "LoginCode", "RpcFailure",
@@ -54,7 +55,7 @@ def _media(kind: str | None, seed: int) -> TLObject | None:
     raise ValueError(f"unsupported media kind {kind!r}")
 
 
-class World(GroupScripting, FaultInjection):
+class World(GroupScripting, FaultInjection, FileServing):
     """The fake Telegram's state; tests script it and the server asks it to answer requests."""
 
     # ------------------------------------------------------------------ signing in
@@ -76,8 +77,14 @@ class World(GroupScripting, FaultInjection):
              forwards: int | None = None, fwd_from_channel: int | None = None,
              fwd_from_msg_id: int | None = None, reply_to: int | None = None,
              grouped_id: int | None = None, media: str | None = None,
-             date: dt.datetime | None = None, from_user: tl.User | None = None) -> tl.Message:
-        """Publish a message in `ch`; pushed live to members' connections unless deliver=False."""
+             date: dt.datetime | None = None, from_user: tl.User | None = None,
+             media_data: bytes | None = None, mime_type: str = "application/pdf",
+             file_name: str = "file.pdf") -> tl.Message:
+        """Publish a message in `ch`; pushed live to members' connections unless deliver=False.
+
+        ``media_data``: the bytes of the photo or document (served by upload.getFile);
+        without them the media is a placeholder that cannot be downloaded.
+        """
         fwd = reply = None
         if fwd_from_channel is not None:
             fwd = tl.MessageFwdHeader(date=date or now(), from_id=tl.PeerChannel(fwd_from_channel),
@@ -94,9 +101,23 @@ class World(GroupScripting, FaultInjection):
         msg = tl.Message(id=msg_id, peer_id=tl.PeerChannel(ch.id), date=date or now(),
                          message=text, post=not ch.megagroup or None, from_id=sender,
                          views=views, forwards=forwards, fwd_from=fwd, reply_to=reply,
-                         grouped_id=grouped_id, media=_media(media, ch.id * 1_000_000 + msg_id))
+                         grouped_id=grouped_id,
+                         media=self._post_media(media, ch.id * 1_000_000 + msg_id, media_data,
+                                                mime_type, file_name))
         self.append_channel_message(ch, msg, deliver=deliver)
         return msg
+
+    def _post_media(self, kind: str | None, seed: int, data: bytes | None, mime_type: str,
+                    file_name: str) -> TLObject | None:
+        if data is None:
+            return _media(kind, seed)
+        if kind == "photo":
+            return tl.MessageMediaPhoto(photo=self.store_photo(data, file_id=seed))
+        if kind == "document":
+            return tl.MessageMediaDocument(document=self.store_document(
+                data, mime_type, [tl.DocumentAttributeFilename(file_name=file_name)],
+                file_id=seed))
+        raise ValueError(f"media_data for media kind {kind!r}")
 
     def edit(self, ch: FakeChannel, msg_id: int, text: str) -> tl.Message:
         """Edit a channel message and push UpdateEditChannelMessage to members."""

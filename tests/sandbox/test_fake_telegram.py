@@ -6,7 +6,7 @@ import asyncio
 import io
 import struct
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,60 +22,6 @@ API_ID, API_HASH = 12345, "0123456789abcdef0123456789abcdef"
 BOT_TOKEN = "424242:TEST-TOKEN"
 
 ClientFactory = Callable[..., Awaitable[TelegramClient]]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    fake = await FakeTelegram.start()
-    yield fake
-    await fake.stop()
-    # Every request the clients made must have been scripted, in every test.
-    assert fake.world.unscripted == []
-    assert fake.errors == []
-
-
-@pytest.fixture
-def world(fake: FakeTelegram) -> World:
-    return fake.world
-
-
-@pytest.fixture
-async def client_for(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[ClientFactory]:
-    """Factory: a TelegramClient whose session file points at the fake with the account's key."""
-    clients: list[TelegramClient] = []
-
-    async def make(account: Account, *, connect: bool = True, **kwargs: Any) -> TelegramClient:
-        path = tmp_path / f"{account.user.id}-{len(clients)}.session"
-        fake.write_session(account, path)
-        client = TelegramClient(str(path), API_ID, API_HASH, receive_updates=True, **kwargs)
-        clients.append(client)
-        if connect:
-            await client.connect()
-        return client
-
-    yield make
-    for client in clients:
-        await client.disconnect()
-
-
-@pytest.fixture
-def news(world: World) -> FakeChannel:
-    return world.add_channel(1234567, "Новости Тест", "news_test")
-
-
-@pytest.fixture
-def reader(world: World, news: FakeChannel) -> Account:
-    """A logged-in user account subscribed to `news`."""
-    account = world.add_account(world.add_user(1000, "Монитор"))
-    account.channels.add(news.id)
-    return account
-
-
-@pytest.fixture
-def bot_account(world: World) -> Account:
-    """The bot's login (logged out until it imports BOT_TOKEN)."""
-    return world.add_account(world.add_user(424242, "AlertBot", "alert_bot", bot=True),
-                             bot_token=BOT_TOKEN)
 
 
 async def start_bot(client_for: ClientFactory, account: Account, **kwargs: Any) -> TelegramClient:

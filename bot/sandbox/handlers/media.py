@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 from typing import Any
 
 from telethon.tl import functions as fn
 from telethon.tl import types as tl
 from telethon.tl.tlobject import TLObject
 
-from bot.sandbox.entities import Account, RpcFailure, access_hash, make_updates, now
+from bot.sandbox.entities import Account, RpcFailure, make_updates, now
 from bot.sandbox.handlers.registry import Result, serves
 from bot.sandbox.handlers.sending import (
     claim_random_id,
@@ -60,14 +59,6 @@ def _uploaded(world: World, acc: Account, file: Any) -> bytes:
     return data
 
 
-def _png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk; (0, 0) for other formats."""
-    if data.startswith(_IMAGE_MAGIC[0]) and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    return 0, 0
-
-
 def _sent_media(world: World, acc: Account, req: Any) -> tuple[TLObject, dict[str, Any]]:
     """The MessageMedia for an uploaded photo/document and what SentMessage records of it."""
     media = req.media
@@ -77,22 +68,29 @@ def _sent_media(world: World, acc: Account, req: Any) -> tuple[TLObject, dict[st
         data = _uploaded(world, acc, media.file)
         if not data.startswith(_IMAGE_MAGIC) and data[8:12] != b"WEBP":
             raise RpcFailure(400, "IMAGE_PROCESS_FAILED")
-        width, height = _png_size(data)
-        photo = tl.Photo(id=media_id, access_hash=access_hash(media_id), file_reference=b"\x01",
-                         date=now(), dc_id=2,
-                         sizes=[tl.PhotoSize(type="x", w=width, h=height, size=len(data))])
+        photo = world.store_photo(data, file_id=media_id)
         return tl.MessageMediaPhoto(photo=photo), {"photo": data}
     if isinstance(media, tl.InputMediaUploadedDocument):
         data = _uploaded(world, acc, media.file)
         name = next((a.file_name for a in media.attributes
                      if isinstance(a, tl.DocumentAttributeFilename)), None)
-        document = tl.Document(id=media_id, access_hash=access_hash(media_id),
-                               file_reference=b"\x01", date=now(), mime_type=media.mime_type,
-                               size=len(data), dc_id=2, attributes=list(media.attributes))
+        document = world.store_document(data, media.mime_type, list(media.attributes),
+                                        file_id=media_id)
         return tl.MessageMediaDocument(document=document), {
             "document": data, "file_name": name, "mime_type": media.mime_type}
     world.unscripted.append(req)
     raise RpcFailure(400, f"FAKE_UNSCRIPTED_MEDIA_{type(media).__name__.upper()}")
+
+
+@serves(fn.upload.GetFileRequest)
+def _get_file(world: World, acc: Account, req: Any) -> Result:
+    try:
+        data = world.file_part(req.location, req.offset, req.limit, bool(req.precise))
+    except ValueError as exc:
+        raise RpcFailure(400, str(exc)) from None
+    photo = isinstance(req.location, tl.InputPhotoFileLocation)
+    kind = tl.storage.FileJpeg() if photo else tl.storage.FilePartial()
+    return tl.upload.File(type=kind, mtime=int(now().timestamp()), bytes=data)
 
 
 @serves(fn.messages.SendMediaRequest)
