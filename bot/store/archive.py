@@ -53,7 +53,7 @@ class ArchiveRepository(Repository):
         """Posts the FTS5 expression finds in the window, newest first, after ``after``."""
         where, params = _where(window, after, oldest_first=oldest_first)
         order = "ASC" if oldest_first else "DESC"
-        sql, args = self._query("p.date, p.id", match, where, params,
+        sql, args = self._query("p.date, p.id", match, where, params, covered=True,
                                 window_first=await self._window_first(match, window))
         rows = await self._db.fetchall(
             f"{sql} ORDER BY p.date {order}, p.id {order} LIMIT ?", [*args, limit])
@@ -69,6 +69,7 @@ class ArchiveRepository(Repository):
         """
         where, params = _where(window, None)
         sql, args = self._query("p.date, p.id, COUNT(*) OVER ()", match, where, params,
+                                covered=True,
                                 window_first=await self._window_first(match, window))
         rows = await self._db.fetchall(
             f"{sql} ORDER BY p.date DESC, p.id DESC LIMIT ?", [*args, limit])
@@ -77,7 +78,7 @@ class ArchiveRepository(Repository):
     async def count(self, match: str | None, window: SearchWindow) -> int:
         """How many posts the FTS5 expression finds in the window."""
         where, params = _where(window, None)
-        sql, args = self._query("COUNT(*)", match, where, params,
+        sql, args = self._query("COUNT(*)", match, where, params, covered=True,
                                 window_first=await self._window_first(match, window))
         row = await self._db.fetchone(sql, args)
         return int(row[0]) if row else 0
@@ -114,8 +115,13 @@ class ArchiveRepository(Repository):
     @staticmethod
     def _query(select: str, match: str | None, where: str, params: list[object], *,
                join_channels: bool = False, window_first: bool = False,
-               ) -> tuple[str, list[object]]:
-        """The statement and its parameters: posts of the window that ``match`` finds."""
+               covered: bool = False) -> tuple[str, list[object]]:
+        """The statement and its parameters: posts of the window that ``match`` finds.
+
+        ``covered``: the statement reads nothing of a post but its id, date, channel and text
+        version, so FTS5's hits are looked up in the index holding just those
+        (migrations/0009_posts_fts_join.sql) instead of the table.
+        """
         channels = " LEFT JOIN channels c ON c.id = p.channel_id" if join_channels else ""
         if match is None:
             return f"SELECT {select} FROM posts p{channels} WHERE {where}", params
@@ -124,8 +130,9 @@ class ArchiveRepository(Repository):
                     f" AND (p.id | (p.text_version << {FTS_VERSION_SHIFT})) IN"
                     f" (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
                     [*params, match])
+        posts = "posts p INDEXED BY posts_fts_join" if covered else "posts p"
         return (f"SELECT {select} FROM posts_fts f"
-                f" JOIN posts p ON p.id = (f.rowid & {FTS_POST_MASK})"
+                f" JOIN {posts} ON p.id = (f.rowid & {FTS_POST_MASK})"
                 f" AND (f.rowid >> {FTS_VERSION_SHIFT}) = p.text_version{channels}"
                 f" WHERE posts_fts MATCH ? AND {where}", [match, *params])
 

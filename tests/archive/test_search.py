@@ -14,6 +14,7 @@ from bot.archive import search as search_module
 from bot.archive.search import ArchiveSearch, CompiledSearch
 from bot.match import CompiledRule, RuleIndex, RuleSyntaxError, parse_rule
 from bot.models import Post
+from bot.store import Database
 from bot.store import archive as archive_store
 from tests.archive.conftest import Filled
 
@@ -197,3 +198,18 @@ async def test_fts5_syntax_in_words_never_reaches_fts5(filled: Filled, text: str
 async def test_a_region_that_names_no_place_is_a_value_error(filled: Filled) -> None:
     with pytest.raises(ValueError, match=r"Мирное|place|Which|no place"):
         filled.search.compile("region:Мирное")
+
+
+async def test_fts5_hits_are_looked_up_in_the_narrow_index_not_the_table(
+        filled: Filled, db: Database) -> None:
+    # migrations/0009: only id, text version, date and channel are read of each hit
+    compiled = filled.search.compile("Москва*")
+    where, params = archive_store._where(compiled.window, None)
+    sql, args = archive_store.ArchiveRepository._query(
+        "p.date, p.id, COUNT(*) OVER ()", compiled.fts.match, where, params, covered=True)
+    plan = " | ".join(str(r[3]) for r in await db.fetchall(
+        f"EXPLAIN QUERY PLAN {sql} ORDER BY p.date DESC, p.id DESC LIMIT 6", args))
+    assert "COVERING INDEX posts_fts_join" in plan, plan
+    page = await filled.search.page(compiled, size=5)
+    assert [h.post.post.message_id for h in page.hits] == \
+        brute_force(filled, "Москва*")[:5] and page.count.total >= len(page.hits) > 0

@@ -309,7 +309,7 @@ async def test_the_migration_files_alerts_queued_before_it(
         await _setup(store)
         sig = signature(BASE)
         await db.transaction(lambda conn: _old_rows(conn, clock, sig))
-        assert await apply_migrations(db, clock) == [8]
+        assert (await apply_migrations(db, clock))[0] == 8  # and any after it
         rows = await db.fetchall("SELECT b.chat_id, b.band, b.value, b.created_at = o.created_at"
                                  " FROM story_bands b JOIN outbox o ON o.id = b.alert_id"
                                  " JOIN posts p ON p.id = o.post_id AND p.message_id = 1"
