@@ -46,30 +46,23 @@ class StoredFile:
         return self.sizes[max(self.sizes, key=lambda t: len(self.sizes[t]))]
 
 
-def image_size(data: bytes) -> tuple[int, int]:
-    """Width and height of an image Pillow can read; (0, 0) otherwise."""
+def _read_image(data: bytes) -> tuple[tuple[int, int], tuple[bytes, tuple[int, int]] | None]:
+    """An image's width and height, and a small JPEG of it (Telegram's thumbnail size) with its
+    own, if it is larger than that; ((0, 0), None) for what Pillow cannot read."""
     try:
         from PIL import Image
 
         with Image.open(io.BytesIO(data)) as img:
-            return int(img.width), int(img.height)
-    except Exception:
-        return 0, 0
-
-
-def _thumbnail(data: bytes) -> bytes | None:
-    """A small JPEG of the image (Telegram's thumbnail size), None if it cannot be read."""
-    try:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as img:
+            dims = int(img.width), int(img.height)
+            if max(dims) <= _THUMB_SIDE:
+                return dims, None
             small = img.convert("RGB")
-            small.thumbnail((_THUMB_SIDE, _THUMB_SIDE))
-            out = io.BytesIO()
-            small.save(out, "JPEG", quality=70)
-            return out.getvalue()
+        small.thumbnail((_THUMB_SIDE, _THUMB_SIDE))
+        out = io.BytesIO()
+        small.save(out, "JPEG", quality=70)
+        return dims, (out.getvalue(), (small.width, small.height))
     except Exception:
-        return None
+        return (0, 0), None
 
 
 class FileServing(WorldState):
@@ -87,10 +80,10 @@ class FileServing(WorldState):
     def store_photo(self, data: bytes, *, file_id: int | None = None) -> tl.Photo:
         """Keep an image's bytes (and a thumbnail) and return the Photo a message carries."""
         photo_id = file_id if file_id is not None else next(self._file_ids)
-        sizes, dims = {"x": data}, {"x": image_size(data)}
-        thumb = _thumbnail(data) if max(dims["x"]) > _THUMB_SIDE else None
-        if thumb is not None and len(thumb) < len(data):  # Telethon takes the most bytes
-            sizes["s"], dims["s"] = thumb, image_size(thumb)
+        full, thumb = _read_image(data)
+        sizes, dims = {"x": data}, {"x": full}
+        if thumb is not None and len(thumb[0]) < len(data):  # Telethon takes the most bytes
+            sizes["s"], dims["s"] = thumb
         stored = StoredFile(photo_id, "photo", "image/jpeg", sizes, dims, self._new_reference())
         self.files[photo_id] = stored
         return self._photo(stored)
@@ -118,7 +111,7 @@ class FileServing(WorldState):
                            attributes=list(attributes))
 
     def expire_file_reference(self, file_id: int) -> bytes:
-        """The file's reference expires; stored messages carry the new one (returned)."""
+        """The file's reference expires; channel messages carry the new one (returned)."""
         stored = self.files[file_id]
         stored.expired.add(stored.reference)
         stored.reference = self._new_reference()

@@ -10,7 +10,7 @@ import pytest
 from telethon import TelegramClient
 
 from bot.sandbox import Account, FakeChannel, FakeTelegram, World
-from tests.sandbox.test_fake_telegram import API_HASH, API_ID, BOT_TOKEN, ClientFactory
+from tests.sandbox.clients import API_HASH, API_ID, BOT_TOKEN, ClientFactory
 
 
 @pytest.fixture

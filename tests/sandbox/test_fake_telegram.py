@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import struct
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +16,7 @@ from telethon.tl import functions, types
 
 from bot.sandbox import Account, FakeChannel, FakeTelegram, World
 from bot.sandbox.world import FakeGroup
-
-API_ID, API_HASH = 12345, "0123456789abcdef0123456789abcdef"
-BOT_TOKEN = "424242:TEST-TOKEN"
-
-ClientFactory = Callable[..., Awaitable[TelegramClient]]
-
-
-async def start_bot(client_for: ClientFactory, account: Account, **kwargs: Any) -> TelegramClient:
-    bot = await client_for(account, connect=False, **kwargs)
-    await bot.start(bot_token=BOT_TOKEN)
-    return bot
+from tests.sandbox.clients import BOT_TOKEN, ClientFactory, named, start_bot
 
 
 def tiny_png() -> bytes:
@@ -39,13 +28,6 @@ def tiny_png() -> bytes:
     pixels = zlib.compress(b"\x00\xff\x00\x00\x00\x00\xff")  # filter byte, then 2 RGB pixels
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
             + chunk(b"IEND", b""))
-
-
-def named(data: bytes, name: str) -> io.BytesIO:
-    """An in-memory file with a name (Telethon sends .png/.jpg streams as photos)."""
-    stream = io.BytesIO(data)
-    stream.name = name
-    return stream
 
 
 async def wait_until(predicate: Callable[[], Any], seconds: float = 5.0) -> None:

@@ -17,7 +17,7 @@ from telethon.tl import functions, types
 
 from bot.sandbox import Account, FakeChannel, World
 from bot.sandbox.entities import access_hash
-from tests.sandbox.test_fake_telegram import ClientFactory, named, start_bot
+from tests.sandbox.clients import ClientFactory, named, start_bot
 
 
 def drawn_jpeg(width: int = 640, height: int = 480, text: str = "Белгород") -> bytes:
