@@ -25,6 +25,8 @@ from bot.http.client import make_http_client
 from bot.http.translate import Provider, Translations, make_provider, render_translation
 from bot.http.webhooks import HttpWebhookSender
 from bot.match import Lemmatizer
+from bot.media.downloader import MediaDownloader, MediaLimits
+from bot.media.files import MediaFiles
 from bot.models import Channel, Post
 from bot.preview.poller import PreviewPoller
 from bot.preview.watch import PreviewWatch
@@ -46,6 +48,7 @@ from bot.telegram.clients import (
     make_client,
     session_has_key,
 )
+from bot.telegram.media import TelegramMedia
 from bot.telegram.user import UserGateway
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,7 @@ class App:
         self._rules: RulesService
         self.http: httpx.AsyncClient
         self.user: UserGateway
+        self.media: MediaDownloader
         self.ingest: IngestService
         self.preview: PreviewPoller
         self.reconciler: Reconciler
@@ -197,7 +201,11 @@ class App:
         s, store, admins = self.settings, deps.store, deps.admins
         self.user = UserGateway(deps.user_client, deps.watched, self._on_post, self._on_edit,
                                 self._on_delete)
-        self.ingest = IngestService(store, deps.rules, s.timezone, self.clock, admins)
+        self.media = MediaDownloader(
+            store, TelegramMedia(deps.user_client), MediaFiles(s.media_dir), self.clock, admins,
+            MediaLimits(max_mb=s.media_max_mb, quota_bytes=int(s.media_max_gb * (1 << 30))))
+        self.ingest = IngestService(store, deps.rules, s.timezone, self.clock, admins,
+                                    on_media=self.media.wake)
         self.indexer = ArchiveIndexer(store, self.ingest.terms)
         self.preview = PreviewPoller(
             deps.http, s.preview_base_url, store, self.ingest, admins, self.clock,
@@ -256,6 +264,8 @@ class App:
         self.tasks.spawn("dispatcher", self.dispatcher.run())
         self.tasks.spawn("reconcile:start", self.run_reconcile("start"))
         self.tasks.spawn("archive-index", self.indexer.run())
+        if s.media:  # off: posts still record their media, to be fetched if turned on later
+            self.tasks.spawn("media", self.media.run())
         # The scheduler only decides when; each run is a task owned (and awaited at shutdown)
         # by the app, and a run still going on when the next is due is not started twice.
         scheduler = AsyncIOScheduler(timezone=dt.UTC)

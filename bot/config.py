@@ -77,6 +77,9 @@ class Settings:
     deepl_url: str | None = None
     translate_timeout: dt.timedelta = dt.timedelta(seconds=5)
     http_timeout: dt.timedelta = dt.timedelta(seconds=20)
+    media: bool = True  # download the media of watched channels (bot/media/)
+    media_max_mb: int = 50  # documents (videos, voice, ...) up to this size; 0: photos only
+    media_max_gb: float = 20.0  # the whole media store; 0: no limit
 
     @property
     def user_session_path(self) -> Path:
@@ -87,6 +90,11 @@ class Settings:
     def bot_session_path(self) -> Path:
         """Telethon SQLite session of the bot account that talks to subscribers."""
         return self.data_dir / "bot.session"
+
+    @property
+    def media_dir(self) -> Path:
+        """The content-addressed media store (bot/media/files.py)."""
+        return self.data_dir / "media"
 
     @property
     def heartbeat_path(self) -> Path:
@@ -214,20 +222,33 @@ def _secret(env: Mapping[str, str], key: str) -> Secret | None:
     return Secret(raw) if raw else None
 
 
-def _flag(env: Mapping[str, str], key: str) -> bool:
-    raw = env.get(key, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ConfigError(key, f"must be 1 or 0, got {raw!r}")
-
-
 def _choice(env: Mapping[str, str], key: str, default: str, options: tuple[str, ...]) -> str:
     raw = env.get(key, "").strip().lower() or default
     if raw not in options:
         raise ConfigError(key, f"must be one of {', '.join(options)}, got {raw!r}")
     return raw
+
+
+def _switch(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(key, f"must be 1 or 0 (on or off), got {raw!r}")
+
+
+def _amount(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(key, f"must be a number from 0 up, got {raw!r}")
+    return value
 
 
 def _count(env: Mapping[str, str], key: str, default: int, maximum: int) -> int:
@@ -277,7 +298,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         preview_concurrency=max(1, _count(env, "PREVIEW_CONCURRENCY", 4, 32)),
         webhook_url=_webhook_url(env),
         webhook_format=WebhookFormat(_choice(env, "WEBHOOK_FORMAT", "json", FORMATS)),
-        webhook_allow_private=_flag(env, "WEBHOOK_ALLOW_PRIVATE"),
+        webhook_allow_private=_switch(env, "WEBHOOK_ALLOW_PRIVATE", False),
         translate_url=_url(env, "TRANSLATE_URL"),
         translate_api_key=_secret(env, "TRANSLATE_API_KEY"),
         deepl_api_key=_secret(env, "DEEPL_API_KEY"),
@@ -285,6 +306,9 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         translate_timeout=_duration(env, "TRANSLATE_TIMEOUT", "5s", dt.timedelta(seconds=1)),
         http_timeout=_duration(env, "HTTP_TIMEOUT", "20s", dt.timedelta(seconds=1)),
         db_busy_timeout=_duration(env, "DB_BUSY_TIMEOUT", "5s", dt.timedelta(0)),
+        media=_switch(env, "MEDIA", True),
+        media_max_mb=_count(env, "MEDIA_MAX_MB", 50, 4000),  # Telegram's largest file: 4 GB
+        media_max_gb=_amount(env, "MEDIA_MAX_GB", 20.0),
     )
 
 

@@ -30,6 +30,25 @@ class StoryKeys:
 
 
 @dataclass(frozen=True)
+class MediaFile:
+    """A photo or document a post carries, as far as Telegram describes it before download.
+
+    ``ref``: the message's media object as Telegram serialises it (TL bytes, with the file
+    reference of the moment), which is all a download needs; bot/telegram/media.py reads it.
+    """
+
+    file_id: int  # Telegram's photo or document id
+    kind: str  # photo, video, round, voice, audio, gif, sticker, document
+    mime: str
+    ref: bytes
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
 class Post:
     """One channel message, normalised by a source adapter."""
 
@@ -47,6 +66,7 @@ class Post:
     edit_date: dt.datetime | None = None
     channel_username: str | None = None  # for channel: filters; not stored with the post
     reactions: int | None = None  # the sum over every reaction's count, as last read
+    media_file: MediaFile | None = None  # what bot/media downloads (photos and documents)
 
 
 @dataclass(frozen=True)

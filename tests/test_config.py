@@ -24,6 +24,11 @@ def test_defaults_and_derived_paths() -> None:
     assert s.bot_session_path == Path("data/bot.session")
     assert s.log_level == "INFO"
     assert s.timezone.key == "UTC"
+    assert (s.media, s.media_max_mb, s.media_max_gb) == (True, 50, 20.0)
+    assert s.media_dir == Path("data/media")
+    off = settings_from_mapping({**GOOD, "MEDIA": "off", "MEDIA_MAX_MB": "0",
+                                 "MEDIA_MAX_GB": "0.5"})
+    assert (off.media, off.media_max_mb, off.media_max_gb) == (False, 0, 0.5)
 
 
 def test_secrets_never_show() -> None:
@@ -51,6 +56,13 @@ def test_secrets_never_show() -> None:
         ("SEND_RATE_CHAT", "fast", "SEND_RATE_CHAT: expected a rate like"),
         ("SEND_RATE_GROUP", "0/min", "SEND_RATE_GROUP: expected a rate like"),
         ("DEDUP_WINDOW", "soon", "DEDUP_WINDOW: "),
+        ("MEDIA", "maybe", "MEDIA: must be 1 or 0 (on or off), got 'maybe'"),
+        ("MEDIA_MAX_MB", "-1", "MEDIA_MAX_MB: must be a whole number from 0 to 4000"),
+        ("MEDIA_MAX_MB", "5000", "MEDIA_MAX_MB: must be a whole number from 0 to 4000"),
+        ("MEDIA_MAX_GB", "lots", "MEDIA_MAX_GB: must be a number from 0 up, got 'lots'"),
+        ("MEDIA_MAX_GB", "-2", "MEDIA_MAX_GB: must be a number from 0 up"),
+        ("MEDIA_MAX_GB", "nan", "MEDIA_MAX_GB: must be a number from 0 up"),
+        ("WEBHOOK_ALLOW_PRIVATE", "perhaps", "WEBHOOK_ALLOW_PRIVATE: must be 1 or 0"),
     ],
 )
 def test_each_bad_key_gives_one_line_naming_it(key: str, value: str | None, message: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from typing import Any
 
 from telethon import utils
 from telethon.tl import types as tl
@@ -113,11 +114,15 @@ class World(GroupScripting, FaultInjection, FileServing):
             return _media(kind, seed)
         if kind == "photo":
             return tl.MessageMediaPhoto(photo=self.store_photo(data, file_id=seed))
-        if kind == "document":
-            return tl.MessageMediaDocument(document=self.store_document(
-                data, mime_type, [tl.DocumentAttributeFilename(file_name=file_name)],
-                file_id=seed))
-        raise ValueError(f"media_data for media kind {kind!r}")
+        attributes: list[Any] = [tl.DocumentAttributeFilename(file_name=file_name)]
+        if kind == "video":
+            attributes.append(tl.DocumentAttributeVideo(duration=5.0, w=640, h=360))
+        elif kind == "voice":
+            attributes.append(tl.DocumentAttributeAudio(duration=3, voice=True))
+        elif kind != "document":
+            raise ValueError(f"media_data for media kind {kind!r}")
+        return tl.MessageMediaDocument(document=self.store_document(
+            data, mime_type, attributes, file_id=seed))
 
     def edit(self, ch: FakeChannel, msg_id: int, text: str) -> tl.Message:
         """Edit a channel message and push UpdateEditChannelMessage to members."""

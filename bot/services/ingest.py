@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -33,8 +33,11 @@ class IngestService:
     def __init__(
         self, store: Store, rules: RulesService, default_tz: ZoneInfo, clock: Clock,
         notifier: AdminNotifier, terms: TermMaker | None = None,
+        on_media: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        # told when a stored post carries a photo or document (the downloader looks then)
+        self._on_media = on_media
         # the full-text index's terms, written with each post (bot/archive/terms.py)
         self.terms = terms or TermMaker.for_places(rules.lemmatizer, rules.places)
         self._rules = rules
@@ -50,10 +53,12 @@ class IngestService:
         """
         analysis = self._rules.index.analyse(post.text)  # read once: matching and terms
         _, records, alerts = await self._prepare(post, source, analysis)
-        return await self._store.posts.save(post, records, alerts, source=source,
-                                            keys=story_keys(post, alerting=bool(alerts),
-                                                            tokens=analysis.tokens),
-                                            terms=self.terms.of(post.text, analysis))
+        result = await self._store.posts.save(post, records, alerts, source=source,
+                                              keys=story_keys(post, alerting=bool(alerts),
+                                                              tokens=analysis.tokens),
+                                              terms=self.terms.of(post.text, analysis))
+        self._media_queued([post])
+        return result
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
         """``ingest`` for a batch of posts in order, stored in one transaction."""
@@ -63,7 +68,14 @@ class IngestService:
         keys = [story_keys(post, alerting=bool(alerts), tokens=a.tokens)
                 for (post, _, alerts), a in zip(items, analyses, strict=True)]
         terms = [self.terms.of(post.text, a) for post, a in zip(posts, analyses, strict=True)]
-        return await self._store.posts.save_many(items, source=source, keys=keys, terms=terms)
+        results = await self._store.posts.save_many(items, source=source, keys=keys,
+                                                    terms=terms)
+        self._media_queued(posts)
+        return results
+
+    def _media_queued(self, posts: Sequence[Post]) -> None:
+        if self._on_media is not None and any(p.media_file is not None for p in posts):
+            self._on_media()
 
     async def _prepare(
         self, post: Post, source: str, analysis: TextAnalysis | None = None,
@@ -104,6 +116,7 @@ class IngestService:
             post, records, alerts,
             fingerprint=fingerprint(post.text, analysis.tokens) if alerts else None,
             terms=self.terms.of(post.text, analysis))
+        self._media_queued([post])
         return edit is not None and edit.changed
 
     async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:

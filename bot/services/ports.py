@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
-from bot.models import Buttons, Channel, ChannelStatus, Post, WebhookFormat
+from bot.models import Buttons, Channel, ChannelStatus, MediaFile, Post, WebhookFormat
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,30 @@ class FloodWait(Exception):
     def __init__(self, seconds: int) -> None:
         super().__init__(f"flood wait {seconds}s")
         self.seconds = seconds
+
+
+class MediaGone(Exception):
+    """Telegram no longer has the file for us (message deleted and the reference expired)."""
+
+
+class MediaRefused(Exception):
+    """Telegram refused the download for a reason that retrying will not change."""
+
+
+class MediaTransient(Exception):
+    """A download failed for a reason worth retrying later (network, server error)."""
+
+
+class MediaSource(Protocol):
+    """What the media downloader needs from the user account."""
+
+    async def download(self, channel: Channel, message_id: int, file: MediaFile,
+                       dest: Path) -> MediaFile | None:
+        """Write the file to ``dest``; the re-read file if its reference had to be refreshed.
+
+        Raises FloodWait, MediaGone, MediaRefused or MediaTransient.
+        """
+        ...
 
 
 class PermanentSendError(Exception):

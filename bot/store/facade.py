@@ -11,6 +11,7 @@ from bot.store.chats import ChatRepository
 from bot.store.db import Database
 from bot.store.engagement import EngagementRepository
 from bot.store.export import ExportRepository
+from bot.store.media import MediaRepository
 from bot.store.outbox import OutboxRepository
 from bot.store.posts import PostRepository
 from bot.store.records import DEFAULT_DEDUP_WINDOW
@@ -40,3 +41,4 @@ class Store:
         self.archive = ArchiveRepository(db, clock)
         self.engagement = EngagementRepository(db, clock)
         self.export = ExportRepository(db, clock)
+        self.media = MediaRepository(db, clock)

@@ -19,6 +19,7 @@ from bot.models import (
 from bot.store.base import Repository
 from bot.store.channels import ADVANCE_CURSOR
 from bot.store.db import Database
+from bot.store.media import queue_media
 from bot.store.outbox import enqueue_alerts
 from bot.store.records import (
     DEFAULT_DEDUP_WINDOW,
@@ -180,6 +181,13 @@ class PostRepository(Repository):
 
         return await self._db.transaction(work)
 
+    async def is_deleted(self, channel_id: int, message_id: int) -> bool:
+        """Whether the post is stored and flagged deleted."""
+        row = await self._db.fetchone(
+            "SELECT deleted_at IS NOT NULL FROM posts WHERE channel_id = ? AND message_id = ?",
+            (channel_id, message_id))
+        return bool(row[0]) if row is not None else False
+
     async def count(self) -> int:
         """How many posts are stored (deleted ones included)."""
         row = await self._db.fetchone("SELECT COUNT(*) AS n FROM posts")
@@ -338,6 +346,7 @@ async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
     await cur.close()
     if terms is not None and version is not None:
         await index_text(conn, post_id, int(version[0]), terms)
+    await queue_media(conn, post_id, post, now)  # a new photo with the new text
     return EditResult(post_id, True, alerted)
 
 
@@ -428,6 +437,7 @@ async def _save_one(
     post_id = int(row["id"])
     if terms is not None:
         await index_text(conn, post_id, 0, terms)
+    await queue_media(conn, post_id, post, now)
     enqueued = await _insert_matches_and_alerts(conn, post, post_id, hits, alerts, now,
                                                 dedup_since)
     if source == PostSource.LIVE:
@@ -488,6 +498,7 @@ async def _save_batch(
         post_id = ids[key]
         enqueued = 0
         if created:
+            await queue_media(conn, post_id, post, now)
             match_rows += [(h.rule_id, post_id, json.dumps([list(s) for s in h.spans]), now)
                            for h in hits]
             enqueued = await enqueue_alerts(conn, post, post_id, alerts, now, dedup_since)

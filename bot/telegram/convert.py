@@ -7,7 +7,7 @@ from typing import Any
 
 from telethon.tl import types
 
-from bot.models import Post
+from bot.models import MediaFile, Post
 
 
 def permalink(channel_id: int, username: str | None, message_id: int) -> str:
@@ -48,6 +48,51 @@ def media_kind(message: Any) -> str | None:
     return "other"
 
 
+def _largest_photo_size(photo: Any) -> tuple[int | None, int | None, int | None]:
+    """(bytes, width, height) of the size Telethon downloads: the one with the most bytes."""
+    best: tuple[int | None, int | None, int | None] = (None, None, None)
+    for size in photo.sizes:
+        if isinstance(size, types.PhotoSize):
+            nbytes = size.size
+        elif isinstance(size, types.PhotoSizeProgressive):
+            nbytes = max(size.sizes) if size.sizes else 0
+        else:  # stripped and path thumbnails are drawn from inline bytes, never downloaded
+            continue
+        if best[0] is None or nbytes > best[0]:
+            best = (nbytes, size.w, size.h)
+    return best
+
+
+def media_file(message: Any) -> MediaFile | None:
+    """The downloadable photo or document of a message (None: nothing to download)."""
+    media = message.media
+    if isinstance(media, types.MessageMediaPhoto) and isinstance(media.photo, types.Photo):
+        size, width, height = _largest_photo_size(media.photo)
+        if size is None:
+            return None
+        return MediaFile(file_id=media.photo.id, kind="photo", mime="image/jpeg",
+                         ref=bytes(media), size=size, width=width, height=height)
+    if isinstance(media, types.MessageMediaDocument) and isinstance(media.document,
+                                                                     types.Document):
+        doc = media.document
+        width = height = file_name = None
+        duration: float | None = None
+        for attr in doc.attributes:
+            if isinstance(attr, types.DocumentAttributeVideo):
+                width, height, duration = attr.w, attr.h, float(attr.duration)
+            elif isinstance(attr, types.DocumentAttributeAudio):
+                duration = float(attr.duration)
+            elif isinstance(attr, types.DocumentAttributeImageSize):
+                width, height = attr.w, attr.h
+            elif isinstance(attr, types.DocumentAttributeFilename):
+                file_name = attr.file_name
+        return MediaFile(file_id=doc.id, kind=media_kind(message) or "document",
+                         mime=doc.mime_type or "application/octet-stream", ref=bytes(media),
+                         size=doc.size, width=width, height=height, duration=duration,
+                         file_name=file_name)
+    return None
+
+
 def reaction_count(reactions: Any) -> int | None:
     """The sum of a message's reaction counts (types.MessageReactions); None: it shows none.
 
@@ -85,4 +130,5 @@ def message_to_post(message: Any, username: str | None) -> Post:
         edit_date=_aware(message.edit_date),
         channel_username=username,
         reactions=reaction_count(getattr(message, "reactions", None)),
+        media_file=media_file(message),
     )

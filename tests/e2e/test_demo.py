@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sqlite3
 import sys
@@ -55,6 +56,12 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     assert "*Белгородской области*" in transcript  # highlights survive into the transcript
     assert f"Its database is {tmp_path / 'demo' / 'chanwatch.sqlite3'}" in transcript
     assert "deleted a post that rule #2 alerted on" in transcript
+    # evidence: the photo post is kept by content after the channel deleted it
+    assert "📷 @mash posts a photo, then deletes the post" in transcript
+    assert len(result.media_kept) == 1 and result.media_kept[0].is_file()
+    kept = result.media_kept[0]
+    assert kept.name == f"{hashlib.sha256(kept.read_bytes()).hexdigest()}.jpg"
+    assert f"kept after deletion: media/{kept.parent.name}/{kept.name}" in transcript
     assert transcript.count("📚 Backfill of") == 4  # the web-preview channel backfills too
     # delivery: buttons, "also in", quiet hours folded, a mute button, a digest
     assert "[🔕 Mute rules 1h] [🔕 24h] [Open post ↗]" in transcript
@@ -82,9 +89,11 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
 
     db = sqlite3.connect(tmp_path / "demo" / "chanwatch.sqlite3")
     try:
-        # 80 replayed, 30 backfilled history posts, 2 published during the outage, 3 in the
-        # delivery scene, 3 + 1 read through the web preview
-        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2 + 3 + 4
+        # 80 replayed, 30 backfilled history posts, 2 published during the outage, 1 photo,
+        # 3 in the delivery scene, 3 + 1 read through the web preview
+        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2 + 1 + 3 + 4
+        assert db.execute("SELECT p.deleted_at IS NOT NULL, pm.state FROM post_media pm"
+                          " JOIN posts p ON p.id = pm.post_id").fetchall() == [(1, "stored")]
         sources = db.execute(
             "SELECT p.source, COUNT(*) FROM posts p JOIN channels c ON c.id = p.channel_id"
             " WHERE c.username = 'frontline_preview' GROUP BY 1 ORDER BY 1").fetchall()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 import telethon
 from telethon.extensions import BinaryReader
 from telethon.sessions import SQLiteSession
 from telethon.tl import types
 
+from bot.services.ports import MediaRefused
 from bot.telegram.clients import session_has_key
 from bot.telegram.convert import message_to_post, permalink
+from bot.telegram.media import read_media
 
 WHEN = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
 
@@ -88,3 +91,56 @@ def test_session_key_detection_without_network(tmp_path: Any) -> None:
     session.save()
     session.close()
     assert session_has_key(path)
+
+
+def _photo(sizes: list[Any]) -> Any:
+    return types.Photo(id=77, access_hash=5, file_reference=b"ref-1", date=WHEN, sizes=sizes,
+                       dc_id=2)
+
+
+def test_media_file_of_a_photo_takes_the_size_telethon_downloads() -> None:
+    sizes = [types.PhotoStrippedSize(type="i", bytes=b"\x01\x02"),
+             types.PhotoSize(type="m", w=320, h=240, size=20_000),
+             types.PhotoSizeProgressive(type="y", w=1280, h=960, sizes=[9_000, 60_000, 140_000]),
+             types.PhotoSize(type="x", w=800, h=600, size=90_000)]
+    msg = channel_message(media=types.MessageMediaPhoto(photo=_photo(sizes)))
+    f = message_to_post(msg, "news_test").media_file
+    assert f is not None
+    assert (f.file_id, f.kind, f.mime, f.size, f.width, f.height) == (
+        77, "photo", "image/jpeg", 140_000, 1280, 960)
+    # the reference kept is the message's media as Telegram serialises it, and reads back
+    again = read_media(f.ref)
+    assert isinstance(again, types.MessageMediaPhoto) and again.photo.file_reference == b"ref-1"
+    assert bytes(again) == bytes(msg.media)
+
+
+def test_media_file_of_documents_and_of_what_is_not_downloaded() -> None:
+    video = types.Document(
+        id=88, access_hash=6, file_reference=b"r", date=WHEN, mime_type="video/mp4",
+        size=3_000_000, dc_id=2,
+        attributes=[types.DocumentAttributeVideo(duration=12.5, w=1280, h=720),
+                    types.DocumentAttributeFilename(file_name="clip.mp4")])
+    f = message_to_post(channel_message(media=types.MessageMediaDocument(document=video)),
+                        None).media_file
+    assert f is not None
+    assert (f.kind, f.mime, f.size, f.width, f.height, f.duration, f.file_name) == (
+        "video", "video/mp4", 3_000_000, 1280, 720, 12.5, "clip.mp4")
+    voice = types.Document(
+        id=89, access_hash=6, file_reference=b"r", date=WHEN, mime_type="audio/ogg", size=9_000,
+        dc_id=2, attributes=[types.DocumentAttributeAudio(duration=7, voice=True)])
+    f = message_to_post(channel_message(media=types.MessageMediaDocument(document=voice)),
+                        None).media_file
+    assert f is not None and (f.kind, f.duration, f.width) == ("voice", 7.0, None)
+    # a photo without downloadable sizes, a link preview, a poll: nothing to download
+    stripped_only = _photo([types.PhotoStrippedSize(type="i", bytes=b"\x01")])
+    for media in (types.MessageMediaPhoto(photo=stripped_only),
+                  types.MessageMediaPhoto(photo=types.PhotoEmpty(id=1)),
+                  types.MessageMediaWebPage(webpage=types.WebPageEmpty(id=1)),
+                  types.MessageMediaGeo(geo=types.GeoPoint(long=1.0, lat=2.0, access_hash=3))):
+        assert message_to_post(channel_message(media=media), None).media_file is None
+
+
+def test_read_media_refuses_what_is_not_a_photo_or_document() -> None:
+    with pytest.raises(MediaRefused, match="not a photo or document: MessageMediaGeo"):
+        read_media(bytes(types.MessageMediaGeo(geo=types.GeoPoint(long=1.0, lat=2.0,
+                                                                 access_hash=3))))

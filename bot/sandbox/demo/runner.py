@@ -81,6 +81,7 @@ class Demo:
         await scenes.opening(s)
         await scenes.replay(s, self.options.posts, self.options.speed)
         await scenes.never_miss(s)
+        await scenes.evidence(s)
         await scenes.delivery(s)
         await scenes.archive(s)
         await scenes.preview(s)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
+import io
 from zoneinfo import ZoneInfo
 
 from bot.sandbox.demo.session import DemoSession, wait_for
 from bot.sandbox.demo.stage import PREVIEW_CHANNEL, PREVIEW_INTERVAL_SHOWN, load_sample
 from bot.sandbox.world import SentMessage
+from bot.store.media import StoredMedia
 
 SCRIPT = (
     "/start",
@@ -115,6 +117,49 @@ async def _deletion(s: DemoSession) -> None:
             break
         await asyncio.sleep(0.05)
         s.transcript.flush()
+
+
+async def evidence(s: DemoSession) -> None:
+    """A photo post is kept (by content, in DATA_DIR/media) and outlives its deletion."""
+    t = s.transcript
+    channel = s.stage.channels["mash"]
+    text = "Фото дня: закат над Москвой (демо)"
+    t.line("\n📷 @mash posts a photo, then deletes the post")
+    message = s.world.post(channel, text, media="photo", media_data=demo_photo())
+    t.channel_post("mash", f"[photo] {text}")
+    store = s.app.store
+
+    async def kept() -> list[StoredMedia]:
+        return await store.media.of_post(channel.id, message.id)
+
+    deadline = asyncio.get_running_loop().time() + 15
+    while not await kept() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        s.transcript.flush()
+    s.world.delete(channel, [message.id])
+    for _ in range(100):
+        if await store.posts.is_deleted(channel.id, message.id):
+            break
+        await asyncio.sleep(0.05)
+    for item in await kept():
+        path = s.app.media.files.path(item.sha256, item.ext)
+        t.line(f"   kept after deletion: {path.relative_to(s.result.data_dir)}"
+               f" ({item.size:,} bytes, sha256 {item.sha256[:12]}…)")
+        s.result.media_kept.append(path)
+
+
+def demo_photo() -> bytes:
+    """A small picture drawn for the demo (no bundled image is needed)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (480, 320), (92, 110, 128))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((40, 200, 440, 300), fill=(60, 60, 60))
+    draw.ellipse((300, 40, 400, 140), fill=(230, 220, 180))
+    draw.text((50, 230), "chanwatch demo photo", fill=(255, 255, 255))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 async def delivery(s: DemoSession) -> None:

@@ -31,6 +31,7 @@ class DemoResult:
     alerts: list[SentMessage] = field(default_factory=list)
     transcript: list[str] = field(default_factory=list)
     unscripted: list[Any] = field(default_factory=list)
+    media_kept: list[Path] = field(default_factory=list)  # files still there after deletion
 
 
 async def wait_for(predicate: Callable[[], bool], within: float) -> bool:

@@ -1,0 +1,165 @@
+"""Media kept: the download queue (``post_media``) and the stored files (``media``).
+
+Rows are written with the post, in its transaction (``queue_media``, called from
+bot/store/posts.py), and then belong to the downloader (bot/media/downloader.py), which takes
+them newest first, one at a time, and records how each ended (migrations/0010_media.sql).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.clock import from_iso, to_iso
+from bot.models import MediaFile, Post
+from bot.store.base import Repository
+
+# What a row can end as (besides 'pending' and 'stored'); the CHECK in 0010 lists them all.
+TOO_LARGE, QUOTA, GONE, FAILED = "too_large", "quota", "gone", "failed"
+REQUEUED_AT_START = (TOO_LARGE, QUOTA)  # the limits may have changed since
+
+
+@dataclass(frozen=True)
+class QueuedMedia:
+    """One download to do: the file, the post that carries it, how it went so far."""
+
+    post_id: int
+    channel_id: int
+    message_id: int
+    file: MediaFile
+    attempts: int
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A file in the media store and one post that carries it."""
+
+    sha256: str
+    ext: str
+    size: int
+    mime: str
+    post_id: int
+    channel_id: int
+    message_id: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class MediaCounts:
+    """The queue by state, and the store's size."""
+
+    by_state: dict[str, int]
+    files: int
+    bytes: int
+
+
+async def queue_media(conn: aiosqlite.Connection, post_id: int, post: Post, now: str) -> None:
+    """File the post's photo or document for download (no-op without one, or if filed)."""
+    f = post.media_file
+    if f is None:
+        return
+    await conn.execute(
+        "INSERT INTO post_media (post_id, file_id, kind, mime, size, width, height, duration,"
+        " file_name, post_date, ref, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (post_id, f.file_id, f.kind, f.mime, f.size, f.width, f.height, f.duration,
+         f.file_name, to_iso(post.date), f.ref, now))
+
+
+def _queued(row: sqlite3.Row) -> QueuedMedia:
+    return QueuedMedia(
+        post_id=int(row["post_id"]), channel_id=int(row["channel_id"]),
+        message_id=int(row["message_id"]), attempts=int(row["attempts"]),
+        file=MediaFile(file_id=int(row["file_id"]), kind=row["kind"], mime=row["mime"],
+                       ref=bytes(row["ref"]), size=row["size"], width=row["width"],
+                       height=row["height"], duration=row["duration"],
+                       file_name=row["file_name"]))
+
+
+class MediaRepository(Repository):
+    """The download queue and the files it stored."""
+
+    async def requeue_skipped(self) -> int:
+        """Put rows skipped for a limit back in the queue (at start: limits may have moved)."""
+        marks = ",".join("?" * len(REQUEUED_AT_START))
+        return await self._write(
+            f"UPDATE post_media SET state = 'pending' WHERE state IN ({marks})"
+            " AND ref IS NOT NULL", REQUEUED_AT_START)
+
+    async def next_due(self) -> QueuedMedia | None:
+        """The newest pending download whose retry time has come, or None."""
+        now = to_iso(self._clock.now())
+        row = await self._db.fetchone(
+            "SELECT m.*, p.channel_id, p.message_id FROM post_media m"
+            " JOIN posts p ON p.id = m.post_id"
+            " WHERE m.state = 'pending' AND (m.next_try_at IS NULL OR m.next_try_at <= ?)"
+            " ORDER BY m.post_date DESC, m.post_id DESC, m.file_id LIMIT 1", (now,))
+        return _queued(row) if row is not None else None
+
+    async def next_retry_at(self) -> dt.datetime | None:
+        """When the earliest pending download that waits for a retry is due."""
+        row = await self._db.fetchone(
+            "SELECT MIN(next_try_at) FROM post_media WHERE state = 'pending'")
+        return from_iso(row[0]) if row is not None and row[0] else None
+
+    async def stored(self, item: QueuedMedia, sha256: str, ext: str, size: int) -> None:
+        """The file is in the store: record it (once) and close the queue row."""
+        now = to_iso(self._clock.now())
+        f = item.file
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO media (sha256, size, mime, ext, width, height, duration, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (sha256, size, f.mime, ext, f.width, f.height, f.duration, now))
+            await conn.execute(
+                "UPDATE post_media SET state = 'stored', sha256 = ?, ref = NULL, done_at = ?,"
+                " last_error = NULL WHERE post_id = ? AND file_id = ?",
+                (sha256, now, item.post_id, f.file_id))
+
+        await self._db.transaction(work)
+
+    async def give_up(self, item: QueuedMedia, state: str, reason: str) -> None:
+        """Close a queue row without a file (``state``: one of the module's end states).
+
+        Rows skipped for a limit keep their reference, to be tried again after a restart.
+        """
+        keep_ref = state in REQUEUED_AT_START
+        await self._write(
+            "UPDATE post_media SET state = ?, last_error = ?, done_at = ?,"
+            " ref = CASE WHEN ? THEN ref ELSE NULL END WHERE post_id = ? AND file_id = ?",
+            (state, reason[:500], to_iso(self._clock.now()), keep_ref, item.post_id,
+             item.file.file_id))
+
+    async def retry_later(self, item: QueuedMedia, at: dt.datetime, reason: str) -> None:
+        """Count a failed attempt; the row waits until ``at``."""
+        await self._write(
+            "UPDATE post_media SET attempts = attempts + 1, next_try_at = ?, last_error = ?"
+            " WHERE post_id = ? AND file_id = ?",
+            (to_iso(at), reason[:500], item.post_id, item.file.file_id))
+
+    async def total_bytes(self) -> int:
+        """The size of every stored file (each counted once)."""
+        row = await self._db.fetchone("SELECT COALESCE(SUM(size), 0) FROM media")
+        return int(row[0]) if row is not None else 0
+
+    async def counts(self) -> MediaCounts:
+        """How many queue rows are in each state; how many files the store holds, and bytes."""
+        rows = await self._db.fetchall(
+            "SELECT state, COUNT(*) FROM post_media GROUP BY state ORDER BY state")
+        total = await self._db.fetchone("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM media")
+        assert total is not None
+        return MediaCounts({r[0]: int(r[1]) for r in rows}, int(total[0]), int(total[1]))
+
+    async def of_post(self, channel_id: int, message_id: int) -> list[StoredMedia]:
+        """The stored files of one post, in file id order."""
+        rows = await self._db.fetchall(
+            "SELECT m.sha256, m.ext, m.size, m.mime, pm.post_id, p.channel_id, p.message_id,"
+            " pm.kind FROM post_media pm JOIN media m ON m.sha256 = pm.sha256"
+            " JOIN posts p ON p.id = pm.post_id WHERE p.channel_id = ? AND p.message_id = ?"
+            " ORDER BY pm.file_id", (channel_id, message_id))
+        return [StoredMedia(r[0], r[1], int(r[2]), r[3], int(r[4]), int(r[5]), int(r[6]),
+                            r[7]) for r in rows]

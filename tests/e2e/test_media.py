@@ -1,0 +1,305 @@
+"""Media kept, end to end: the real service downloads posts' photos and documents from the
+loopback fake Telegram (real upload.getFile parts, file references that expire) into the
+content-addressed store, with every failure the issue names injected where it can happen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import random
+import time
+from pathlib import Path
+
+from PIL import Image
+from telethon.tl import functions, types
+
+from bot.media.downloader import MediaLimits
+from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
+
+
+def jpeg(seed: int, side: int = 320) -> bytes:
+    """A distinct noisy JPEG (noise does not compress: a few tens of kB)."""
+    rng = random.Random(seed)
+    img = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+async def media_rows(env: Env) -> list[tuple[int, str, str | None, str | None]]:
+    """(message id, state, sha256, last error) of every queued file, by message id."""
+    rows = await env.running.database.fetchall(
+        "SELECT p.message_id, pm.state, pm.sha256, pm.last_error FROM post_media pm"
+        " JOIN posts p ON p.id = pm.post_id ORDER BY p.message_id, pm.file_id")
+    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+async def settled(env: Env, count: int, within: float = 15.0) -> None:
+    """Wait until ``count`` queued files have left 'pending'."""
+    async def done() -> bool:
+        return await env.count("SELECT COUNT(*) FROM post_media WHERE state != 'pending'") \
+            >= count
+    await wait_until(done, within=within)
+
+
+def stored_files(data_dir: Path) -> list[Path]:
+    return sorted(p for p in (data_dir / "media").glob("??/*") if p.is_file())
+
+
+def get_file_requests(env: Env) -> list[functions.upload.GetFileRequest]:
+    return [r for _, r in env.fake.requests if isinstance(r, functions.upload.GetFileRequest)]
+
+
+async def restart(env: Env, **settings: str) -> None:
+    await env.stop_app()
+    env.settings.update(settings)
+    await env.start_app()
+
+
+async def test_photo_kept_by_content_and_after_deletion(env: Env) -> None:
+    await ask(env, env.admin, "/watch @news_test")
+    data = jpeg(1)
+    msg = env.world.post(env.news, "Фото с места", media="photo", media_data=data)
+    await settled(env, 1)
+    sha = hashlib.sha256(data).hexdigest()
+    assert await media_rows(env) == [(msg.id, "stored", sha, None)]
+    path = env.data_dir / "media" / sha[:2] / f"{sha}.jpg"
+    assert path.read_bytes() == data
+    row = await env.running.database.fetchone("SELECT size, mime, ext, width, height FROM media")
+    assert row is not None and tuple(row) == (len(data), "image/jpeg", "jpg", 320, 320)
+    # the channel deletes the post: the post is flagged, the file stays
+    env.world.delete(env.news, [msg.id])
+
+    async def deleted() -> bool:
+        return await env.count("SELECT COUNT(*) FROM posts WHERE deleted_at IS NOT NULL") == 1
+    await wait_until(deleted)
+    assert path.read_bytes() == data
+    assert [r[1] for r in await media_rows(env)] == ["stored"]
+
+
+async def test_same_image_stored_once_album_parts_each(env: Env) -> None:
+    other = env.world.add_channel(2222222, "Другой канал", "other_test")
+    await ask(env, env.admin, "/watch @news_test")
+    await ask(env, env.admin, "/watch @other_test")
+    shared, a, b = jpeg(10), jpeg(11), jpeg(12)
+    for i, data in enumerate((shared, a, b)):  # an album: three messages, one grouped_id
+        env.world.post(env.news, "Альбом" if i == 0 else "", media="photo", media_data=data,
+                       grouped_id=777)
+    env.world.post(other, "Перепост", media="photo", media_data=shared)
+    await settled(env, 4)
+    rows = await media_rows(env)
+    assert [r[1] for r in rows] == ["stored"] * 4
+    assert len({r[2] for r in rows}) == 3  # four posts, three distinct files
+    files = stored_files(env.data_dir)
+    assert sorted(p.read_bytes() for p in files) == sorted([shared, a, b])
+    assert await env.count("SELECT COUNT(*) FROM media") == 3
+
+
+async def test_documents_up_to_the_limit_and_photos_only(env: Env) -> None:
+    await restart(env, MEDIA_MAX_MB="1")
+    await ask(env, env.admin, "/watch @news_test")
+    small = b"%PDF-1.4 " + bytes(range(256)) * 40  # ~10 kB
+    big = random.Random(3).randbytes((1 << 20) + 4096)  # just over 1 MB
+    voice = b"OggS" + random.Random(4).randbytes(5000)
+    m1 = env.world.post(env.news, "Документ", media="document", media_data=small,
+                        mime_type="application/pdf", file_name="report.pdf")
+    m2 = env.world.post(env.news, "Видео", media="video", media_data=big,
+                        mime_type="video/mp4", file_name="clip.mp4")
+    m3 = env.world.post(env.news, "Голос", media="voice", media_data=voice,
+                        mime_type="audio/ogg", file_name="voice.ogg")
+    await settled(env, 3)
+    rows = {r[0]: r for r in await media_rows(env)}
+    assert rows[m1.id][1:3] == ("stored", hashlib.sha256(small).hexdigest())
+    assert rows[m2.id][1] == "too_large" and "over MEDIA_MAX_MB=1" in str(rows[m2.id][3])
+    assert rows[m3.id][1:3] == ("stored", hashlib.sha256(voice).hexdigest())
+    kinds = await env.running.database.fetchall(
+        "SELECT kind, duration, width FROM post_media ORDER BY post_id")
+    assert [tuple(k) for k in kinds] == [("document", None, None), ("video", 5.0, 640),
+                                         ("voice", 3.0, None)]
+    assert {p.suffix for p in stored_files(env.data_dir)} == {".pdf", ".ogg"}
+    # MEDIA_MAX_MB raised: the skipped video is queued again at the next start
+    await restart(env, MEDIA_MAX_MB="2")
+    await wait_until(lambda: _state(env, m2.id, "stored"))
+    # MEDIA_MAX_MB=0: photos only
+    await restart(env, MEDIA_MAX_MB="0")
+    m4 = env.world.post(env.news, "Ещё документ", media="document", media_data=small + b"x")
+    m5 = env.world.post(env.news, "Фото", media="photo", media_data=jpeg(5))
+    await settled(env, 5)
+    rows = {r[0]: r for r in await media_rows(env)}
+    assert rows[m4.id][1] == "too_large" and rows[m4.id][3] == "MEDIA_MAX_MB=0: photos only"
+    assert rows[m5.id][1] == "stored"
+
+
+async def _state(env: Env, message_id: int, state: str) -> bool:
+    row = await env.running.database.fetchone(
+        "SELECT pm.state FROM post_media pm JOIN posts p ON p.id = pm.post_id"
+        " WHERE p.message_id = ?", (message_id,))
+    return row is not None and row[0] == state
+
+
+async def test_expired_reference_refreshed_deleted_message_gone(env: Env) -> None:
+    await restart(env, MEDIA="off")  # posts queue their media; nothing downloads yet
+    await ask(env, env.admin, "/watch @news_test")
+    kept, lost = jpeg(20), jpeg(21)
+    m1 = env.world.post(env.news, "Первое", media="photo", media_data=kept)
+    m2 = env.world.post(env.news, "Второе", media="photo", media_data=lost)
+
+    async def queued() -> bool:
+        return await env.count("SELECT COUNT(*) FROM post_media WHERE state = 'pending'") == 2
+    await wait_until(queued)
+    # both references expire while the downloader is off; the second post is deleted too
+    for msg in (m1, m2):
+        assert isinstance(msg.media, types.MessageMediaPhoto)
+        env.world.expire_file_reference(msg.media.photo.id)
+    env.world.delete(env.news, [m2.id])
+    reads_before = sum(isinstance(r, functions.channels.GetMessagesRequest)
+                       for _, r in env.fake.requests)
+    await restart(env, MEDIA="on")
+    await settled(env, 2)
+    rows = {r[0]: r for r in await media_rows(env)}
+    assert rows[m1.id][1:3] == ("stored", hashlib.sha256(kept).hexdigest())
+    assert rows[m2.id][1] == "gone"
+    assert rows[m2.id][3] == "the file reference expired and the message is deleted"
+    reads = sum(isinstance(r, functions.channels.GetMessagesRequest)
+                for _, r in env.fake.requests) - reads_before
+    assert reads >= 2  # each message read again for a fresh reference
+    assert [p.read_bytes() for p in stored_files(env.data_dir)] == [kept]
+
+
+async def test_deleted_before_download_still_kept(env: Env) -> None:
+    await restart(env, MEDIA="off")
+    await ask(env, env.admin, "/watch @news_test")
+    data = jpeg(30)
+    msg = env.world.post(env.news, "Удалят через секунду", media="photo", media_data=data)
+    await wait_until(lambda: _state(env, msg.id, "pending"))
+    env.world.delete(env.news, [msg.id])  # the reference it came with still works
+    await restart(env, MEDIA="on")
+    await wait_until(lambda: _state(env, msg.id, "stored"))
+    assert [p.read_bytes() for p in stored_files(env.data_dir)] == [data]
+
+
+async def test_flood_wait_and_failing_disk_back_off(env: Env) -> None:
+    await ask(env, env.admin, "/watch @news_test")
+    app = env.running
+    env.world.rpc_errors[functions.upload.GetFileRequest] = types.RpcError(420, "FLOOD_WAIT_1")
+    started = time.monotonic()
+    data = jpeg(40)
+    msg = env.world.post(env.news, "Фото", media="photo", media_data=data)
+    await wait_until(lambda: _state(env, msg.id, "stored"))
+    assert time.monotonic() - started >= 1.0  # waited the flood out (plus a margin)
+    assert app.media.flood_waits == 1
+    # the disk refuses: the temporary folder cannot be created (a file is in its way)
+    app.media.limits = MediaLimits(retry_base=dt.timedelta(seconds=0.3))
+    tmp = env.data_dir / "media" / "tmp"
+    for leftover in tmp.iterdir():
+        leftover.unlink()
+    tmp.rmdir()
+    tmp.write_text("in the way")
+    data2 = jpeg(41)
+    msg2 = env.world.post(env.news, "Фото 2", media="photo", media_data=data2)
+
+    async def retried() -> bool:
+        row = await app.database.fetchone(
+            "SELECT attempts, last_error FROM post_media pm JOIN posts p ON p.id = pm.post_id"
+            " WHERE p.message_id = ?", (msg2.id,))
+        return row is not None and row[0] >= 2 and "FileExistsError" in str(row[1])
+    await wait_until(retried)
+    tmp.unlink()  # space comes back
+    await wait_until(lambda: _state(env, msg2.id, "stored"))
+    sha = hashlib.sha256(data2).hexdigest()
+    assert (env.data_dir / "media" / sha[:2] / f"{sha}.jpg").read_bytes() == data2
+    # after max_attempts the file is given up, with the reason
+    app.media.limits = MediaLimits(retry_base=dt.timedelta(seconds=0.1), max_attempts=2)
+    for leftover in tmp.iterdir():
+        leftover.unlink()
+    tmp.rmdir()
+    tmp.write_text("in the way")
+    msg3 = env.world.post(env.news, "Фото 3", media="photo", media_data=jpeg(42))
+    await wait_until(lambda: _state(env, msg3.id, "failed"))
+    row = await app.database.fetchone(
+        "SELECT last_error FROM post_media pm JOIN posts p ON p.id = pm.post_id"
+        " WHERE p.message_id = ?", (msg3.id,))
+    assert row is not None and row[0].startswith("2 attempts: FileExistsError")
+
+
+async def test_server_errors_retried_later(env: Env) -> None:
+    await ask(env, env.admin, "/watch @news_test")
+    app = env.running
+    app.media.limits = MediaLimits(retry_base=dt.timedelta(seconds=0.2))
+    # Telethon itself tries a 500 six times (2 s apart) before giving up: 8 errors fail the
+    # first attempt; the second, 0.2 s later, gets through after two more
+    env.world.rpc_errors[functions.upload.GetFileRequest] = [
+        types.RpcError(500, "INTERNAL") for _ in range(8)]
+    data = jpeg(50)
+    msg = env.world.post(env.news, "Фото", media="photo", media_data=data)
+    await wait_until(lambda: _state(env, msg.id, "stored"), within=40)
+    row = await app.database.fetchone("SELECT attempts, last_error FROM post_media")
+    assert row is not None and tuple(row) == (1, None)
+    assert [p.read_bytes() for p in stored_files(env.data_dir)] == [data]
+
+
+async def test_quota_stops_downloads_and_tells_admins_once(env: Env) -> None:
+    first = jpeg(60)
+    quota_gb = (len(first) + 1000) / (1 << 30)
+    await restart(env, MEDIA_MAX_GB=f"{quota_gb:.12f}")
+    await ask(env, env.admin, "/watch @news_test")
+    ask_alert = await ask(env, env.admin, "/alert фото")
+    assert "#1" in ask_alert
+    m1 = env.world.post(env.news, "фото один", media="photo", media_data=first)
+    await wait_until(lambda: _state(env, m1.id, "stored"))
+    m2 = env.world.post(env.news, "фото два", media="photo", media_data=jpeg(61))
+    m3 = env.world.post(env.news, "фото три", media="photo", media_data=jpeg(62))
+    await settled(env, 3)
+    states = {r[0]: r[1] for r in await media_rows(env)}
+    assert states == {m1.id: "stored", m2.id: "quota", m3.id: "quota"}
+    await wait_for(lambda: any("media store is full" in t for t in env.notices_to(ADMIN)))
+    await wait_for(lambda: len(env.alerts_to(ADMIN)) == 3)  # alerts go on
+    assert sum("media store is full" in t for t in env.notices_to(ADMIN)) == 1
+    # the quota raised: what was skipped is fetched at the next start
+    await restart(env, MEDIA_MAX_GB="1")
+    await wait_until(lambda: _state(env, m3.id, "stored"))
+    await wait_until(lambda: _state(env, m2.id, "stored"))
+    assert len(stored_files(env.data_dir)) == 3
+
+
+async def test_restart_resumes_newest_first_and_clears_partial_files(env: Env) -> None:
+    await restart(env, MEDIA="off")
+    await ask(env, env.admin, "/watch @news_test")
+    images = [jpeg(70 + i) for i in range(4)]
+    posts = [env.world.post(env.news, f"Пост {i}", media="photo", media_data=data)
+             for i, data in enumerate(images)]
+
+    async def queued() -> bool:
+        return await env.count("SELECT COUNT(*) FROM post_media WHERE state = 'pending'") == 4
+    await wait_until(queued)
+    await env.stop_app()
+    leftover = env.data_dir / "media" / "tmp" / "123-456.part"  # a crash mid-download
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(images[0][:1000])
+    asked = len(get_file_requests(env))
+    env.settings["MEDIA"] = "on"
+    await env.start_app()
+    await settled(env, 4)
+    assert not leftover.exists()
+    order = []
+    for req in get_file_requests(env)[asked:]:
+        assert isinstance(req.location, types.InputPhotoFileLocation)
+        if req.offset == 0:
+            order.append(req.location.id)
+    ids = [p.media.photo.id for p in posts if isinstance(p.media, types.MessageMediaPhoto)]
+    assert order == ids[::-1]  # newest first
+    assert sorted(p.read_bytes() for p in stored_files(env.data_dir)) == sorted(images)
+
+
+async def test_alerts_do_not_wait_for_downloads(env: Env) -> None:
+    await ask(env, env.admin, "/watch @news_test")
+    await ask(env, env.admin, "/alert дрон")
+    # every download is held up by a long flood wait: alerts still arrive at once
+    env.world.rpc_errors[functions.upload.GetFileRequest] = types.RpcError(420, "FLOOD_WAIT_30")
+    started = time.monotonic()
+    msg = env.world.post(env.news, "дрон на фото", media="photo", media_data=jpeg(80))
+    await wait_for(lambda: env.alerts_to(ADMIN), within=5)
+    assert time.monotonic() - started < 3
+    assert await _state(env, msg.id, "pending")
+    assert env.running.media.flood_waits == 1
