@@ -4,8 +4,9 @@ A channel on the fake Telegram carries POSTS posts with a photo each (JPEGs of 3
 drawn from noise, DISTINCT different ones, so that reposts repeat them) and DOCS posts with a
 1-4 MB document. A real Telethon user client reads them (``get_messages``, as catch-up does),
 chanwatch stores them (their files queued in ``post_media``), and the downloader drains the
-queue through upload.getFile parts, hashing and storing each file once. Prints one JSON line:
-files and MB per second, bytes Telegram announced against bytes stored (the dedup ratio).
+queue through upload.getFile parts, hashing and storing each file once (with a perceptual hash
+of each new image). Prints one JSON line: files and MB per second, bytes Telegram announced
+against bytes stored (the dedup ratio), and perceptual hashes per second on their own.
 
 The fake answers from memory over loopback, so these figures are chanwatch's own cost per file
 (Telethon's MTProto parts, hashing, the store), not Telegram's network.
@@ -31,6 +32,7 @@ from bot.clock import SystemClock
 from bot.config import settings_from_mapping
 from bot.media.downloader import MediaDownloader
 from bot.media.files import MediaFiles
+from bot.media.phash import image_phash
 from bot.sandbox import FakeTelegram
 from bot.services.notify import AdminNotifier
 from bot.store import Database, Store, apply_migrations
@@ -92,6 +94,11 @@ async def main(posts: int = 300, distinct: int = 100, docs: int = 10) -> dict[st
             await client.disconnect()
             await db.close()
         on_disk = sum(p.stat().st_size for p in settings.media_dir.glob("??/*"))
+        photos = sorted(settings.media_dir.glob("??/*.jpg"))
+        started = time.perf_counter()
+        hashed = [image_phash(p) for p in photos]
+        phash_seconds = time.perf_counter() - started
+        assert all(hashed), "every stored photo has a perceptual hash"
         assert counts.by_state == {"stored": posts + docs}, counts.by_state
         assert on_disk == counts.bytes
         return {
@@ -103,6 +110,7 @@ async def main(posts: int = 300, distinct: int = 100, docs: int = 10) -> dict[st
             "stored_mb": round(counts.bytes / (1 << 20), 1),
             "dedup_ratio": round(counts.bytes / announced, 3),
             "seconds": round(seconds, 2),
+            "phash_per_s": round(len(photos) / phash_seconds, 1),
         }
     finally:
         await fake.stop()

@@ -19,6 +19,8 @@ CREATE TABLE media (
     width      INTEGER,
     height     INTEGER,
     duration   REAL,                 -- seconds (video, voice, audio)
+    phash      TEXT,                 -- an image's 64-bit perceptual hash (16 hex digits; NULL:
+                                     -- not an image, or unreadable), bot/media/phash.py
     stored_at  TEXT    NOT NULL
 );
 

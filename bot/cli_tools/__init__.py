@@ -1,4 +1,4 @@
-"""``chanwatch`` sub-commands over the archive (search, stats, export, import, web).
+"""``chanwatch`` sub-commands over the archive (search, stats, export, import, web, similar).
 
 Each tool is a module with ``TOOL = Tool(name, help, add_arguments, run)``; ``TOOLS`` lists
 them and bot/cli.py adds each to its parser. They need only the database (``--db`` or the
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # module names under bot.cli_tools, each defining TOOL
-TOOL_MODULES = ("search", "export", "importer", "stats", "web")
+TOOL_MODULES = ("search", "export", "importer", "stats", "web", "similar")
 
 
 @dataclass(frozen=True)

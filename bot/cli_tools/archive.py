@@ -51,6 +51,15 @@ def database_path(args: argparse.Namespace) -> Path:
     return Path(env.get("DATA_DIR", "").strip() or "./data").expanduser() / "chanwatch.sqlite3"
 
 
+def media_dir(args: argparse.Namespace) -> Path:
+    """The media store: $DATA_DIR/media, or beside the database named by --db."""
+    if args.db is None:
+        data_dir = _environment(getattr(args, "env_file", ".env")).get("DATA_DIR", "").strip()
+        if data_dir:
+            return Path(data_dir).expanduser() / "media"
+    return database_path(args).parent / "media"
+
+
 def time_zone(args: argparse.Namespace) -> ZoneInfo:
     """The zone dates are read and shown in."""
     raw = args.tz or _environment(getattr(args, "env_file", ".env")).get("TIMEZONE") or "UTC"
@@ -95,6 +104,21 @@ async def open_archive(args: argparse.Namespace, *, create: bool = False,
         store = Store(db, clock)
         yield Archive(db, store, lemmatizer, places, ArchiveSearch(store, lemmatizer, places),
                       clock, path)
+    finally:
+        await db.close()
+
+
+@asynccontextmanager
+async def open_store(args: argparse.Namespace) -> AsyncIterator[tuple[Store, Path]]:
+    """The database alone (migrated), for tools that need no word forms or places."""
+    path = database_path(args)
+    if not path.is_file():
+        raise ToolError(f"no database at {path} (set DATA_DIR or DATABASE_PATH, or pass --db)")
+    clock = SystemClock()
+    db = await Database.open(path)
+    try:
+        await apply_migrations(db, clock)
+        yield Store(db, clock), path
     finally:
         await db.close()
 

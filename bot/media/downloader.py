@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.media.files import MediaFiles, extension
+from bot.media.phash import image_phash
 from bot.services.notify import AdminNotifier
 from bot.services.ports import FloodWait, MediaGone, MediaRefused, MediaSource, MediaTransient
 from bot.store import Store
@@ -172,7 +173,11 @@ class MediaDownloader:
         finally:
             with contextlib.suppress(OSError):  # a failing disk may refuse this too
                 tmp.unlink(missing_ok=True)
-        await self._store.media.stored(item, stored.sha256, stored.ext, stored.size)
+        phash = None
+        if stored.new and f.mime.startswith("image/"):
+            phash = await asyncio.to_thread(image_phash, self.files.path(stored.sha256,
+                                                                         stored.ext))
+        await self._store.media.stored(item, stored.sha256, stored.ext, stored.size, phash)
         self.downloaded += 1
         if stored.new:
             self._used += stored.size

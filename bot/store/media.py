@@ -48,6 +48,22 @@ class StoredMedia:
 
 
 @dataclass(frozen=True)
+class SimilarPost:
+    """A stored post whose image is like the one asked about."""
+
+    distance: int  # bits of the 64 that differ (0: the same hash)
+    sha256: str
+    ext: str
+    channel_id: int
+    channel_title: str
+    channel_username: str | None
+    message_id: int
+    date: dt.datetime
+    permalink: str
+    deleted_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class MediaCounts:
     """The queue by state, and the store's size."""
 
@@ -105,16 +121,17 @@ class MediaRepository(Repository):
             "SELECT MIN(next_try_at) FROM post_media WHERE state = 'pending'")
         return from_iso(row[0]) if row is not None and row[0] else None
 
-    async def stored(self, item: QueuedMedia, sha256: str, ext: str, size: int) -> None:
+    async def stored(self, item: QueuedMedia, sha256: str, ext: str, size: int,
+                     phash: str | None = None) -> None:
         """The file is in the store: record it (once) and close the queue row."""
         now = to_iso(self._clock.now())
         f = item.file
 
         async def work(conn: aiosqlite.Connection) -> None:
             await conn.execute(
-                "INSERT INTO media (sha256, size, mime, ext, width, height, duration, stored_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (sha256, size, f.mime, ext, f.width, f.height, f.duration, now))
+                "INSERT INTO media (sha256, size, mime, ext, width, height, duration, phash,"
+                " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (sha256, size, f.mime, ext, f.width, f.height, f.duration, phash, now))
             await conn.execute(
                 "UPDATE post_media SET state = 'stored', sha256 = ?, ref = NULL, done_at = ?,"
                 " last_error = NULL WHERE post_id = ? AND file_id = ?",
@@ -163,3 +180,28 @@ class MediaRepository(Repository):
             " ORDER BY pm.file_id", (channel_id, message_id))
         return [StoredMedia(r[0], r[1], int(r[2]), r[3], int(r[4]), int(r[5]), int(r[6]),
                             r[7]) for r in rows]
+
+    async def similar(self, phash: str, max_distance: int, limit: int) -> list[SimilarPost]:
+        """Posts carrying an image within ``max_distance`` bits of ``phash``: the nearest
+        first, then the newest; at most ``limit``."""
+        from bot.media.phash import distance
+
+        near = {}
+        for row in await self._db.fetchall(
+                "SELECT sha256, phash FROM media WHERE phash IS NOT NULL"):
+            bits = distance(phash, row[1])
+            if bits <= max_distance:
+                near[row[0]] = bits
+        if not near:
+            return []
+        marks = ",".join("?" * len(near))
+        rows = await self._db.fetchall(
+            "SELECT pm.sha256, m.ext, p.channel_id, c.title, c.username, p.message_id, p.date,"
+            " p.permalink, p.deleted_at FROM post_media pm JOIN media m ON m.sha256 = pm.sha256"
+            " JOIN posts p ON p.id = pm.post_id JOIN channels c ON c.id = p.channel_id"
+            f" WHERE pm.sha256 IN ({marks})", sorted(near))
+        found = [SimilarPost(near[r[0]], r[0], r[1], int(r[2]), r[3], r[4], int(r[5]),
+                             from_iso(r[6]), r[7], from_iso(r[8]) if r[8] else None)
+                 for r in rows]
+        found.sort(key=lambda s: (s.distance, -s.date.timestamp(), s.channel_id, s.message_id))
+        return found[:limit]

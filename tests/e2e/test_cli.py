@@ -11,18 +11,8 @@ from pathlib import Path
 
 from bot.sandbox import FakeTelegram
 from bot.store.migrate import discover, migrations_dir
-from tests.support.fakes import child_env
+from tests.support.fakes import child_env, run_cli
 from tests.support.harness import ADMIN, build_world, wait_for
-
-
-async def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_help_lists_every_command(tmp_path: Path) -> None:

@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
+import json
 import random
 import time
 from pathlib import Path
 
-from PIL import Image
 from telethon.tl import functions, types
 
 from bot.media.downloader import MediaLimits
+from tests.support.fakes import child_env, run_cli
 from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
-
-
-def jpeg(seed: int, side: int = 320) -> bytes:
-    """A distinct noisy JPEG (noise does not compress: a few tens of kB)."""
-    rng = random.Random(seed)
-    img = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=90)
-    return out.getvalue()
+from tests.support.images import encode, noise_jpeg, scene
 
 
 async def media_rows(env: Env) -> list[tuple[int, str, str | None, str | None]]:
@@ -43,6 +35,10 @@ async def settled(env: Env, count: int, within: float = 15.0) -> None:
     await wait_until(done, within=within)
 
 
+def file_bytes(name: str) -> bytes:
+    return Path(name).read_bytes()
+
+
 def stored_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in (data_dir / "media").glob("??/*") if p.is_file())
 
@@ -59,7 +55,7 @@ async def restart(env: Env, **settings: str) -> None:
 
 async def test_photo_kept_by_content_and_after_deletion(env: Env) -> None:
     await ask(env, env.admin, "/watch @news_test")
-    data = jpeg(1)
+    data = noise_jpeg(1)
     msg = env.world.post(env.news, "Фото с места", media="photo", media_data=data)
     await settled(env, 1)
     sha = hashlib.sha256(data).hexdigest()
@@ -82,7 +78,7 @@ async def test_same_image_stored_once_album_parts_each(env: Env) -> None:
     other = env.world.add_channel(2222222, "Другой канал", "other_test")
     await ask(env, env.admin, "/watch @news_test")
     await ask(env, env.admin, "/watch @other_test")
-    shared, a, b = jpeg(10), jpeg(11), jpeg(12)
+    shared, a, b = noise_jpeg(10), noise_jpeg(11), noise_jpeg(12)
     for i, data in enumerate((shared, a, b)):  # an album: three messages, one grouped_id
         env.world.post(env.news, "Альбом" if i == 0 else "", media="photo", media_data=data,
                        grouped_id=777)
@@ -124,7 +120,7 @@ async def test_documents_up_to_the_limit_and_photos_only(env: Env) -> None:
     # MEDIA_MAX_MB=0: photos only
     await restart(env, MEDIA_MAX_MB="0")
     m4 = env.world.post(env.news, "Ещё документ", media="document", media_data=small + b"x")
-    m5 = env.world.post(env.news, "Фото", media="photo", media_data=jpeg(5))
+    m5 = env.world.post(env.news, "Фото", media="photo", media_data=noise_jpeg(5))
     await settled(env, 5)
     rows = {r[0]: r for r in await media_rows(env)}
     assert rows[m4.id][1] == "too_large" and rows[m4.id][3] == "MEDIA_MAX_MB=0: photos only"
@@ -141,7 +137,7 @@ async def _state(env: Env, message_id: int, state: str) -> bool:
 async def test_expired_reference_refreshed_deleted_message_gone(env: Env) -> None:
     await restart(env, MEDIA="off")  # posts queue their media; nothing downloads yet
     await ask(env, env.admin, "/watch @news_test")
-    kept, lost = jpeg(20), jpeg(21)
+    kept, lost = noise_jpeg(20), noise_jpeg(21)
     m1 = env.world.post(env.news, "Первое", media="photo", media_data=kept)
     m2 = env.world.post(env.news, "Второе", media="photo", media_data=lost)
 
@@ -170,7 +166,7 @@ async def test_expired_reference_refreshed_deleted_message_gone(env: Env) -> Non
 async def test_deleted_before_download_still_kept(env: Env) -> None:
     await restart(env, MEDIA="off")
     await ask(env, env.admin, "/watch @news_test")
-    data = jpeg(30)
+    data = noise_jpeg(30)
     msg = env.world.post(env.news, "Удалят через секунду", media="photo", media_data=data)
     await wait_until(lambda: _state(env, msg.id, "pending"))
     env.world.delete(env.news, [msg.id])  # the reference it came with still works
@@ -184,7 +180,7 @@ async def test_flood_wait_and_failing_disk_back_off(env: Env) -> None:
     app = env.running
     env.world.rpc_errors[functions.upload.GetFileRequest] = types.RpcError(420, "FLOOD_WAIT_1")
     started = time.monotonic()
-    data = jpeg(40)
+    data = noise_jpeg(40)
     msg = env.world.post(env.news, "Фото", media="photo", media_data=data)
     await wait_until(lambda: _state(env, msg.id, "stored"))
     assert time.monotonic() - started >= 1.0  # waited the flood out (plus a margin)
@@ -196,7 +192,7 @@ async def test_flood_wait_and_failing_disk_back_off(env: Env) -> None:
         leftover.unlink()
     tmp.rmdir()
     tmp.write_text("in the way")
-    data2 = jpeg(41)
+    data2 = noise_jpeg(41)
     msg2 = env.world.post(env.news, "Фото 2", media="photo", media_data=data2)
 
     async def retried() -> bool:
@@ -215,7 +211,7 @@ async def test_flood_wait_and_failing_disk_back_off(env: Env) -> None:
         leftover.unlink()
     tmp.rmdir()
     tmp.write_text("in the way")
-    msg3 = env.world.post(env.news, "Фото 3", media="photo", media_data=jpeg(42))
+    msg3 = env.world.post(env.news, "Фото 3", media="photo", media_data=noise_jpeg(42))
     await wait_until(lambda: _state(env, msg3.id, "failed"))
     row = await app.database.fetchone(
         "SELECT last_error FROM post_media pm JOIN posts p ON p.id = pm.post_id"
@@ -231,7 +227,7 @@ async def test_server_errors_retried_later(env: Env) -> None:
     # first attempt; the second, 0.2 s later, gets through after two more
     env.world.rpc_errors[functions.upload.GetFileRequest] = [
         types.RpcError(500, "INTERNAL") for _ in range(8)]
-    data = jpeg(50)
+    data = noise_jpeg(50)
     msg = env.world.post(env.news, "Фото", media="photo", media_data=data)
     await wait_until(lambda: _state(env, msg.id, "stored"), within=40)
     row = await app.database.fetchone("SELECT attempts, last_error FROM post_media")
@@ -240,7 +236,7 @@ async def test_server_errors_retried_later(env: Env) -> None:
 
 
 async def test_quota_stops_downloads_and_tells_admins_once(env: Env) -> None:
-    first = jpeg(60)
+    first = noise_jpeg(60)
     quota_gb = (len(first) + 1000) / (1 << 30)
     await restart(env, MEDIA_MAX_GB=f"{quota_gb:.12f}")
     await ask(env, env.admin, "/watch @news_test")
@@ -248,8 +244,8 @@ async def test_quota_stops_downloads_and_tells_admins_once(env: Env) -> None:
     assert "#1" in ask_alert
     m1 = env.world.post(env.news, "фото один", media="photo", media_data=first)
     await wait_until(lambda: _state(env, m1.id, "stored"))
-    m2 = env.world.post(env.news, "фото два", media="photo", media_data=jpeg(61))
-    m3 = env.world.post(env.news, "фото три", media="photo", media_data=jpeg(62))
+    m2 = env.world.post(env.news, "фото два", media="photo", media_data=noise_jpeg(61))
+    m3 = env.world.post(env.news, "фото три", media="photo", media_data=noise_jpeg(62))
     await settled(env, 3)
     states = {r[0]: r[1] for r in await media_rows(env)}
     assert states == {m1.id: "stored", m2.id: "quota", m3.id: "quota"}
@@ -266,7 +262,7 @@ async def test_quota_stops_downloads_and_tells_admins_once(env: Env) -> None:
 async def test_restart_resumes_newest_first_and_clears_partial_files(env: Env) -> None:
     await restart(env, MEDIA="off")
     await ask(env, env.admin, "/watch @news_test")
-    images = [jpeg(70 + i) for i in range(4)]
+    images = [noise_jpeg(70 + i) for i in range(4)]
     posts = [env.world.post(env.news, f"Пост {i}", media="photo", media_data=data)
              for i, data in enumerate(images)]
 
@@ -298,8 +294,55 @@ async def test_alerts_do_not_wait_for_downloads(env: Env) -> None:
     # every download is held up by a long flood wait: alerts still arrive at once
     env.world.rpc_errors[functions.upload.GetFileRequest] = types.RpcError(420, "FLOOD_WAIT_30")
     started = time.monotonic()
-    msg = env.world.post(env.news, "дрон на фото", media="photo", media_data=jpeg(80))
+    msg = env.world.post(env.news, "дрон на фото", media="photo", media_data=noise_jpeg(80))
     await wait_for(lambda: env.alerts_to(ADMIN), within=5)
     assert time.monotonic() - started < 3
     assert await _state(env, msg.id, "pending")
     assert env.running.media.flood_waits == 1
+
+
+async def test_similar_lists_posts_with_the_same_picture(env: Env, tmp_path: Path) -> None:
+    other = env.world.add_channel(2222222, "Другой канал", "other_test")
+    await ask(env, env.admin, "/watch @news_test")
+    await ask(env, env.admin, "/watch @other_test")
+    picture = scene(7)
+    first = encode(picture, quality=92)
+    repost = encode(picture.resize((480, 360)), quality=60)  # another channel's re-encoding
+    m1 = env.world.post(env.news, "Оригинал", media="photo", media_data=first)
+    m2 = env.world.post(other, "Перепост", media="photo", media_data=repost)
+    env.world.post(env.news, "Другое фото", media="photo", media_data=encode(scene(8)))
+    await settled(env, 3)
+    assert await env.count("SELECT COUNT(*) FROM media WHERE phash IS NOT NULL") == 3
+    env.world.delete(other, [m2.id])
+    await wait_until(lambda: _is_deleted(env, m2.id))
+    await env.stop_app()
+    query = tmp_path / "query.png"
+    picture.save(query, "PNG")  # the analyst's own copy, in another format
+    cli_env = child_env(env.data_dir)
+    code, out, err = await run_cli(["similar", str(query), "--json"], cli_env, tmp_path)
+    assert code == 0, err
+    hits = [json.loads(line) for line in out.splitlines()]
+    assert sorted((h["channel_username"], h["message_id"]) for h in hits) == [
+        ("news_test", m1.id), ("other_test", m2.id)]
+    assert all(h["distance"] <= 8 for h in hits)
+    by_channel = {h["channel_username"]: h for h in hits}
+    assert by_channel["other_test"]["deleted_at"] is not None
+    assert file_bytes(by_channel["news_test"]["file"]) == first
+    assert file_bytes(by_channel["other_test"]["file"]) == repost
+    assert "2 posts with a similar image" in err
+    code, out, err = await run_cli(["similar", str(query), "--max-distance", "0"], cli_env,
+                                   tmp_path)
+    assert code == 0 and err.startswith("chanwatch: ")
+    # bad input: one clear line, exit code 2
+    for args, message in ((["similar", str(tmp_path / "none.jpg")], "no such file"),
+                          (["similar", __file__], "is not an image that can be read"),
+                          (["similar", str(query), "--max-distance", "65"],
+                           "--max-distance must be from 0 to 64")):
+        code, out, err = await run_cli(args, cli_env, tmp_path)
+        assert (code, out) == (2, "") and message in err and err.count("\n") == 1, err
+    await env.start_app()  # the fixture stops it
+
+
+async def _is_deleted(env: Env, message_id: int) -> bool:
+    return await env.count("SELECT COUNT(*) FROM posts WHERE message_id = ? AND channel_id ="
+                           " 2222222 AND deleted_at IS NOT NULL", message_id) == 1

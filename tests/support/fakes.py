@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 from bot.dispatcher import Dispatcher
@@ -90,3 +91,13 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env["XDG_CACHE_HOME"] = str(data_dir / ".cache")  # CLI tools cache the place index there
     env.update(extra)
     return env
+
+
+async def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
