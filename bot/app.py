@@ -27,6 +27,7 @@ from bot.http.webhooks import HttpWebhookSender
 from bot.match import Lemmatizer
 from bot.media.downloader import MediaDownloader, MediaLimits
 from bot.media.files import MediaFiles
+from bot.media.lookup import SimilarImages
 from bot.models import Channel, Post
 from bot.preview.poller import PreviewPoller
 from bot.preview.watch import PreviewWatch
@@ -232,7 +233,7 @@ class App:
                             translator_name=provider.name if provider else None,
                             preview=preview_watch,
                             archive=ArchiveSearch(store, rules.lemmatizer, rules.places),
-                            indexer=self.indexer)
+                            indexer=self.indexer, similar=SimilarImages(store))
         self.bot = BotGateway(deps.bot_client, CommandRouter(services, self.clock))
 
     async def _build_dispatcher(self, deps: Deps) -> None:

@@ -40,6 +40,7 @@ class Incoming:
     chat_id: int
     chat_kind: ChatKind
     chat_title: str | None
+    reply_to: int | None = None  # the id of the message this one replies to
 
 
 class CommandRouter:
@@ -109,7 +110,7 @@ class CommandRouter:
             return GROUP_ADMINS_ONLY
         assert msg.sender_id is not None
         ctx = CommandContext(msg.sender_id, msg.chat_id, msg.chat_kind, msg.chat_title,
-                             args.strip(), role)
+                             args.strip(), role, reply_to=msg.reply_to)
         try:
             await self._svc.chats.register(msg.chat_id, msg.chat_kind, msg.chat_title)
             return await command.handler(ctx, self._svc)

@@ -21,6 +21,7 @@ from bot.commands.context import (
 )
 from bot.commands.digests import cmd_digest
 from bot.commands.export import cmd_export
+from bot.commands.media import cmd_similar
 from bot.commands.regions import add_region_rule, cmd_region, place_label, region_expression
 from bot.commands.replies import syntax_error_reply
 from bot.commands.rules import (
@@ -77,6 +78,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("export", cmd_export, Role.MEMBER, False,
             "/export csv|jsonl [query] [since 7d] [until 2026-11-05]",
             "the matching posts as a file"),
+    Command("similar", cmd_similar, Role.MEMBER, False, "/similar (a reply to an alert)",
+            "stored posts with the alert's picture"),
     Command("stats", cmd_stats, Role.MEMBER, False,
             "/stats [rule <n> | region <x> | @channel | <query>] [24h|7d|30d|90d]",
             "a chart of matching posts per hour or day, by channel"),

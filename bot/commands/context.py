@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.archive.indexer import ArchiveIndexer
 from bot.archive.search import ArchiveSearch
 from bot.clock import Clock, SystemClock
+from bot.media.lookup import SimilarImages
 from bot.models import ChatKind, Role
 from bot.services.access import AccessService
 from bot.services.chat_settings import ChatSettingsService
@@ -31,6 +32,7 @@ class CommandContext:
     chat_title: str | None
     args: str
     role: Role
+    reply_to: int | None = None  # the message the command replies to (e.g. /similar)
 
 
 class PreviewWatcher(Protocol):
@@ -62,6 +64,7 @@ class Services:
     preview: PreviewWatcher | None = None
     archive: ArchiveSearch | None = None  # /search, /stats, /export, /top
     indexer: ArchiveIndexer | None = None  # whether the search index is still being built
+    similar: SimilarImages | None = None  # /similar (bot/media/lookup.py)
     chats: ChatSettingsService = field(init=False, repr=False, compare=False)
     webhooks: WebhookService = field(init=False, repr=False, compare=False)
 

@@ -144,11 +144,13 @@ class WorldState:
         return update
 
     def _incoming(self, acc: Account, peer: TLObject, sender: tl.User, text: str,
-                  chats: list[TLObject]) -> tl.Message:
+                  chats: list[TLObject], reply_to: int | None = None) -> tl.Message:
         # Telethon can only reply by user id later if the sender comes with the update.
         self.users.setdefault(sender.id, sender)
+        header = tl.MessageReplyHeader(reply_to_msg_id=reply_to) if reply_to else None
         msg = tl.Message(id=0, peer_id=peer, date=now(), message=text,
-                         from_id=tl.PeerUser(sender.id), entities=command_entities(text))
+                         from_id=tl.PeerUser(sender.id), entities=command_entities(text),
+                         reply_to=header)
         update = self.store_in_box(acc, msg)
         self.push(acc, make_updates([update], [sender], chats))
         return msg

@@ -163,9 +163,12 @@ class World(GroupScripting, FaultInjection, FileServing):
         return msg
 
     # ------------------------------------------------------------------ users and the bot
-    def private_message(self, to_account: Account, from_user: tl.User, text: str) -> tl.Message:
-        """`from_user` writes `text` to `to_account` in a private chat."""
-        return self._incoming(to_account, tl.PeerUser(from_user.id), from_user, text, [])
+    def private_message(self, to_account: Account, from_user: tl.User, text: str, *,
+                        reply_to: int | None = None) -> tl.Message:
+        """`from_user` writes `text` to `to_account` in a private chat (as a reply to the
+        message with id `reply_to` there, if given)."""
+        return self._incoming(to_account, tl.PeerUser(from_user.id), from_user, text, [],
+                              reply_to=reply_to)
 
     def press_button(self, to_account: Account, from_user: tl.User, message: SentMessage,
                      data: bytes) -> int:

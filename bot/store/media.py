@@ -205,3 +205,16 @@ class MediaRepository(Repository):
                  for r in rows]
         found.sort(key=lambda s: (s.distance, -s.date.timestamp(), s.channel_id, s.message_id))
         return found[:limit]
+
+    async def of_post_id(self, post_id: int) -> list[tuple[str, str | None]]:
+        """(state, perceptual hash) of each file a post carries, in file id order."""
+        rows = await self._db.fetchall(
+            "SELECT pm.state, m.phash FROM post_media pm LEFT JOIN media m"
+            " ON m.sha256 = pm.sha256 WHERE pm.post_id = ? ORDER BY pm.file_id", (post_id,))
+        return [(r[0], r[1]) for r in rows]
+
+    async def post_key(self, post_id: int) -> tuple[int, int] | None:
+        """(channel id, message id) of a stored post."""
+        row = await self._db.fetchone("SELECT channel_id, message_id FROM posts WHERE id = ?",
+                                      (post_id,))
+        return (int(row[0]), int(row[1])) if row is not None else None

@@ -20,6 +20,14 @@ from bot.store.rows import opt_dt, stored_alert, to_outbox_message
 class OutboxRepository(Repository):
     """Outbox rows: alerts, notices, digests, folds, edits and webhook deliveries."""
 
+    async def alert_post(self, chat_id: int, message_id: int) -> int | None:
+        """The post an alert sent into this chat as Telegram message ``message_id`` was about
+        (the id of the alert's last part, the one Telegram returned); None: not an alert."""
+        row = await self._db.fetchone(
+            "SELECT post_id FROM outbox WHERE chat_id = ? AND message_id = ? AND kind = 'alert'"
+            " AND post_id IS NOT NULL ORDER BY id DESC LIMIT 1", (chat_id, message_id))
+        return int(row[0]) if row is not None else None
+
     async def on_due(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after every commit that made an outbox message pending.
 

@@ -75,7 +75,8 @@ class BotGateway:
             kind = ChatKind.GROUP if event.is_group else ChatKind.CHANNEL
             chat = await event.get_chat()
             title = getattr(chat, "title", None)
-        return Incoming(text, sender_id, event.chat_id, kind, title)
+        return Incoming(text, sender_id, event.chat_id, kind, title,
+                        reply_to=getattr(event.message, "reply_to_msg_id", None))
 
     async def on_command(self, event: Any) -> None:
         """Turn the event into plain data, let the router decide, send its reply."""

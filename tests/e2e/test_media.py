@@ -346,3 +346,48 @@ async def test_similar_lists_posts_with_the_same_picture(env: Env, tmp_path: Pat
 async def _is_deleted(env: Env, message_id: int) -> bool:
     return await env.count("SELECT COUNT(*) FROM posts WHERE message_id = ? AND channel_id ="
                            " 2222222 AND deleted_at IS NOT NULL", message_id) == 1
+
+
+async def reply_with(env: Env, text: str, reply_to: int | None) -> str:
+    """The admin replies to one of the bot's messages; the bot's answer."""
+    message = env.world.private_message(env.bot, env.admin, text, reply_to=reply_to)
+
+    def answer() -> str | None:
+        return next((m.text for m in env.world.sent_to(ADMIN) if m.reply_to == message.id),
+                    None)
+    await wait_for(answer)
+    found = answer()
+    assert found is not None
+    return found
+
+
+async def test_similar_as_a_reply_to_an_alert(env: Env) -> None:
+    other = env.world.add_channel(2222222, "Другой канал", "other_test")
+    await ask(env, env.admin, "/watch @news_test")
+    await ask(env, env.admin, "/watch @other_test")
+    await ask(env, env.admin, "/alert обстрел")
+    picture = scene(9)
+    env.world.post(env.news, "Обстрел окраины", media="photo",
+                   media_data=encode(picture, quality=90))
+    env.world.post(env.news, "Без фото: обстрел")
+    repost = env.world.post(other, "Смотрите, что пишут", media="photo",
+                            media_data=encode(picture.resize((320, 240)), quality=50))
+    env.world.post(other, "Другое", media="photo", media_data=encode(scene(10)))
+    await wait_for(lambda: len(env.alerts_to(ADMIN)) == 2)
+    await settled(env, 3)
+    with_photo, without = env.alerts_to(ADMIN)
+    reply = await reply_with(env, "/similar", with_photo.msg_id)
+    assert reply.startswith("🖼 Other stored posts with this picture: 1\n• Другой канал · "), reply
+    assert reply.endswith(" · post · 2 bits apart") or reply.endswith(" · post · the same picture")
+    sent = next(m for m in env.world.sent_to(ADMIN) if m.text == reply)
+    assert f'<a href="https://t.me/other_test/{repost.id}">post</a>' in sent.html
+    # what cannot be answered gets a clear line
+    assert "carries no photo" in await reply_with(env, "/similar", without.msg_id)
+    assert "not one of my alerts" in await reply_with(env, "/similar", 999_999)
+    assert "Reply to one of my alerts with /similar" in await ask(env, env.admin, "/similar")
+    # an alert whose photo is not downloaded yet
+    env.world.rpc_errors[functions.upload.GetFileRequest] = types.RpcError(420, "FLOOD_WAIT_30")
+    env.world.post(env.news, "Новый обстрел", media="photo", media_data=encode(scene(11)))
+    await wait_for(lambda: len(env.alerts_to(ADMIN)) == 3)
+    assert "not downloaded yet" in await reply_with(env, "/similar",
+                                                    env.alerts_to(ADMIN)[-1].msg_id)

@@ -1,0 +1,59 @@
+"""``/similar``: the stored posts whose picture is the one an alert showed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.media.phash import SAME_IMAGE_DISTANCE
+from bot.store import Store
+from bot.store.media import SimilarPost
+
+NOT_KEPT = {"too_large": "it is larger than MEDIA_MAX_MB",
+            "quota": "the media store had reached MEDIA_MAX_GB",
+            "gone": "Telegram no longer had it", "failed": "downloading it failed"}
+
+
+@dataclass(frozen=True)
+class SimilarAnswer:
+    """The posts found, or why there is nothing to look for (``problem``)."""
+
+    problem: str | None = None
+    posts: list[SimilarPost] = field(default_factory=list)
+
+
+class SimilarImages:
+    """Looks an alert's picture up among every stored image."""
+
+    def __init__(self, store: Store, max_distance: int = SAME_IMAGE_DISTANCE) -> None:
+        self._store = store
+        self.max_distance = max_distance
+
+    async def for_alert(self, chat_id: int, message_id: int, limit: int = 10) -> SimilarAnswer:
+        """The posts (other than the alert's own) that carry its picture, nearest first."""
+        post_id = await self._store.outbox.alert_post(chat_id, message_id)
+        if post_id is None:
+            return SimilarAnswer("That message is not one of my alerts in this chat.")
+        files = await self._store.media.of_post_id(post_id)
+        if not files:
+            return SimilarAnswer("The post of that alert carries no photo.")
+        hashes = sorted({phash for _, phash in files if phash})
+        if not hashes:
+            states = {state for state, _ in files}
+            if "pending" in states:
+                return SimilarAnswer("Its photo is not downloaded yet; try again in a moment.")
+            lost = next((NOT_KEPT[s] for s in sorted(states) if s in NOT_KEPT), None)
+            if lost:
+                return SimilarAnswer(f"Its file was not kept: {lost}.")
+            return SimilarAnswer("Its file is not a picture I can compare (a video or a"
+                                 " document).")
+        found: dict[tuple[int, int], SimilarPost] = {}
+        for phash in hashes:
+            for hit in await self._store.media.similar(phash, self.max_distance, limit + 1):
+                key = (hit.channel_id, hit.message_id)
+                if key not in found or hit.distance < found[key].distance:
+                    found[key] = hit
+        own = await self._store.media.post_key(post_id)
+        posts = sorted((h for k, h in found.items() if k != own),
+                       key=lambda s: (s.distance, -s.date.timestamp(), s.channel_id,
+                                      s.message_id))
+        return SimilarAnswer(None, posts[:limit])
