@@ -47,5 +47,6 @@ CREATE TABLE post_media (
     PRIMARY KEY (post_id, file_id)
 ) WITHOUT ROWID;
 
-CREATE INDEX post_media_queue ON post_media (post_date DESC) WHERE state = 'pending';
+CREATE INDEX post_media_queue ON post_media (post_date DESC, post_id DESC, file_id)
+    WHERE state = 'pending';
 CREATE INDEX post_media_sha256 ON post_media (sha256) WHERE sha256 IS NOT NULL;

@@ -85,6 +85,16 @@ async def queue_media(conn: aiosqlite.Connection, post_id: int, post: Post, now:
          f.file_name, to_iso(post.date), f.ref, now))
 
 
+# The newest pending download that is due: read in the order of the index post_media_queue
+# (no sort, however long the backlog; tests/media/test_queue.py checks the plan).
+NEXT_DUE = (
+    "SELECT m.*, p.channel_id, p.message_id FROM post_media m"
+    " JOIN posts p ON p.id = m.post_id"
+    " WHERE m.state = 'pending' AND (m.next_try_at IS NULL OR m.next_try_at <= ?)"
+    " ORDER BY m.post_date DESC, m.post_id DESC, m.file_id LIMIT 1"
+)
+
+
 def _queued(row: sqlite3.Row) -> QueuedMedia:
     return QueuedMedia(
         post_id=int(row["post_id"]), channel_id=int(row["channel_id"]),
@@ -108,11 +118,7 @@ class MediaRepository(Repository):
     async def next_due(self) -> QueuedMedia | None:
         """The newest pending download whose retry time has come, or None."""
         now = to_iso(self._clock.now())
-        row = await self._db.fetchone(
-            "SELECT m.*, p.channel_id, p.message_id FROM post_media m"
-            " JOIN posts p ON p.id = m.post_id"
-            " WHERE m.state = 'pending' AND (m.next_try_at IS NULL OR m.next_try_at <= ?)"
-            " ORDER BY m.post_date DESC, m.post_id DESC, m.file_id LIMIT 1", (now,))
+        row = await self._db.fetchone(NEXT_DUE, (now,))
         return _queued(row) if row is not None else None
 
     async def next_retry_at(self) -> dt.datetime | None:

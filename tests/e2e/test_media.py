@@ -391,3 +391,23 @@ async def test_similar_as_a_reply_to_an_alert(env: Env) -> None:
     await wait_for(lambda: len(env.alerts_to(ADMIN)) == 3)
     assert "not downloaded yet" in await reply_with(env, "/similar",
                                                     env.alerts_to(ADMIN)[-1].msg_id)
+
+
+async def test_backfill_and_catch_up_download_too(env: Env) -> None:
+    # three photo posts before /watch: backfilled (BACKFILL_POSTS, default 200)
+    before = [env.world.post(env.news, f"До подписки {i}", media="photo",
+                             media_data=noise_jpeg(90 + i), deliver=False) for i in range(3)]
+    await ask(env, env.admin, "/watch @news_test")
+    await settled(env, 3)
+    # two more while the live updates do not arrive: caught up by the reconciler
+    missed = [env.world.post(env.news, f"Пропущенный {i}", media="photo",
+                             media_data=noise_jpeg(95 + i), deliver=False) for i in range(2)]
+    await env.running.run_reconcile("test")
+    await settled(env, 5)
+    sources = await env.running.database.fetchall(
+        "SELECT p.message_id, p.source, pm.state FROM post_media pm JOIN posts p"
+        " ON p.id = pm.post_id ORDER BY p.message_id")
+    assert [tuple(r) for r in sources] == (
+        [(m.id, "backfill", "stored") for m in before]
+        + [(m.id, "reconcile", "stored") for m in missed])
+    assert len(stored_files(env.data_dir)) == 5
