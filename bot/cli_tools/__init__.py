@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # module names under bot.cli_tools, each defining TOOL
-TOOL_MODULES = ("search", "export", "importer", "stats", "web", "similar")
+TOOL_MODULES = ("search", "export", "importer", "stats", "web", "similar", "verify")
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("query", nargs="*",
                         help="a query in the rule language (quote it); none: every post")
-    parser.add_argument("--format", choices=FORMATS, required=True,
+    parser.add_argument("--format", choices=FORMATS, default=None,
                         help="csv, jsonl (one JSON object per post) or gexf (the forward"
                              " network, for Gephi)")
+    parser.add_argument("--evidence", type=Path, default=None, metavar="DIR",
+                        help="an evidence bundle in the new directory DIR instead: posts with"
+                             " every version, their media files, MANIFEST.sha256")
     parser.add_argument("--since", help="7d, 24h, 2026-11-01 or 2026-11-01 18:00")
     parser.add_argument("--until", help="the same forms; a date includes that day")
     parser.add_argument("-o", "--output", type=Path, default=None,
@@ -56,10 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
 async def export_to(args: argparse.Namespace) -> int:
     """Write the export ``args`` describe, then the summary line on stderr."""
-    from bot.archive.export import selection
     from bot.archive.window import WindowError, parse_when
-    from bot.match import RuleSyntaxError
 
+    if (args.format is None) == (args.evidence is None):
+        raise ToolError("give either --format csv|jsonl|gexf or --evidence DIR")
+    if args.evidence is not None and args.output is not None:
+        raise ToolError("--evidence writes a directory; -o is for --format")
     tz = time_zone(args)
     text = " ".join(args.query)
     now = SystemClock().now()
@@ -70,20 +75,69 @@ async def export_to(args: argparse.Namespace) -> int:
         raise ToolError(str(exc)) from None
     if since is not None and until is not None and since >= until:
         raise ToolError("the start of the period lies after its end")
+    if args.evidence is not None:
+        return await _evidence(args, text, since, until, tz)
     with _Destination(args.output) as out:
         async with open_archive(args) as archive:
-            try:
-                chosen = selection(archive.search, text, since, until)
-            except RuleSyntaxError as exc:
-                raise ToolError(f"cannot understand the query: {exc.message}\n"
-                                f"{exc.pointer()}") from None
-            except ValueError as exc:  # a region: that names no place
-                raise ToolError(str(exc)) from None
+            chosen = _selection(archive, text, since, until)
             started = time.monotonic()  # the export itself, not loading the dictionaries
             with await _progress(archive, chosen) as bar:
                 summary = await _export(archive, chosen, args.format, out, bar)
     print(_summary_line(summary, args, tz, time.monotonic() - started), file=sys.stderr)
     return 0
+
+
+def _selection(archive: Any, text: str, since: Any, until: Any) -> Any:
+    """The query compiled against the archive, or a ToolError saying what is wrong."""
+    from bot.archive.export import selection
+    from bot.match import RuleSyntaxError
+
+    try:
+        return selection(archive.search, text, since, until)
+    except RuleSyntaxError as exc:
+        raise ToolError(f"cannot understand the query: {exc.message}\n{exc.pointer()}"
+                        ) from None
+    except ValueError as exc:  # a region: that names no place
+        raise ToolError(str(exc)) from None
+
+
+async def _evidence(args: argparse.Namespace, text: str, since: Any, until: Any,
+                    tz: Any) -> int:
+    """Write an evidence bundle (bot/media/bundle.py) and say what it holds."""
+    from bot.cli_tools.archive import media_dir
+    from bot.media.bundle import BundleError, write_bundle
+    from bot.media.files import MediaFiles
+
+    if args.evidence.exists():
+        raise ToolError(f"{args.evidence} exists already; name a new directory")
+    async with open_archive(args) as archive:
+        chosen = _selection(archive, text, since, until)
+        about = {"query": text or None, "since": since.isoformat() if since else None,
+                 "until": until.isoformat() if until else None,
+                 "chanwatch": _version(), "database": str(archive.path)}
+        try:
+            with await _progress(archive, chosen) as bar:
+                summary = await write_bundle(
+                    archive, chosen, MediaFiles(media_dir(args)), args.evidence, about,
+                    archive.clock.now(), progress=bar.update if bar is not None else None)
+        except BundleError as exc:
+            raise ToolError(str(exc)) from None
+        except OSError as exc:
+            raise ToolError(f"cannot write {args.evidence}: {exc.strerror}") from None
+    missing = f", {summary.missing} files not kept" if summary.missing else ""
+    print(f"chanwatch: evidence bundle {args.evidence}: {summary.posts} posts,"
+          f" {summary.files} files ({summary.bytes:,} bytes){missing};"
+          f" bundle sha256 {summary.bundle_sha256}", file=sys.stderr)
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chanwatch")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 async def _export(archive: Any, chosen: Any, fmt: str, out: Sink, bar: Any) -> Any:

@@ -64,6 +64,19 @@ class SimilarPost:
 
 
 @dataclass(frozen=True)
+class PostFile:
+    """A file a post carries, as an evidence bundle lists it (``sha256``: None if not kept)."""
+
+    post_id: int
+    kind: str
+    mime: str
+    state: str
+    sha256: str | None
+    ext: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
 class MediaCounts:
     """The queue by state, and the store's size."""
 
@@ -224,3 +237,20 @@ class MediaRepository(Repository):
         row = await self._db.fetchone("SELECT channel_id, message_id FROM posts WHERE id = ?",
                                       (post_id,))
         return (int(row[0]), int(row[1])) if row is not None else None
+
+    async def of_posts(self, post_ids: list[int]) -> dict[int, list[PostFile]]:
+        """The files of each post (kept or not), in file id order."""
+        if not post_ids:
+            return {}
+        marks = ",".join("?" * len(post_ids))
+        rows = await self._db.fetchall(
+            "SELECT pm.post_id, pm.kind, pm.mime, pm.state, pm.sha256, m.ext,"
+            " COALESCE(m.size, pm.size) FROM post_media pm LEFT JOIN media m"
+            f" ON m.sha256 = pm.sha256 WHERE pm.post_id IN ({marks})"
+            " ORDER BY pm.post_id, pm.file_id", post_ids)
+        out: dict[int, list[PostFile]] = {}
+        for r in rows:
+            out.setdefault(int(r[0]), []).append(
+                PostFile(int(r[0]), r[1], r[2], r[3], r[4], r[5],
+                         int(r[6]) if r[6] is not None else None))
+        return out

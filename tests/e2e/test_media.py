@@ -4,6 +4,7 @@ content-addressed store, with every failure the issue names injected where it ca
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -411,3 +412,77 @@ async def test_backfill_and_catch_up_download_too(env: Env) -> None:
         [(m.id, "backfill", "stored") for m in before]
         + [(m.id, "reconcile", "stored") for m in missed])
     assert len(stored_files(env.data_dir)) == 5
+
+
+async def test_evidence_bundle_written_and_verified(env: Env, tmp_path: Path) -> None:
+    await restart(env, MEDIA_MAX_MB="1")
+    await ask(env, env.admin, "/watch @news_test")
+    photo = noise_jpeg(100)
+    m1 = env.world.post(env.news, "Обстрел: фото", media="photo", media_data=photo)
+    m2 = env.world.post(env.news, "Обстрел: видео", media="video", mime_type="video/mp4",
+                        media_data=random.Random(5).randbytes((1 << 20) + 10))
+    env.world.post(env.news, "Прогноз погоды")
+    await settled(env, 2)
+    env.world.edit(env.news, m1.id, "Обстрел: фото (исправлено)")
+    env.world.delete(env.news, [m1.id])
+    await wait_until(lambda: _deleted(env, m1.id))
+    await env.stop_app()
+    cli_env = child_env(env.data_dir)
+    bundle = tmp_path / "case-42"
+    code, out, err = await run_cli(["export", "--evidence", str(bundle), "обстрел"], cli_env,
+                                   tmp_path)
+    assert code == 0, err
+    assert "evidence bundle" in err and "2 posts, 1 files" in err and "1 files not kept" in err
+    records = [json.loads(line) for line in (bundle / "posts.jsonl").read_text().splitlines()]
+    assert [r["message_id"] for r in records] == [m1.id, m2.id]
+    first, second = records
+    assert first["text"] == "Обстрел: фото (исправлено)" and first["deleted_at"]
+    assert [v["text"] for v in first["versions"]] == ["Обстрел: фото"]
+    sha = hashlib.sha256(photo).hexdigest()
+    assert first["media"] == [{"kind": "photo", "mime": "image/jpeg", "size": len(photo),
+                               "state": "stored", "sha256": sha,
+                               "file": f"media/{sha[:2]}/{sha}.jpg"}]
+    assert second["media"][0]["state"] == "too_large" and second["media"][0]["file"] is None
+    assert file_bytes(str(bundle / first["media"][0]["file"])) == photo
+    info = json.loads((bundle / "BUNDLE.json").read_text())
+    manifest = (bundle / "MANIFEST.sha256").read_bytes()
+    assert info["bundle_sha256"] == hashlib.sha256(manifest).hexdigest()
+    assert (info["query"], info["posts"], info["files"]) == ("обстрел", 2, 1)
+    assert info["bundle_sha256"] in err
+    assert not (tmp_path / "case-42.partial").exists()
+    # sha256sum itself agrees with the manifest
+    proc = await asyncio.create_subprocess_exec("sha256sum", "--quiet", "-c", "MANIFEST.sha256",
+                                                cwd=bundle)
+    assert await proc.wait() == 0
+    code, out, err = await run_cli(["verify", str(bundle)], cli_env, tmp_path)
+    assert (code, out) == (0, "") and "2 files verified" in err
+    # tampering: a changed file, a removed one, an added one
+    image = bundle / first["media"][0]["file"]
+    image.write_bytes(photo[:-1] + b"\x00")
+    (bundle / "notes.txt").write_text("added later")
+    code, out, err = await run_cli(["verify", str(bundle)], cli_env, tmp_path)
+    assert code == 1 and f"changed: {first['media'][0]['file']}" in out
+    assert "not in the manifest: notes.txt" in out and "the bundle changed" in err
+    (bundle / "posts.jsonl").unlink()
+    code, out, err = await run_cli(["verify", str(bundle)], cli_env, tmp_path)
+    assert code == 1 and "missing: posts.jsonl" in out
+    (bundle / "MANIFEST.sha256").write_bytes(manifest.replace(b"posts.jsonl", b"posts.json"))
+    code, out, err = await run_cli(["verify", str(bundle)], cli_env, tmp_path)
+    assert code == 1 and "the bundle hash does not agree" in out
+    # bad input: one clear line, exit code 2, nothing written
+    for args, message in (
+            (["export", "--evidence", str(bundle)], "exists already"),
+            (["export", "--evidence", str(tmp_path / "b2"), "--format", "csv"],
+             "either --format csv|jsonl|gexf or --evidence DIR"),
+            (["export"], "either --format"),
+            (["verify", str(tmp_path / "nowhere")], "no such directory"),
+            (["verify", str(env.data_dir)], "not a chanwatch evidence bundle")):
+        code, out, err = await run_cli(args, cli_env, tmp_path)
+        assert (code, out) == (2, "") and message in err, (args, err)
+    assert not (tmp_path / "b2").exists()
+    await env.start_app()  # the fixture stops it
+
+
+async def _deleted(env: Env, message_id: int) -> bool:
+    return await env.count("SELECT COUNT(*) FROM posts WHERE message_id = ? AND channel_id ="
+                           " ? AND deleted_at IS NOT NULL", message_id, env.news.id) == 1
