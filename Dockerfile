@@ -25,7 +25,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first, read from pyproject.toml, in their own layer: editing bot/ does not
-# reinstall them. (All runtime dependencies are pure Python: no compiler is needed.) The `web`
+# reinstall them. (Every runtime dependency installs from a wheel: no compiler is needed.) The `web`
 # extra (Datasette) is included, so the image serves `chanwatch web` too:
 #   docker compose run --rm -p 8001:8001 -e WEB_PASSWORD=... chanwatch web --host 0.0.0.0
 COPY pyproject.toml ./
