@@ -7,12 +7,16 @@
                           files it carried, each with its sha256 and path in the bundle, or
                           the state saying why it was not kept
     DIR/media/ab/<sha256>.<ext>   each file once, copied from the media store
+    DIR/ABOUT.json        what was asked (query, period), when, by which chanwatch, counts
     DIR/MANIFEST.sha256   "<sha256>  <path>" for every file above, sorted by path: the format
                           of sha256sum, so ``sha256sum -c MANIFEST.sha256`` checks it too
-    DIR/BUNDLE.json       what was asked (query, period), when, by which chanwatch, counts,
-                          and ``bundle_sha256``: the SHA-256 of MANIFEST.sha256's bytes, the
-                          one figure to note down (a changed file changes the manifest's line,
-                          so the bundle hash)
+    DIR/BUNDLE.sha256     "<bundle hash>  MANIFEST.sha256": the SHA-256 of the manifest, the one
+                          figure to note down (any changed file changes its manifest line, so
+                          the bundle hash); ``sha256sum -c BUNDLE.sha256`` checks it
+
+The bundle hash pins the bundle only when it is kept apart from it (noted down, sent with the
+hand-over): whoever can rewrite the files can rewrite the manifest and BUNDLE.sha256 too.
+``chanwatch verify DIR --expect HASH`` compares with the hash noted down.
 
 The bundle is written as DIR.partial and renamed when complete: a failed export leaves no
 bundle. ``chanwatch verify DIR`` re-hashes every file and reports what changed.
@@ -34,7 +38,7 @@ from bot.archive.export import ExportSource, Selection, json_record, rows
 from bot.clock import to_iso
 from bot.media.files import MediaFiles, sha256_of
 
-POSTS, MANIFEST, BUNDLE = "posts.jsonl", "MANIFEST.sha256", "BUNDLE.json"
+POSTS, ABOUT, MANIFEST, BUNDLE = "posts.jsonl", "ABOUT.json", "MANIFEST.sha256", "BUNDLE.sha256"
 FORMAT = "chanwatch-evidence/1"
 
 
@@ -61,7 +65,8 @@ class Verification:
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
-    bundle_ok: bool = True
+    bundle_ok: bool = True  # BUNDLE.sha256 (and the expected hash, if given) agree
+    bundle_sha256: str = ""  # the manifest's hash, as computed now
 
     @property
     def ok(self) -> bool:
@@ -111,14 +116,15 @@ async def _write(archive: ExportSource, chosen: Selection, media: MediaFiles, ou
                 posts += 1
             if progress is not None:
                 progress(len(batch))
+    info = {"format": FORMAT, "created_at": to_iso(now), **about, "posts": posts,
+            "files": len(copied), "missing_files": missing}
+    (out / ABOUT).write_text(json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True)
+                             + "\n", encoding="utf-8")
     manifest = "".join(f"{sha256_of(out / path)}  {path}\n" for path in _files(out))
     (out / MANIFEST).write_text(manifest, encoding="utf-8")
     bundle_sha = hashlib.sha256(manifest.encode("utf-8")).hexdigest()
+    (out / BUNDLE).write_text(f"{bundle_sha}  {MANIFEST}\n", encoding="utf-8")
     size = sum((out / p).stat().st_size for p in _files(out))
-    info = {"format": FORMAT, "created_at": to_iso(now), **about, "posts": posts,
-            "files": len(copied), "missing_files": missing, "bundle_sha256": bundle_sha}
-    (out / BUNDLE).write_text(json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True)
-                              + "\n", encoding="utf-8")
     return BundleSummary(posts, len(copied), size, missing, bundle_sha)
 
 
@@ -162,8 +168,9 @@ def _files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def verify_bundle(root: Path) -> Verification:
-    """Re-hash every file the manifest lists; report changed, missing and extra files."""
+def verify_bundle(root: Path, expect: str | None = None) -> Verification:
+    """Re-hash every file the manifest lists; report changed, missing and extra files, and
+    whether the manifest's hash is the one BUNDLE.sha256 (and ``expect``, if given) names."""
     if not (root / MANIFEST).is_file():
         raise BundleError(f"{root} holds no {MANIFEST}: not a chanwatch evidence bundle")
     result = Verification()
@@ -185,9 +192,11 @@ def verify_bundle(root: Path) -> Verification:
         if sha256_of(file) != digest:
             result.changed.append(path)
     result.extra = [p for p in _files(root) if p not in listed]
+    result.bundle_sha256 = hashlib.sha256(manifest).hexdigest()
     try:
-        info = json.loads((root / BUNDLE).read_text(encoding="utf-8"))
-        result.bundle_ok = info.get("bundle_sha256") == hashlib.sha256(manifest).hexdigest()
+        written = (root / BUNDLE).read_text(encoding="utf-8").split()[:1]
     except (OSError, ValueError):
-        result.bundle_ok = False
+        written = []
+    result.bundle_ok = written == [result.bundle_sha256] and (
+        expect is None or expect.strip().lower() == result.bundle_sha256)
     return result

@@ -170,11 +170,17 @@ class MediaDownloader:
         except (MediaTransient, OSError) as exc:
             await self._retry(item, f"{type(exc).__name__}: {exc}")
             return
+        except Exception as exc:  # a bug or an unreadable row: counted, never retried forever
+            log.exception("media of post %d/%d: unexpected failure", item.channel_id,
+                          item.message_id)
+            await self._retry(item, f"{type(exc).__name__}: {exc}")
+            return
         finally:
             with contextlib.suppress(OSError):  # a failing disk may refuse this too
                 tmp.unlink(missing_ok=True)
         phash = None
-        if stored.new and f.mime.startswith("image/"):
+        if f.mime.startswith("image/") and not await self._store.media.has_phash(
+                stored.sha256):  # new, or stored before a crash kept its row from commit
             phash = await asyncio.to_thread(image_phash, self.files.path(stored.sha256,
                                                                          stored.ext))
         await self._store.media.stored(item, stored.sha256, stored.ext, stored.size, phash)

@@ -51,6 +51,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """A file put into the store."""
@@ -104,4 +112,5 @@ class MediaFiles:
             return StoredFile(sha, size, existing[0].suffix[1:], False)
         folder.mkdir(parents=True, exist_ok=True)
         os.replace(downloaded, self.path(sha, ext))
+        _fsync_dir(folder)  # the rename survives a power loss before the row is committed
         return StoredFile(sha, size, ext, True)

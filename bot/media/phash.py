@@ -30,7 +30,7 @@ def image_phash(path: Path) -> str | None:
     try:
         with Image.open(path) as img:
             return str(imagehash.phash(img))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         log.info("no perceptual hash for %s: %s", path.name, exc)
         return None
 

@@ -124,10 +124,14 @@ class World(GroupScripting, FaultInjection, FileServing):
         return tl.MessageMediaDocument(document=self.store_document(
             data, mime_type, attributes, file_id=seed))
 
-    def edit(self, ch: FakeChannel, msg_id: int, text: str) -> tl.Message:
-        """Edit a channel message and push UpdateEditChannelMessage to members."""
+    def edit(self, ch: FakeChannel, msg_id: int, text: str, *,
+             photo: bytes | None = None) -> tl.Message:
+        """Edit a channel message (its text; ``photo``: a new picture in place of its media)
+        and push UpdateEditChannelMessage to members."""
         msg = copy.copy(ch.messages[msg_id])
         msg.message, msg.edit_date = text, now()
+        if photo is not None:
+            msg.media = tl.MessageMediaPhoto(photo=self.store_photo(photo))
         ch.messages[msg_id] = msg
         ch.pts += 1
         self.channel_update(ch, tl.UpdateEditChannelMessage(message=msg, pts=ch.pts, pts_count=1))

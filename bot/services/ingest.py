@@ -103,8 +103,13 @@ class IngestService:
         cannot keep the edit and lose the alert it earned); chats already alerted on the
         post, or whose rules matched it before, are left out inside that transaction.
         """
-        if await self._store.posts.text(post.channel_id, post.message_id) in (None, post.text):
-            return False  # unknown, or nothing changed (most re-reads): no matching needed
+        stored = await self._store.posts.text(post.channel_id, post.message_id)
+        if stored is None:
+            return False  # unknown
+        if stored == post.text:  # most re-reads: no matching needed; a new photo is filed
+            if post.media_file is not None and await self._store.media.file_new(post):
+                self._media_queued([post])
+            return False
         analysis = self._rules.index.analyse(post.text)
         hits = self._rules.index.match(post.text, post.channel_username, analysis)
         records = [RuleHitRecord(h.rule_id, h.spans, h.chat_id) for h in hits]

@@ -125,8 +125,8 @@ class MediaRepository(Repository):
         """Put rows skipped for a limit back in the queue (at start: limits may have moved)."""
         marks = ",".join("?" * len(REQUEUED_AT_START))
         return await self._write(
-            f"UPDATE post_media SET state = 'pending' WHERE state IN ({marks})"
-            " AND ref IS NOT NULL", REQUEUED_AT_START)
+            f"UPDATE post_media SET state = 'pending', done_at = NULL, last_error = NULL"
+            f" WHERE state IN ({marks}) AND ref IS NOT NULL", REQUEUED_AT_START)
 
     async def next_due(self) -> QueuedMedia | None:
         """The newest pending download whose retry time has come, or None."""
@@ -149,7 +149,8 @@ class MediaRepository(Repository):
         async def work(conn: aiosqlite.Connection) -> None:
             await conn.execute(
                 "INSERT INTO media (sha256, size, mime, ext, width, height, duration, phash,"
-                " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE"
+                " SET phash = COALESCE(media.phash, excluded.phash)",
                 (sha256, size, f.mime, ext, f.width, f.height, f.duration, phash, now))
             await conn.execute(
                 "UPDATE post_media SET state = 'stored', sha256 = ?, ref = NULL, done_at = ?,"
@@ -176,6 +177,33 @@ class MediaRepository(Repository):
             "UPDATE post_media SET attempts = attempts + 1, next_try_at = ?, last_error = ?"
             " WHERE post_id = ? AND file_id = ?",
             (to_iso(at), reason[:500], item.post_id, item.file.file_id))
+
+    async def file_new(self, post: Post) -> bool:
+        """File a stored post's photo or document if it is not filed yet (an edit that
+        replaced the picture and kept the text); True if it was new. Reads before it writes:
+        re-reads of unchanged posts cost no write transaction."""
+        f = post.media_file
+        if f is None:
+            return False
+        row = await self._db.fetchone(
+            "SELECT p.id, pm.file_id FROM posts p LEFT JOIN post_media pm"
+            " ON pm.post_id = p.id AND pm.file_id = ? WHERE p.channel_id = ?"
+            " AND p.message_id = ?", (f.file_id, post.channel_id, post.message_id))
+        if row is None or row[1] is not None:
+            return False
+        post_id, now = int(row[0]), to_iso(self._clock.now())
+
+        async def work(conn: aiosqlite.Connection) -> None:
+            await queue_media(conn, post_id, post, now)
+
+        await self._db.transaction(work)
+        return True
+
+    async def has_phash(self, sha256: str) -> bool:
+        """Whether the stored file with this hash has its perceptual hash already."""
+        row = await self._db.fetchone(
+            "SELECT 1 FROM media WHERE sha256 = ? AND phash IS NOT NULL", (sha256,))
+        return row is not None
 
     async def total_bytes(self) -> int:
         """The size of every stored file (each counted once)."""

@@ -25,7 +25,10 @@ _STALE_REFERENCE = (errors.FileReferenceExpiredError, errors.FileReferenceInvali
 
 def read_media(ref: bytes) -> Any:
     """The MessageMedia a queue row keeps (TL bytes) as a Telethon object."""
-    obj = BinaryReader(ref).tgread_object()
+    try:
+        obj = BinaryReader(ref).tgread_object()
+    except Exception as exc:  # bytes a Telethon of another layer wrote, or damaged ones
+        raise MediaRefused(f"the kept media cannot be read: {type(exc).__name__}") from None
     if not isinstance(obj, types.MessageMediaPhoto | types.MessageMediaDocument):
         raise MediaRefused(f"not a photo or document: {type(obj).__name__}")
     return obj

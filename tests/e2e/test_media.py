@@ -331,9 +331,12 @@ async def test_similar_lists_posts_with_the_same_picture(env: Env, tmp_path: Pat
     assert file_bytes(by_channel["news_test"]["file"]) == first
     assert file_bytes(by_channel["other_test"]["file"]) == repost
     assert "2 posts with a similar image" in err
-    code, out, err = await run_cli(["similar", str(query), "--max-distance", "0"], cli_env,
-                                   tmp_path)
+    exact = min(h["distance"] for h in hits)
+    code, out, err = await run_cli(["similar", str(query), "--max-distance", str(exact),
+                                    "--json"], cli_env, tmp_path)
     assert code == 0 and err.startswith("chanwatch: ")
+    assert {json.loads(line)["distance"] for line in out.splitlines()} == {exact}
+    assert len(out.splitlines()) < len(hits) or len({h["distance"] for h in hits}) == 1
     # bad input: one clear line, exit code 2
     for args, message in ((["similar", str(tmp_path / "none.jpg")], "no such file"),
                           (["similar", __file__], "is not an image that can be read"),
@@ -444,18 +447,21 @@ async def test_evidence_bundle_written_and_verified(env: Env, tmp_path: Path) ->
                                "file": f"media/{sha[:2]}/{sha}.jpg"}]
     assert second["media"][0]["state"] == "too_large" and second["media"][0]["file"] is None
     assert file_bytes(str(bundle / first["media"][0]["file"])) == photo
-    info = json.loads((bundle / "BUNDLE.json").read_text())
+    info = json.loads((bundle / "ABOUT.json").read_text())
     manifest = (bundle / "MANIFEST.sha256").read_bytes()
-    assert info["bundle_sha256"] == hashlib.sha256(manifest).hexdigest()
+    noted = hashlib.sha256(manifest).hexdigest()
+    assert (bundle / "BUNDLE.sha256").read_text() == f"{noted}  MANIFEST.sha256\n"
     assert (info["query"], info["posts"], info["files"]) == ("обстрел", 2, 1)
-    assert info["bundle_sha256"] in err
+    assert "ABOUT.json" in manifest.decode() and noted in err
     assert not (tmp_path / "case-42.partial").exists()
     # sha256sum itself agrees with the manifest
-    proc = await asyncio.create_subprocess_exec("sha256sum", "--quiet", "-c", "MANIFEST.sha256",
-                                                cwd=bundle)
-    assert await proc.wait() == 0
-    code, out, err = await run_cli(["verify", str(bundle)], cli_env, tmp_path)
-    assert (code, out) == (0, "") and "2 files verified" in err
+    for listing in ("MANIFEST.sha256", "BUNDLE.sha256"):
+        proc = await asyncio.create_subprocess_exec("sha256sum", "--quiet", "-c", listing,
+                                                    cwd=bundle)
+        assert await proc.wait() == 0
+    code, out, err = await run_cli(["verify", str(bundle), "--expect", noted], cli_env,
+                                   tmp_path)
+    assert (code, out) == (0, "") and f"3 files verified; bundle sha256 {noted}" in err
     # tampering: a changed file, a removed one, an added one
     image = bundle / first["media"][0]["file"]
     image.write_bytes(photo[:-1] + b"\x00")
@@ -468,7 +474,7 @@ async def test_evidence_bundle_written_and_verified(env: Env, tmp_path: Path) ->
     assert code == 1 and "missing: posts.jsonl" in out
     (bundle / "MANIFEST.sha256").write_bytes(manifest.replace(b"posts.jsonl", b"posts.json"))
     code, out, err = await run_cli(["verify", str(bundle)], cli_env, tmp_path)
-    assert code == 1 and "the bundle hash does not agree" in out
+    assert code == 1 and "is not BUNDLE.sha256" in out
     # bad input: one clear line, exit code 2, nothing written
     for args, message in (
             (["export", "--evidence", str(bundle)], "exists already"),
@@ -486,3 +492,55 @@ async def test_evidence_bundle_written_and_verified(env: Env, tmp_path: Path) ->
 async def _deleted(env: Env, message_id: int) -> bool:
     return await env.count("SELECT COUNT(*) FROM posts WHERE message_id = ? AND channel_id ="
                            " ? AND deleted_at IS NOT NULL", message_id, env.news.id) == 1
+
+
+async def test_a_picture_replaced_under_the_same_text_is_kept_too(env: Env) -> None:
+    await ask(env, env.admin, "/watch @news_test")
+    old, new = noise_jpeg(110), noise_jpeg(111)
+    msg = env.world.post(env.news, "Подпись не меняется", media="photo", media_data=old)
+    await settled(env, 1)
+    env.world.edit(env.news, msg.id, "Подпись не меняется", photo=new)
+    await settled(env, 2)
+    assert [r[1:3] for r in await media_rows(env)] == [
+        ("stored", hashlib.sha256(old).hexdigest()), ("stored", hashlib.sha256(new).hexdigest())]
+    # the same edit seen again (a re-read) files nothing more
+    env.world.edit(env.news, msg.id, "Подпись не меняется")
+    await env.running.run_deletion_check()
+    assert await env.count("SELECT COUNT(*) FROM post_media") == 2
+
+
+async def test_a_file_renamed_into_place_before_a_crash_still_gets_its_hash(env: Env) -> None:
+    await restart(env, MEDIA="off")
+    await ask(env, env.admin, "/watch @news_test")
+    data = encode(scene(12))
+    msg = env.world.post(env.news, "Фото", media="photo", media_data=data)
+    await wait_until(lambda: _state(env, msg.id, "pending"))
+    # the crash: the file had been renamed into the store, its row was never committed
+    files = env.running.media.files
+    files.make_temp()
+    (files.tmp / "x.part").write_bytes(data)
+    assert files.put(files.tmp / "x.part", "jpg").new
+    await restart(env, MEDIA="on")
+    await wait_until(lambda: _state(env, msg.id, "stored"))
+    row = await env.running.database.fetchone("SELECT phash FROM media")
+    assert row is not None and row[0] is not None and len(row[0]) == 16
+
+
+async def test_a_row_that_cannot_be_read_ends_failed_not_stuck(env: Env) -> None:
+    await restart(env, MEDIA="off")
+    await ask(env, env.admin, "/watch @news_test")
+    bad = env.world.post(env.news, "Испорченная запись", media="photo",
+                         media_data=noise_jpeg(120))
+    good = env.world.post(env.news, "Раньше, но цела", media="photo",
+                          media_data=noise_jpeg(121), date=bad.date - dt.timedelta(minutes=1))
+    await wait_until(lambda: _state(env, good.id, "pending"))
+    await env.running.database.transaction(lambda conn: conn.execute(
+        "UPDATE post_media SET ref = x'deadbeef' WHERE post_id = (SELECT id FROM posts"
+        " WHERE message_id = ? AND channel_id = ?)", (bad.id, env.news.id)))
+    await restart(env, MEDIA="on")
+    await wait_until(lambda: _state(env, good.id, "stored"))  # the older one is not held up
+    row = await env.running.database.fetchone(
+        "SELECT pm.state, pm.last_error FROM post_media pm JOIN posts p ON p.id = pm.post_id"
+        " WHERE p.message_id = ?", (bad.id,))
+    assert row is not None and row[0] == "failed"
+    assert row[1] == "the kept media cannot be read: TypeNotFoundError"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
@@ -19,8 +18,8 @@ def bundle(root: Path, files: dict[str, bytes]) -> Path:
     manifest = "".join(f"{hashlib.sha256(d).hexdigest()}  {rel}\n"
                        for rel, d in sorted(files.items()))
     (root / "MANIFEST.sha256").write_text(manifest)
-    (root / "BUNDLE.json").write_text(json.dumps(
-        {"bundle_sha256": hashlib.sha256(manifest.encode()).hexdigest()}))
+    (root / "BUNDLE.sha256").write_text(
+        f"{hashlib.sha256(manifest.encode()).hexdigest()}  MANIFEST.sha256\n")
     return root
 
 
@@ -45,10 +44,17 @@ def test_each_difference_is_named(tmp_path: Path) -> None:
 
 def test_bundle_hash_guards_the_manifest(tmp_path: Path) -> None:
     root = bundle(tmp_path, {"posts.jsonl": b"{}\n"})
-    (root / "BUNDLE.json").write_text("not json")
+    noted = verify_bundle(root).bundle_sha256
+    assert verify_bundle(root, expect=noted.upper()).ok
+    (root / "BUNDLE.sha256").write_text("not a hash")
     assert not verify_bundle(root).bundle_ok
-    (root / "BUNDLE.json").unlink()
+    (root / "BUNDLE.sha256").unlink()
     assert not verify_bundle(root).ok
+    # a file changed and the manifest and BUNDLE.sha256 written again to match: only the hash
+    # noted down when the bundle was handed over tells
+    forged = bundle(root, {"posts.jsonl": b'{"forged": true}\n'})
+    assert verify_bundle(forged).ok
+    assert not verify_bundle(forged, expect=noted).ok
 
 
 def test_not_a_bundle_and_a_malformed_manifest(tmp_path: Path) -> None:
