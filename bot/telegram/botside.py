@@ -76,7 +76,9 @@ class BotGateway:
             chat = await event.get_chat()
             title = getattr(chat, "title", None)
         return Incoming(text, sender_id, event.chat_id, kind, title,
-                        reply_to=getattr(event.message, "reply_to_msg_id", None))
+                        # a button press (CallbackQuery) carries no message of its own
+                        reply_to=getattr(getattr(event, "message", None), "reply_to_msg_id",
+                                         None))
 
     async def on_command(self, event: Any) -> None:
         """Turn the event into plain data, let the router decide, send its reply."""
