@@ -28,7 +28,7 @@ async def media_rows(env: Env) -> list[tuple[int, str, str | None, str | None]]:
     return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-async def settled(env: Env, count: int, within: float = 15.0) -> None:
+async def settled(env: Env, count: int, within: float = 30.0) -> None:
     """Wait until ``count`` queued files have left 'pending'."""
     async def done() -> bool:
         return await env.count("SELECT COUNT(*) FROM post_media WHERE state != 'pending'") \
@@ -117,7 +117,7 @@ async def test_documents_up_to_the_limit_and_photos_only(env: Env) -> None:
     assert {p.suffix for p in stored_files(env.data_dir)} == {".pdf", ".ogg"}
     # MEDIA_MAX_MB raised: the skipped video is queued again at the next start
     await restart(env, MEDIA_MAX_MB="2")
-    await wait_until(lambda: _state(env, m2.id, "stored"))
+    await wait_until(lambda: _state(env, m2.id, "stored"), within=30)
     # MEDIA_MAX_MB=0: photos only
     await restart(env, MEDIA_MAX_MB="0")
     m4 = env.world.post(env.news, "Ещё документ", media="document", media_data=small + b"x")
@@ -169,10 +169,10 @@ async def test_deleted_before_download_still_kept(env: Env) -> None:
     await ask(env, env.admin, "/watch @news_test")
     data = noise_jpeg(30)
     msg = env.world.post(env.news, "Удалят через секунду", media="photo", media_data=data)
-    await wait_until(lambda: _state(env, msg.id, "pending"))
+    await wait_until(lambda: _state(env, msg.id, "pending"), within=30)
     env.world.delete(env.news, [msg.id])  # the reference it came with still works
     await restart(env, MEDIA="on")
-    await wait_until(lambda: _state(env, msg.id, "stored"))
+    await wait_until(lambda: _state(env, msg.id, "stored"), within=30)
     assert [p.read_bytes() for p in stored_files(env.data_dir)] == [data]
 
 
@@ -183,7 +183,7 @@ async def test_flood_wait_and_failing_disk_back_off(env: Env) -> None:
     started = time.monotonic()
     data = noise_jpeg(40)
     msg = env.world.post(env.news, "Фото", media="photo", media_data=data)
-    await wait_until(lambda: _state(env, msg.id, "stored"))
+    await wait_until(lambda: _state(env, msg.id, "stored"), within=30)
     assert time.monotonic() - started >= 1.0  # waited the flood out (plus a margin)
     assert app.media.flood_waits == 1
     # the disk refuses: the temporary folder cannot be created (a file is in its way)
@@ -203,7 +203,7 @@ async def test_flood_wait_and_failing_disk_back_off(env: Env) -> None:
         return row is not None and row[0] >= 2 and "FileExistsError" in str(row[1])
     await wait_until(retried)
     tmp.unlink()  # space comes back
-    await wait_until(lambda: _state(env, msg2.id, "stored"))
+    await wait_until(lambda: _state(env, msg2.id, "stored"), within=30)
     sha = hashlib.sha256(data2).hexdigest()
     assert (env.data_dir / "media" / sha[:2] / f"{sha}.jpg").read_bytes() == data2
     # after max_attempts the file is given up, with the reason
@@ -213,7 +213,7 @@ async def test_flood_wait_and_failing_disk_back_off(env: Env) -> None:
     tmp.rmdir()
     tmp.write_text("in the way")
     msg3 = env.world.post(env.news, "Фото 3", media="photo", media_data=noise_jpeg(42))
-    await wait_until(lambda: _state(env, msg3.id, "failed"))
+    await wait_until(lambda: _state(env, msg3.id, "failed"), within=30)
     row = await app.database.fetchone(
         "SELECT last_error FROM post_media pm JOIN posts p ON p.id = pm.post_id"
         " WHERE p.message_id = ?", (msg3.id,))
@@ -244,7 +244,7 @@ async def test_quota_stops_downloads_and_tells_admins_once(env: Env) -> None:
     ask_alert = await ask(env, env.admin, "/alert фото")
     assert "#1" in ask_alert
     m1 = env.world.post(env.news, "фото один", media="photo", media_data=first)
-    await wait_until(lambda: _state(env, m1.id, "stored"))
+    await wait_until(lambda: _state(env, m1.id, "stored"), within=30)
     m2 = env.world.post(env.news, "фото два", media="photo", media_data=noise_jpeg(61))
     m3 = env.world.post(env.news, "фото три", media="photo", media_data=noise_jpeg(62))
     await settled(env, 3)
@@ -255,8 +255,8 @@ async def test_quota_stops_downloads_and_tells_admins_once(env: Env) -> None:
     assert sum("media store is full" in t for t in env.notices_to(ADMIN)) == 1
     # the quota raised: what was skipped is fetched at the next start
     await restart(env, MEDIA_MAX_GB="1")
-    await wait_until(lambda: _state(env, m3.id, "stored"))
-    await wait_until(lambda: _state(env, m2.id, "stored"))
+    await wait_until(lambda: _state(env, m3.id, "stored"), within=30)
+    await wait_until(lambda: _state(env, m2.id, "stored"), within=30)
     assert len(stored_files(env.data_dir)) == 3
 
 
@@ -514,14 +514,14 @@ async def test_a_file_renamed_into_place_before_a_crash_still_gets_its_hash(env:
     await ask(env, env.admin, "/watch @news_test")
     data = encode(scene(12))
     msg = env.world.post(env.news, "Фото", media="photo", media_data=data)
-    await wait_until(lambda: _state(env, msg.id, "pending"))
+    await wait_until(lambda: _state(env, msg.id, "pending"), within=30)
     # the crash: the file had been renamed into the store, its row was never committed
     files = env.running.media.files
     files.make_temp()
     (files.tmp / "x.part").write_bytes(data)
     assert files.put(files.tmp / "x.part", "jpg").new
     await restart(env, MEDIA="on")
-    await wait_until(lambda: _state(env, msg.id, "stored"))
+    await wait_until(lambda: _state(env, msg.id, "stored"), within=30)
     row = await env.running.database.fetchone("SELECT phash FROM media")
     assert row is not None and row[0] is not None and len(row[0]) == 16
 
@@ -533,12 +533,13 @@ async def test_a_row_that_cannot_be_read_ends_failed_not_stuck(env: Env) -> None
                          media_data=noise_jpeg(120))
     good = env.world.post(env.news, "Раньше, но цела", media="photo",
                           media_data=noise_jpeg(121), date=bad.date - dt.timedelta(minutes=1))
-    await wait_until(lambda: _state(env, good.id, "pending"))
+    await wait_until(lambda: _state(env, good.id, "pending"), within=30)
     await env.running.database.transaction(lambda conn: conn.execute(
         "UPDATE post_media SET ref = x'deadbeef' WHERE post_id = (SELECT id FROM posts"
         " WHERE message_id = ? AND channel_id = ?)", (bad.id, env.news.id)))
     await restart(env, MEDIA="on")
-    await wait_until(lambda: _state(env, good.id, "stored"))  # the older one is not held up
+    # the older one is not held up
+    await wait_until(lambda: _state(env, good.id, "stored"), within=30)
     row = await env.running.database.fetchone(
         "SELECT pm.state, pm.last_error FROM post_media pm JOIN posts p ON p.id = pm.post_id"
         " WHERE p.message_id = ?", (bad.id,))
