@@ -33,12 +33,12 @@ class SimilarImages:
         post_id = await self._store.outbox.alert_post(chat_id, message_id)
         if post_id is None:
             return SimilarAnswer("That message is not one of my alerts in this chat.")
-        files = await self._store.media.of_post_id(post_id)
+        files = (await self._store.media.of_posts([post_id])).get(post_id, [])
         if not files:
             return SimilarAnswer("The post of that alert carries no photo.")
-        hashes = sorted({phash for _, phash in files if phash})
+        hashes = sorted({f.phash for f in files if f.phash})
         if not hashes:
-            states = {state for state, _ in files}
+            states = {f.state for f in files}
             if "pending" in states:
                 return SimilarAnswer("Its photo is not downloaded yet; try again in a moment.")
             lost = next((NOT_KEPT[s] for s in sorted(states) if s in NOT_KEPT), None)
@@ -46,14 +46,12 @@ class SimilarImages:
                 return SimilarAnswer(f"Its file was not kept: {lost}.")
             return SimilarAnswer("Its file is not a picture I can compare (a video or a"
                                  " document).")
-        found: dict[tuple[int, int], SimilarPost] = {}
+        found: dict[int, SimilarPost] = {}  # by post: the nearest of its files
         for phash in hashes:
             for hit in await self._store.media.similar(phash, self.max_distance, limit + 1):
-                key = (hit.channel_id, hit.message_id)
-                if key not in found or hit.distance < found[key].distance:
-                    found[key] = hit
-        own = await self._store.media.post_key(post_id)
-        posts = sorted((h for k, h in found.items() if k != own),
+                if hit.post_id not in found or hit.distance < found[hit.post_id].distance:
+                    found[hit.post_id] = hit
+        posts = sorted((h for k, h in found.items() if k != post_id),
                        key=lambda s: (s.distance, -s.date.timestamp(), s.channel_id,
                                       s.message_id))
         return SimilarAnswer(None, posts[:limit])

@@ -61,6 +61,7 @@ class SimilarPost:
     date: dt.datetime
     permalink: str
     deleted_at: dt.datetime | None
+    post_id: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class PostFile:
     sha256: str | None
     ext: str | None
     size: int | None
+    phash: str | None = None  # an image's perceptual hash, once stored
 
 
 @dataclass(frozen=True)
@@ -244,27 +246,15 @@ class MediaRepository(Repository):
         marks = ",".join("?" * len(near))
         rows = await self._db.fetchall(
             "SELECT pm.sha256, m.ext, p.channel_id, c.title, c.username, p.message_id, p.date,"
-            " p.permalink, p.deleted_at FROM post_media pm JOIN media m ON m.sha256 = pm.sha256"
+            " p.permalink, p.deleted_at, p.id FROM post_media pm JOIN media m"
+            " ON m.sha256 = pm.sha256"
             " JOIN posts p ON p.id = pm.post_id JOIN channels c ON c.id = p.channel_id"
             f" WHERE pm.sha256 IN ({marks})", sorted(near))
         found = [SimilarPost(near[r[0]], r[0], r[1], int(r[2]), r[3], r[4], int(r[5]),
-                             from_iso(r[6]), r[7], from_iso(r[8]) if r[8] else None)
-                 for r in rows]
+                             from_iso(r[6]), r[7], from_iso(r[8]) if r[8] else None,
+                             int(r[9])) for r in rows]
         found.sort(key=lambda s: (s.distance, -s.date.timestamp(), s.channel_id, s.message_id))
         return found[:limit]
-
-    async def of_post_id(self, post_id: int) -> list[tuple[str, str | None]]:
-        """(state, perceptual hash) of each file a post carries, in file id order."""
-        rows = await self._db.fetchall(
-            "SELECT pm.state, m.phash FROM post_media pm LEFT JOIN media m"
-            " ON m.sha256 = pm.sha256 WHERE pm.post_id = ? ORDER BY pm.file_id", (post_id,))
-        return [(r[0], r[1]) for r in rows]
-
-    async def post_key(self, post_id: int) -> tuple[int, int] | None:
-        """(channel id, message id) of a stored post."""
-        row = await self._db.fetchone("SELECT channel_id, message_id FROM posts WHERE id = ?",
-                                      (post_id,))
-        return (int(row[0]), int(row[1])) if row is not None else None
 
     async def of_posts(self, post_ids: list[int]) -> dict[int, list[PostFile]]:
         """The files of each post (kept or not), in file id order."""
@@ -273,12 +263,12 @@ class MediaRepository(Repository):
         marks = ",".join("?" * len(post_ids))
         rows = await self._db.fetchall(
             "SELECT pm.post_id, pm.kind, pm.mime, pm.state, pm.sha256, m.ext,"
-            " COALESCE(m.size, pm.size) FROM post_media pm LEFT JOIN media m"
+            " COALESCE(m.size, pm.size), m.phash FROM post_media pm LEFT JOIN media m"
             f" ON m.sha256 = pm.sha256 WHERE pm.post_id IN ({marks})"
             " ORDER BY pm.post_id, pm.file_id", post_ids)
         out: dict[int, list[PostFile]] = {}
         for r in rows:
             out.setdefault(int(r[0]), []).append(
                 PostFile(int(r[0]), r[1], r[2], r[3], r[4], r[5],
-                         int(r[6]) if r[6] is not None else None))
+                         int(r[6]) if r[6] is not None else None, r[7]))
         return out
