@@ -28,6 +28,7 @@ from bot.match import Lemmatizer
 from bot.media.downloader import MediaDownloader, MediaLimits
 from bot.media.files import MediaFiles
 from bot.media.lookup import SimilarImages
+from bot.media.ocr import OcrReader, OcrWorker
 from bot.models import Channel, Post
 from bot.preview.poller import PreviewPoller
 from bot.preview.watch import PreviewWatch
@@ -102,6 +103,7 @@ class App:
         self.http: httpx.AsyncClient
         self.user: UserGateway
         self.media: MediaDownloader
+        self.ocr: OcrWorker | None
         self.ingest: IngestService
         self.preview: PreviewPoller
         self.reconciler: Reconciler
@@ -127,6 +129,8 @@ class App:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if not session_has_key(s.user_session_path):
             raise NotLoggedIn(f"no user session at {s.user_session_path}")
+        if s.ocr is not None:  # before anything starts: say what to install
+            await asyncio.to_thread(OcrReader(s.ocr).check)
         self.store = store = await self._open_store()
         self._rules = rules = await self._load_rules(store)
         watched = WatchedChannels(store)
@@ -202,11 +206,16 @@ class App:
         s, store, admins = self.settings, deps.store, deps.admins
         self.user = UserGateway(deps.user_client, deps.watched, self._on_post, self._on_edit,
                                 self._on_delete)
+        files = MediaFiles(s.media_dir)
         self.media = MediaDownloader(
-            store, TelegramMedia(deps.user_client), MediaFiles(s.media_dir), self.clock, admins,
+            store, TelegramMedia(deps.user_client), files, self.clock, admins,
             MediaLimits(max_mb=s.media_max_mb, quota_bytes=int(s.media_max_gb * (1 << 30))))
         self.ingest = IngestService(store, deps.rules, s.timezone, self.clock, admins,
                                     on_media=self.media.wake)
+        self.ocr = None
+        if s.ocr is not None:
+            self.ocr = OcrWorker(store, files, OcrReader(s.ocr), self.ingest.apply_image_text)
+            self.media.on_stored = self.ocr.wake
         self.indexer = ArchiveIndexer(store, self.ingest.terms)
         self.preview = PreviewPoller(
             deps.http, s.preview_base_url, store, self.ingest, admins, self.clock,
@@ -267,6 +276,8 @@ class App:
         self.tasks.spawn("archive-index", self.indexer.run())
         if s.media:  # off: posts still record their media, to be fetched if turned on later
             self.tasks.spawn("media", self.media.run())
+        if self.ocr is not None:  # off: stored pictures wait, to be read if turned on later
+            self.tasks.spawn("ocr", self.ocr.run())
         # The scheduler only decides when; each run is a task owned (and awaited at shutdown)
         # by the app, and a run still going on when the next is due is not started twice.
         scheduler = AsyncIOScheduler(timezone=dt.UTC)

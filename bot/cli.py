@@ -172,6 +172,7 @@ def _login_until_ctrl_c(settings: Settings) -> int:
 async def run_service(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
     from bot.app import App
+    from bot.media.ocr import OcrUnavailable
     from bot.store import MigrationError, StoreBusy
     from bot.telegram.clients import NotLoggedIn
 
@@ -189,6 +190,9 @@ async def run_service(settings: Settings) -> int:
     except MigrationError as exc:
         print(f"chanwatch: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except OcrUnavailable as exc:
+        print(f"chanwatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except (StoreBusy, ConnectionError, OSError) as exc:
         print(f"chanwatch: cannot start: {exc}", file=sys.stderr)
         return EXIT_TEMPFAIL

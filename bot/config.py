@@ -80,6 +80,7 @@ class Settings:
     media: bool = True  # download the media of watched channels (bot/media/)
     media_max_mb: int = 50  # documents (videos, voice, ...) up to this size; 0: photos only
     media_max_gb: float = 20.0  # the whole media store; 0: no limit
+    ocr: str | None = None  # tesseract's languages for text in pictures (rus+ukr+eng); None: off
 
     @property
     def user_session_path(self) -> Path:
@@ -240,6 +241,24 @@ def _switch(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise ConfigError(key, f"must be 1 or 0 (on or off), got {raw!r}")
 
 
+_OCR_LANGS = re.compile(r"[a-z][a-z_]*(\+[a-z][a-z_]*)*")
+
+
+def _ocr(env: Mapping[str, str], media: bool) -> str | None:
+    """OCR: off, or tesseract's language list (``rus+ukr+eng``); ``on`` means that list."""
+    raw = env.get("OCR", "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return None
+    if not media:
+        raise ConfigError("OCR", "needs MEDIA=on: it reads the pictures the media store keeps")
+    if raw in ("1", "true", "yes", "on"):
+        return "rus+ukr+eng"
+    if not _OCR_LANGS.fullmatch(raw):
+        raise ConfigError("OCR", f"must be off or tesseract languages joined by +"
+                                 f" (rus+ukr+eng), got {raw!r}")
+    return raw
+
+
 def _amount(env: Mapping[str, str], key: str, default: float) -> float:
     raw = env.get(key, "").strip() or str(default)
     try:
@@ -274,6 +293,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     data_dir = Path(env.get("DATA_DIR", "").strip() or "./data").expanduser()
     db_raw = env.get("DATABASE_PATH", "").strip()
     database_path = Path(db_raw).expanduser() if db_raw else data_dir / "chanwatch.sqlite3"
+    media = _switch(env, "MEDIA", True)
     return Settings(
         api_id=_parse_api_id(env),
         api_hash=_parse_api_hash(env),
@@ -306,9 +326,10 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         translate_timeout=_duration(env, "TRANSLATE_TIMEOUT", "5s", dt.timedelta(seconds=1)),
         http_timeout=_duration(env, "HTTP_TIMEOUT", "20s", dt.timedelta(seconds=1)),
         db_busy_timeout=_duration(env, "DB_BUSY_TIMEOUT", "5s", dt.timedelta(0)),
-        media=_switch(env, "MEDIA", True),
+        media=media,
         media_max_mb=_count(env, "MEDIA_MAX_MB", 50, 4000),  # Telegram's largest file: 4 GB
         media_max_gb=_amount(env, "MEDIA_MAX_GB", 20.0),
+        ocr=_ocr(env, media),
     )
 
 

@@ -63,7 +63,8 @@ class AlertEvent:
     """One chat's alert for one post: every rule of the chat that fired, and why it is unusual.
 
     ``late_by`` is set for a post found when catching up (how long after it was posted);
-    ``edited_match`` for an alert made by an edit whose new text matches.
+    ``edited_match`` for an alert made by an edit whose new text matches; ``image_text`` for
+    an alert found in the text OCR read in the post's picture (``spans`` point into it).
     """
 
     chat_id: int
@@ -76,11 +77,18 @@ class AlertEvent:
     places: tuple[str, ...] = ()  # places recognised in the post, first mention first
     late_by: dt.timedelta | None = None
     edited_match: bool = False
+    image_text: str = ""
+
+    @property
+    def matched_text(self) -> str:
+        """The text the spans point into: the post's, or its picture's."""
+        return self.image_text or self.post.text
 
     @property
     def matched(self) -> list[str]:
         """The words that fired, in text order, each once."""
-        return list(dict.fromkeys(self.post.text[a:b] for a, b in sorted(self.spans)))
+        text = self.matched_text
+        return list(dict.fromkeys(text[a:b] for a, b in sorted(self.spans)))
 
     @property
     def also_in(self) -> AlsoIn:

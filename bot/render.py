@@ -118,10 +118,23 @@ def _event_notes(event: AlertEvent) -> list[str]:
     return notes
 
 
+IN_IMAGE = "📷 text in image"
+IMAGE_SNIPPET_CHARS = 300
+
+
 def _post_text(post: AlertPost, spans: Sequence[Span], limit: int = SNIPPET_CHARS) -> str:
     if post.text:
         return highlight(post.text, spans, limit)
     return f"<i>[{esc(post.media or 'no text')}]</i>"
+
+
+def _alert_text(alert: AlertEvent, limit: int = SNIPPET_CHARS) -> list[str]:
+    """The post's text with what fired in bold; found in its picture, the post's text bolds
+    nothing and the picture's text follows, quoted, with what fired in bold."""
+    if not alert.image_text:
+        return [_post_text(alert.post, alert.spans, limit)]
+    quoted = highlight(alert.image_text, alert.spans, min(limit, IMAGE_SNIPPET_CHARS))
+    return [_post_text(alert.post, (), limit), f"{IN_IMAGE}: «{quoted}»"]
 
 
 def render_alert(
@@ -144,7 +157,7 @@ def render_alert(
         *_send_notes(deleted, queued_for),
         *_event_notes(alert),
         *(["📍 " + esc("; ".join(dict.fromkeys(alert.places)))] if alert.places else []),
-        _post_text(post, alert.spans),
+        *_alert_text(alert),
         f'<a href="{esc(post.permalink)}">{esc(post.permalink)}</a>',
     ]
     names = ", ".join(f"#{r.number} <code>{esc(shorten(r.expression))}</code>" for r in rules)
@@ -205,10 +218,11 @@ def render_summary(alert: Alert, tz: ZoneInfo, *, also: Sequence[AlsoEntry] = ()
         return (alert.summary or alert.html) + tail
     post = alert.post
     local = post.date.astimezone(tz)
-    flat = replace(post, text=post.text.replace("\n", " "))  # same length: spans stay valid
+    flat = replace(alert, post=replace(post, text=post.text.replace("\n", " ")),
+                   image_text=alert.image_text.replace("\n", " "))  # spans stay valid
     numbers = ", ".join(f"#{r.number}" for r in alert.rules)
     return (f"• <b>{esc(alert.channel.title)}</b> {local:%H:%M} — "
-            f"{_post_text(flat, alert.spans, limit=160)}"
+            f"{' '.join(_alert_text(flat, limit=160))}"
             f' <a href="{esc(post.permalink)}">open</a> ({numbers})') + tail
 
 
@@ -234,6 +248,9 @@ def webhook_event(event: AlertEvent, *, deleted: bool = False) -> dict[str, Any]
         "matched": event.matched, "places": list(dict.fromkeys(event.places)),
         "late": late_text(event),
     }
+    if event.image_text:  # the words matched are in the text OCR read in the post's picture
+        payload["found_in"] = "image"
+        payload["image_text"] = event.image_text
     if deleted:
         payload["deleted_before_sent"] = True
     return payload

@@ -40,6 +40,12 @@ class SearchHit:
 
     post: ArchivedPost
     spans: tuple[Span, ...]
+    in_image: bool = False  # found in its pictures' text (spans point into post.image_text)
+
+    @property
+    def text(self) -> str:
+        """The text the spans point into."""
+        return self.post.image_text if self.in_image else self.post.post.text
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,9 @@ class ArchiveSearch:
             hits = search.index.match(p.post.text, p.post.channel_username)
             if hits:
                 out.append(SearchHit(p, hits[0].spans))
+            elif p.image_text and (hits := search.index.match(p.image_text,
+                                                              p.post.channel_username)):
+                out.append(SearchHit(p, hits[0].spans, in_image=True))
         return out
 
     async def _confirmed(self, search: CompiledSearch, cursors: Sequence[Cursor],

@@ -66,7 +66,8 @@ async def search(args: argparse.Namespace, out: TextIO) -> int:
             marks = (" ✏️ edited" if p.edits else "") + (" 🗑 deleted" if p.deleted_at else "")
             out.write(f"{format_time(p.post.date, tz)}  {p.channel_title}{marks}\n"
                       f"{p.post.permalink}\n"
-                      f"{_plain(highlight(p.post.text, hit.spans, SNIPPET))}\n\n")
+                      f"{'[text in image] ' if hit.in_image else ''}"
+                      f"{_plain(highlight(hit.text, hit.spans, SNIPPET))}\n\n")
         about = "" if page.count.exact else "about "
         print(f"chanwatch: {about}{page.count.total} posts match; {len(page.hits)} shown",
               file=sys.stderr)
@@ -89,6 +90,8 @@ def _as_json(hit: Any) -> dict[str, Any]:
         "channel_username": p.post.channel_username, "channel_title": p.channel_title,
         "message_id": p.post.message_id, "date": to_iso(p.post.date),
         "text": p.post.text, "spans": [list(s) for s in hit.spans],
+        # "image": the spans point into image_text, what OCR read in the post's pictures
+        "found_in": "image" if hit.in_image else "text", "image_text": p.image_text or None,
         "edits": p.edits, "deleted_at": to_iso(p.deleted_at) if p.deleted_at else None,
         "link": p.post.permalink,
     }

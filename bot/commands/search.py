@@ -15,7 +15,7 @@ from bot.clock import to_iso
 from bot.commands.context import CommandContext, Reply, Services
 from bot.commands.replies import BUTTON_EXPIRED, USAGE_SEARCH, syntax_error_reply, warn
 from bot.match import RuleSyntaxError
-from bot.render import esc, format_time, highlight
+from bot.render import IN_IMAGE, esc, format_time, highlight
 
 PAGE = 5
 SNIPPET = 300
@@ -92,8 +92,13 @@ async def _reply(svc: Services, compiled: CompiledSearch, page: SearchPage, tz: 
 def _entry(hit: SearchHit, tz: ZoneInfo, number: int) -> str:
     p = hit.post
     marks = ("" if not p.edits else " · ✏️ edited") + (" · 🗑 deleted" if p.deleted_at else "")
+    if hit.in_image:  # the post's own text bolds nothing; the picture's text is quoted
+        text = (highlight(p.post.text, (), limit=SNIPPET // 2) + "\n" if p.post.text else "")
+        text += f"{IN_IMAGE}: «{highlight(hit.text, hit.spans, limit=SNIPPET)}»"
+    else:
+        text = highlight(p.post.text, hit.spans, limit=SNIPPET)
     return (f"{number}. <b>{esc(p.channel_title)}</b> · {esc(format_time(p.post.date, tz))}"
-            f"{marks}\n{highlight(p.post.text, hit.spans, limit=SNIPPET)}\n"
+            f"{marks}\n{text}\n"
             f'<a href="{esc(p.post.permalink)}">{esc(p.post.permalink)}</a>')
 
 

@@ -70,6 +70,7 @@ class MediaDownloader:
         self._idle_poll = idle_poll
         self._wake = asyncio.Event()
         self._used: int | None = None  # bytes stored, read once and then kept up to date
+        self.on_stored: Callable[[], None] | None = None  # told when a file is stored (OCR)
         self.flood_waits = 0
         self.downloaded = 0  # files fetched in this run (stored or found already stored)
 
@@ -185,6 +186,8 @@ class MediaDownloader:
                                                                          stored.ext))
         await self._store.media.stored(item, stored.sha256, stored.ext, stored.size, phash)
         self.downloaded += 1
+        if self.on_stored is not None:
+            self.on_stored()
         if stored.new:
             self._used += stored.size
 

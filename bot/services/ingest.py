@@ -16,15 +16,17 @@ from bot.match import MatchHit
 from bot.match.analysis import TextAnalysis
 from bot.match.dedup import fingerprint, story_keys
 from bot.match.index import PLACE_MARK
-from bot.models import Channel, Post, Rule
+from bot.models import Channel, Post, PostSource, Rule
 from bot.render import render_deleted
 from bot.schedule import chat_zone, quiet_until
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import AlertDraft, RuleHitRecord, SaveResult, Store, alert_key
+from bot.store.media import OcrItem
 
 log = logging.getLogger(__name__)
 LATE_AFTER = dt.timedelta(minutes=1)  # a reconciled post older than this is marked late
+IMAGE_ALERT_WITHIN = dt.timedelta(hours=1)  # text read in a picture alerts within this
 
 
 class IngestService:
@@ -124,6 +126,38 @@ class IngestService:
         self._media_queued([post])
         return edit is not None and edit.changed
 
+    async def apply_image_text(self, item: OcrItem, text: str) -> int | None:
+        """Index and match the text OCR read in a post's picture; alert chats it is news to.
+
+        The post's rules run on the picture's text as on a post's own; matches are kept (for
+        search, digests, /stats) with ``in_image``. Alerts go only for posts that arrived
+        live or by catch-up within ``IMAGE_ALERT_WITHIN`` (a backlog read after OCR is turned
+        on finds months-old pictures: they are searchable, not news), and only to chats not
+        alerted on the post already. Returns how many alerts were queued (None: done before).
+        """
+        found = await self._store.archive.posts([item.post_id])
+        if not found:
+            return None
+        stored = found[0]
+        post = stored.post
+        hits: list[MatchHit] = []
+        terms = None
+        if text.strip():
+            analysis = self._rules.index.analyse(text)
+            hits = self._rules.index.match(text, post.channel_username, analysis)
+            terms = self.terms.of(text, analysis)
+        records = [RuleHitRecord(h.rule_id, (), h.chat_id) for h in hits]
+        alerts: list[AlertDraft] = []
+        now = self._clock.now()
+        fresh = (stored.source in (PostSource.LIVE, PostSource.RECONCILE)
+                 and now - stored.received_at <= IMAGE_ALERT_WITHIN)
+        if hits and fresh:
+            late_by = self._late_by(post, stored.source)
+            alerts = await self._drafts(post, hits_by_chat(hits, self._rules.rules_by_id),
+                                        late_by=late_by, image_text=text)
+        return await self._store.posts.save_image_text(post, item.post_id, item.file_id,
+                                                       terms, records, alerts)
+
     async def apply_deletions(self, channel_id: int, message_ids: Sequence[int]) -> int:
         """Flag deleted posts and tell the chats whose rules asked; return how many were new."""
         deleted = await self._store.posts.mark_deleted(channel_id, message_ids)
@@ -145,6 +179,7 @@ class IngestService:
     async def _drafts(
         self, post: Post, by_chat: dict[int, ChatHits], *,
         late_by: dt.timedelta | None = None, edited_match: bool = False,
+        image_text: str = "",
     ) -> list[AlertDraft]:
         """Each chat's alert event, for the rules that alert instantly and are not muted.
 
@@ -167,14 +202,15 @@ class IngestService:
             tz = chat_zone(chat, self._default_tz)
             held = quiet_until(now, tz, chat.quiet_start, chat.quiet_end) if chat else None
             event = alert_event(chat_id, post, channel, instant, found, now,
-                                late_by=late_by, edited_match=edited_match)
+                                late_by=late_by, edited_match=edited_match,
+                                image_text=image_text)
             drafts.append(AlertDraft(event, held))
         return drafts
 
 
 def alert_event(chat_id: int, post: Post, channel: Channel | None, rules: Sequence[Rule],
                 found: ChatHits, now: dt.datetime, *, late_by: dt.timedelta | None = None,
-                edited_match: bool = False) -> AlertEvent:
+                edited_match: bool = False, image_text: str = "") -> AlertEvent:
     """What one chat's alert for a post says (README: Webhooks has its JSON form)."""
     return AlertEvent(
         chat_id=chat_id, key=alert_key(post), found_at=now,
@@ -188,7 +224,7 @@ def alert_event(chat_id: int, post: Post, channel: Channel | None, rules: Sequen
             grouped_id=post.grouped_id),
         rules=tuple(FiredRule(r.id, r.number, r.expression) for r in rules),
         spans=tuple((a, b) for a, b in found.spans), places=tuple(dict.fromkeys(found.places)),
-        late_by=late_by, edited_match=edited_match,
+        late_by=late_by, edited_match=edited_match, image_text=image_text,
     )
 
 

@@ -12,6 +12,7 @@ import aiosqlite
 from bot.clock import from_iso, to_iso
 from bot.models import TextTerms
 from bot.store.base import Repository
+from bot.store.db import Database
 from bot.store.posts import FTS_POST_MASK, FTS_VERSION_SHIFT
 from bot.store.records import ArchivedPost, SavedSearch, SearchWindow
 from bot.store.rows import opt_dt, to_post
@@ -44,8 +45,52 @@ def _where(window: SearchWindow, after: Cursor | None, *, oldest_first: bool = F
     return (" AND ".join(clauses) or "1"), params
 
 
+def matching_posts(select: str, match: str | None, where: str, params: list[object], *,
+                   join_channels: bool = False, window_first: bool = False,
+                   covered: bool = False, images: bool = False) -> tuple[str, list[object]]:
+    """The statement and its parameters: posts of the window that ``match`` finds.
+
+    ``covered``: the statement reads nothing of a post but its id, date, channel and text
+    version, so FTS5's hits are looked up in the index holding just those
+    (migrations/0009_posts_fts_join.sql) instead of the table. ``images``: pictures' text is
+    indexed (image_fts), and a post is found by its current text or by its pictures' text.
+    """
+    channels = " LEFT JOIN channels c ON c.id = p.channel_id" if join_channels else ""
+    if match is None:
+        return f"SELECT {select} FROM posts p{channels} WHERE {where}", params
+    current = f"(p.id | (p.text_version << {FTS_VERSION_SHIFT}))"
+    if window_first:  # the current text version's document, looked up in the result
+        in_text = f"{current} IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)"
+        if not images:
+            return (f"SELECT {select} FROM posts p{channels} WHERE {where} AND {in_text}",
+                    [*params, match])
+        return (f"SELECT {select} FROM posts p{channels} WHERE {where} AND ({in_text}"
+                f" OR p.id IN (SELECT rowid FROM image_fts WHERE image_fts MATCH ?))",
+                [*params, match, match])
+    if images:  # the posts either index finds, each once
+        return (f"SELECT {select} FROM posts p{channels} WHERE p.id IN ("
+                f"SELECT f.rowid & {FTS_POST_MASK} FROM posts_fts f"
+                f" JOIN posts q INDEXED BY posts_fts_join ON q.id = (f.rowid & {FTS_POST_MASK})"
+                f" AND (f.rowid >> {FTS_VERSION_SHIFT}) = q.text_version"
+                f" WHERE posts_fts MATCH ?"
+                f" UNION SELECT rowid FROM image_fts WHERE image_fts MATCH ?) AND {where}",
+                [match, match, *params])
+    posts = "posts p INDEXED BY posts_fts_join" if covered else "posts p"
+    return (f"SELECT {select} FROM posts_fts f"
+            f" JOIN {posts} ON p.id = (f.rowid & {FTS_POST_MASK})"
+            f" AND (f.rowid >> {FTS_VERSION_SHIFT}) = p.text_version{channels}"
+            f" WHERE posts_fts MATCH ? AND {where}", [match, *params])
+
+
+async def has_image_text(db: Database) -> bool:
+    """Whether any picture's text is in the index (image_fts)."""
+    return await db.fetchone("SELECT rowid FROM image_fts LIMIT 1") is not None
+
+
 class ArchiveRepository(Repository):
     """Searches over stored posts (the FTS5 index of migrations/0007_archive.sql)."""
+
+    _has_images = False  # image_fts holds a document (read until it does)
 
     async def candidates(self, match: str | None, window: SearchWindow,
                          after: Cursor | None = None, limit: int = 200,
@@ -53,8 +98,8 @@ class ArchiveRepository(Repository):
         """Posts the FTS5 expression finds in the window, newest first, after ``after``."""
         where, params = _where(window, after, oldest_first=oldest_first)
         order = "ASC" if oldest_first else "DESC"
-        sql, args = self._query("p.date, p.id", match, where, params, covered=True,
-                                window_first=await self._window_first(match, window))
+        sql, args = await self._query("p.date, p.id", match, where, params, covered=True,
+                                **await self._plan(match, window))
         rows = await self._db.fetchall(
             f"{sql} ORDER BY p.date {order}, p.id {order} LIMIT ?", [*args, limit])
         return [(str(r[0]), int(r[1])) for r in rows]
@@ -68,9 +113,9 @@ class ArchiveRepository(Repository):
         a 1M archive: 29 ms instead of 22 + 21 ms).
         """
         where, params = _where(window, None)
-        sql, args = self._query("p.date, p.id, COUNT(*) OVER ()", match, where, params,
+        sql, args = await self._query("p.date, p.id, COUNT(*) OVER ()", match, where, params,
                                 covered=True,
-                                window_first=await self._window_first(match, window))
+                                **await self._plan(match, window))
         rows = await self._db.fetchall(
             f"{sql} ORDER BY p.date DESC, p.id DESC LIMIT ?", [*args, limit])
         return [(str(r[0]), int(r[1])) for r in rows], int(rows[0][2]) if rows else 0
@@ -78,8 +123,8 @@ class ArchiveRepository(Repository):
     async def count(self, match: str | None, window: SearchWindow) -> int:
         """How many posts the FTS5 expression finds in the window."""
         where, params = _where(window, None)
-        sql, args = self._query("COUNT(*)", match, where, params, covered=True,
-                                window_first=await self._window_first(match, window))
+        sql, args = await self._query("COUNT(*)", match, where, params, covered=True,
+                                **await self._plan(match, window))
         row = await self._db.fetchone(sql, args)
         return int(row[0]) if row else 0
 
@@ -88,12 +133,22 @@ class ArchiveRepository(Repository):
         """(time bucket, channel title, posts) for a chart; ``bucket``: 'hour' or 'day'."""
         where, params = _where(window, None)
         width = 13 if bucket == "hour" else 10
-        sql, args = self._query(
+        sql, args = await self._query(
             f"substr(p.date, 1, {width}) AS b, COALESCE(c.title, p.channel_id) AS t, COUNT(*)",
             match, where, params, join_channels=True,
-            window_first=await self._window_first(match, window))
+            **await self._plan(match, window))
         rows = await self._db.fetchall(f"{sql} GROUP BY b, t ORDER BY b, t", args)
         return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def _plan(self, match: str | None, window: SearchWindow) -> dict[str, bool]:
+        """How ``_query`` reaches the posts: from the window or from FTS5."""
+        return {"window_first": await self._window_first(match, window)}
+
+    async def _images(self) -> bool:
+        """Whether any picture's text is indexed (then searches look in image_fts too)."""
+        if not self._has_images:  # once true, it stays true
+            self._has_images = await has_image_text(self._db)
+        return self._has_images
 
     async def _window_first(self, match: str | None, window: SearchWindow) -> bool:
         """Whether the window is small enough to be read first (see WINDOW_FIRST_AT).
@@ -112,29 +167,13 @@ class ArchiveRepository(Repository):
             [*params, WINDOW_FIRST_AT + 1])
         return row is not None and int(row[0]) <= WINDOW_FIRST_AT
 
-    @staticmethod
-    def _query(select: str, match: str | None, where: str, params: list[object], *,
-               join_channels: bool = False, window_first: bool = False,
-               covered: bool = False) -> tuple[str, list[object]]:
-        """The statement and its parameters: posts of the window that ``match`` finds.
-
-        ``covered``: the statement reads nothing of a post but its id, date, channel and text
-        version, so FTS5's hits are looked up in the index holding just those
-        (migrations/0009_posts_fts_join.sql) instead of the table.
-        """
-        channels = " LEFT JOIN channels c ON c.id = p.channel_id" if join_channels else ""
-        if match is None:
-            return f"SELECT {select} FROM posts p{channels} WHERE {where}", params
-        if window_first:  # the current text version's document, looked up in the result
-            return (f"SELECT {select} FROM posts p{channels} WHERE {where}"
-                    f" AND (p.id | (p.text_version << {FTS_VERSION_SHIFT})) IN"
-                    f" (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
-                    [*params, match])
-        posts = "posts p INDEXED BY posts_fts_join" if covered else "posts p"
-        return (f"SELECT {select} FROM posts_fts f"
-                f" JOIN {posts} ON p.id = (f.rowid & {FTS_POST_MASK})"
-                f" AND (f.rowid >> {FTS_VERSION_SHIFT}) = p.text_version{channels}"
-                f" WHERE posts_fts MATCH ? AND {where}", [match, *params])
+    async def _query(self, select: str, match: str | None, where: str, params: list[object],
+                     *, join_channels: bool = False, window_first: bool = False,
+                     covered: bool = False) -> tuple[str, list[object]]:
+        """``matching_posts`` for this archive (looking in image_fts once it holds text)."""
+        images = match is not None and await self._images()
+        return matching_posts(select, match, where, params, join_channels=join_channels,
+                              window_first=window_first, covered=covered, images=images)
 
     async def posts(self, ids: Sequence[int]) -> list[ArchivedPost]:
         """These posts as the archive shows them, in the order asked."""
@@ -148,7 +187,7 @@ class ArchiveRepository(Repository):
             return []
         marks = ",".join("?" * len(wanted))
         return await self._db.fetchall(
-            "SELECT p.*, c.username, c.title FROM posts p"
+            f"SELECT p.*, c.username, c.title, {IMAGE_TEXT} AS image_text FROM posts p"
             f" LEFT JOIN channels c ON c.id = p.channel_id WHERE p.id IN ({marks})", wanted)
 
     # ------------------------------------------------------------------ the index build
@@ -216,11 +255,11 @@ class ArchiveRepository(Repository):
         if width not in (13, 16):
             raise ValueError("width must be 13 (hour) or 16 (minute)")
         where, params = _where(window, None)
-        sql, args = self._query(
+        sql, args = await self._query(
             f"substr(p.date, 1, {width}) AS b, p.channel_id AS ch, c.title, COUNT(*),"
             " SUM(p.text_version > 0), SUM(p.deleted_at IS NOT NULL)",
             match, where, params, join_channels=True,
-            window_first=await self._window_first(match, window))
+            **await self._plan(match, window))
         rows = await self._db.fetchall(f"{sql} GROUP BY b, ch ORDER BY b, ch", args)
         return [StatsRow(from_iso(f"{r[0]}{':00' if width == 16 else ':00:00'}+00:00"),
                          int(r[1]), str(r[2] if r[2] is not None else r[1]), int(r[3]),
@@ -230,11 +269,17 @@ class ArchiveRepository(Repository):
                             ) -> list[tuple[str, int]]:
         """(posts.regions as stored, posts) over the posts the FTS5 expression finds."""
         where, params = _where(window, None)
-        sql, args = self._query("p.regions AS r, COUNT(*)", match,
+        sql, args = await self._query("p.regions AS r, COUNT(*)", match,
                                 f"{where} AND p.regions IS NOT NULL AND p.regions != ''",
-                                params, window_first=await self._window_first(match, window))
+                                params, **await self._plan(match, window))
         rows = await self._db.fetchall(f"{sql} GROUP BY r ORDER BY r", args)
         return [(str(r[0]), int(r[1])) for r in rows]
+
+
+# The text OCR read in a post's pictures, one picture after another (NULL: none read)
+IMAGE_TEXT = ("(SELECT group_concat(t.text, char(10)) FROM post_media pm JOIN media_text t"
+              " ON t.sha256 = pm.sha256 WHERE pm.post_id = p.id AND pm.ocr = 'done'"
+              " AND t.text != '')")
 
 
 def _archived(r: sqlite3.Row) -> ArchivedPost:
@@ -242,7 +287,8 @@ def _archived(r: sqlite3.Row) -> ArchivedPost:
         id=int(r["id"]), post=to_post(r), channel_title=str(r["title"] or r["channel_id"]),
         received_at=from_iso(r["received_at"]), deleted_at=opt_dt(r["deleted_at"]),
         edits=int(r["text_version"]), regions=tuple((r["regions"] or "").split()),
-        reactions=r["reactions"], source=str(r["source"]))
+        reactions=r["reactions"], source=str(r["source"]),
+        image_text=(r["image_text"] or "") if "image_text" in r.keys() else "")
 
 
 class StatsRow(NamedTuple):

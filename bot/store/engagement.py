@@ -22,7 +22,7 @@ import aiosqlite
 
 from bot.clock import from_iso, to_iso
 from bot.models import Post
-from bot.store.archive import ArchiveRepository, _where
+from bot.store.archive import _where, has_image_text, matching_posts
 from bot.store.base import Repository
 from bot.store.records import SearchWindow
 
@@ -178,7 +178,8 @@ class EngagementRepository(Repository):
         if after is not None:
             where += f" AND ({column}, p.id) < (?, ?)"
             params += [after[0], after[1]]
-        sql, args = ArchiveRepository._query(f"{column}, p.id", match, where, params)
+        images = match is not None and await has_image_text(self._db)
+        sql, args = matching_posts(f"{column}, p.id", match, where, params, images=images)
         rows = await self._db.fetchall(f"{sql} ORDER BY {column} DESC, p.id DESC LIMIT ?",
                                        [*args, limit])
         return [(int(r[0]), int(r[1])) for r in rows]

@@ -30,6 +30,7 @@ def event_json(event: AlertEvent) -> str:
         "places": list(event.places),
         "late_by": event.late_by.total_seconds() if event.late_by is not None else None,
         "edited_match": event.edited_match,
+        **({"image_text": event.image_text} if event.image_text else {}),
     }, ensure_ascii=False)
 
 
@@ -53,6 +54,7 @@ def parse_event(raw: str | None) -> AlertEvent | None:
         places=tuple(data.get("places", ())),
         late_by=dt.timedelta(seconds=late_by) if late_by is not None else None,
         edited_match=bool(data.get("edited_match")),
+        image_text=str(data.get("image_text") or ""),
     )
 
 

@@ -79,6 +79,16 @@ class PostFile:
 
 
 @dataclass(frozen=True)
+class OcrItem:
+    """A stored picture of a post whose text is to be read and matched."""
+
+    post_id: int
+    file_id: int
+    sha256: str
+    ext: str
+
+
+@dataclass(frozen=True)
 class MediaCounts:
     """The queue by state, and the store's size."""
 
@@ -107,6 +117,14 @@ NEXT_DUE = (
     " JOIN posts p ON p.id = m.post_id"
     " WHERE m.state = 'pending' AND (m.next_try_at IS NULL OR m.next_try_at <= ?)"
     " ORDER BY m.post_date DESC, m.post_id DESC, m.file_id LIMIT 1"
+)
+
+
+# The newest stored picture whose text is not read yet, in the order of post_media_ocr.
+NEXT_OCR = (
+    "SELECT pm.post_id, pm.file_id, pm.sha256, m.ext FROM post_media pm"
+    " JOIN media m ON m.sha256 = pm.sha256 WHERE pm.ocr = 'pending'"
+    " ORDER BY pm.post_date DESC, pm.post_id DESC, pm.file_id LIMIT 1"
 )
 
 
@@ -154,9 +172,11 @@ class MediaRepository(Repository):
                 " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE"
                 " SET phash = COALESCE(media.phash, excluded.phash)",
                 (sha256, size, f.mime, ext, f.width, f.height, f.duration, phash, now))
+            # a picture waits for its text to be read (bot/media/ocr.py), if OCR is on
             await conn.execute(
                 "UPDATE post_media SET state = 'stored', sha256 = ?, ref = NULL, done_at = ?,"
-                " last_error = NULL WHERE post_id = ? AND file_id = ?",
+                " last_error = NULL, ocr = CASE WHEN mime LIKE 'image/%' THEN 'pending' END"
+                " WHERE post_id = ? AND file_id = ?",
                 (sha256, now, item.post_id, f.file_id))
 
         await self._db.transaction(work)
@@ -272,3 +292,30 @@ class MediaRepository(Repository):
                 PostFile(int(r[0]), r[1], r[2], r[3], r[4], r[5],
                          int(r[6]) if r[6] is not None else None, r[7]))
         return out
+
+    # ------------------------------------------------------------------ text in images
+    async def next_ocr(self) -> OcrItem | None:
+        """The newest stored picture whose text is still to be read, or None."""
+        row = await self._db.fetchone(NEXT_OCR)
+        return OcrItem(int(row[0]), int(row[1]), row[2], row[3]) if row is not None else None
+
+    async def ocr_pending(self) -> int:
+        """How many stored pictures wait for their text to be read."""
+        row = await self._db.fetchone("SELECT COUNT(*) FROM post_media WHERE ocr = 'pending'")
+        return int(row[0]) if row is not None else 0
+
+    async def read_text(self, sha256: str, langs: str) -> str | None:
+        """What OCR read in this file in these languages before (None: not read yet)."""
+        row = await self._db.fetchone(
+            "SELECT text FROM media_text WHERE sha256 = ? AND langs = ?", (sha256, langs))
+        return str(row[0]) if row is not None else None
+
+    async def save_text(self, sha256: str, langs: str, text: str,
+                        error: str | None = None) -> None:
+        """Keep what OCR read in a file (``error``: why it could not be read)."""
+        await self._write(
+            "INSERT INTO media_text (sha256, langs, text, error, read_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (sha256) DO UPDATE SET langs = excluded.langs, text = excluded.text,"
+            " error = excluded.error, read_at = excluded.read_at",
+            (sha256, langs, text, error[:500] if error else None,
+             to_iso(self._clock.now())))

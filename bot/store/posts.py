@@ -134,6 +134,40 @@ class PostRepository(Repository):
 
         return await self._db.transaction(work)
 
+    async def save_image_text(
+        self, post: Post, post_id: int, file_id: int, terms: TextTerms | None,
+        hits: Sequence[RuleHitRecord], alerts: Sequence[AlertDraft],
+    ) -> int | None:
+        """Record the text read in a post's picture, its matches and alerts, at once.
+
+        ``terms`` go into the index of image text (None: nothing legible). The matches are
+        kept with ``in_image``; chats already alerted on the post, or whose rules matched it
+        before, get no second alert. Idempotent: a picture done already changes nothing
+        (None); otherwise returns how many alerts were queued.
+        """
+        now = to_iso(self._clock.now())
+        since = self._dedup_since()
+
+        async def work(conn: aiosqlite.Connection) -> int | None:
+            cur = await conn.execute(
+                "UPDATE post_media SET ocr = 'done' WHERE post_id = ? AND file_id = ?"
+                " AND ocr = 'pending'", (post_id, file_id))
+            if not cur.rowcount:
+                return None
+            if terms is not None and terms.terms:
+                await conn.execute("INSERT INTO image_fts (rowid, terms) VALUES (?, ?)",
+                                   (post_id, terms.terms))
+            alerted = await _alerted_chats(conn, post, post_id)
+            await conn.executemany(
+                "INSERT INTO matches (rule_id, post_id, spans, created_at, in_image)"
+                " VALUES (?, ?, '[]', ?, 1) ON CONFLICT DO NOTHING",
+                [(h.rule_id, post_id, now) for h in hits])
+            return await enqueue_alerts(conn, post, post_id,
+                                        [a for a in alerts if a.chat_id not in alerted],
+                                        now, since)
+
+        return await self._db.transaction(work)
+
     async def record_edit(self, post: Post,
                           terms: TextTerms | None = None) -> EditResult | None:
         """Keep the old text as a version and store the new one; None if the post is unknown."""
@@ -321,13 +355,7 @@ async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
     post_id = int(row["id"])
     # chats already alerted, or whose rules matched before (backfilled posts have
     # matches but no alerts): an edit does not make them news
-    cur = await conn.execute(
-        "SELECT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?"
-        " UNION SELECT r.chat_id FROM matches m JOIN rules r ON r.id = m.rule_id"
-        " WHERE m.post_id = ?",
-        (alert_key(post), post_id),
-    )
-    alerted = frozenset(int(r[0]) for r in await cur.fetchall())
+    alerted = await _alerted_chats(conn, post, post_id)
     stale = (post.edit_date is not None and row["edit_date"] is not None
              and from_iso(row["edit_date"]) >= post.edit_date)
     if row["text"] == post.text or stale:  # an older read must not undo a newer edit
@@ -348,6 +376,18 @@ async def _record_edit(conn: aiosqlite.Connection, post: Post, now: str,
         await index_text(conn, post_id, int(version[0]), terms)
     await queue_media(conn, post_id, post, now)  # a new photo with the new text
     return EditResult(post_id, True, alerted)
+
+
+async def _alerted_chats(conn: aiosqlite.Connection, post: Post, post_id: int,
+                         ) -> frozenset[int]:
+    """Chats alerted on the post already, or whose rules matched it (an alert stays one)."""
+    cur = await conn.execute(
+        "SELECT chat_id FROM outbox WHERE kind = 'alert' AND dedup_key = ?"
+        " UNION SELECT r.chat_id FROM matches m JOIN rules r ON r.id = m.rule_id"
+        " WHERE m.post_id = ?",
+        (alert_key(post), post_id),
+    )
+    return frozenset(int(r[0]) for r in await cur.fetchall())
 
 
 # FTS5's pending-terms size: its default, and what a bulk import uses (save_imported)

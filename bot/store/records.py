@@ -199,6 +199,7 @@ class ArchivedPost:
     regions: tuple[str, ...]  # ISO codes of the first-level regions it names
     reactions: int | None
     source: str
+    image_text: str = ""  # what OCR read in its pictures (read with search results)
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ async def test_fts5_hits_are_looked_up_in_the_narrow_index_not_the_table(
     # migrations/0009: only id, text version, date and channel are read of each hit
     compiled = filled.search.compile("Москва*")
     where, params = archive_store._where(compiled.window, None)
-    sql, args = archive_store.ArchiveRepository._query(
+    sql, args = archive_store.matching_posts(
         "p.date, p.id, COUNT(*) OVER ()", compiled.fts.match, where, params, covered=True)
     plan = " | ".join(str(r[3]) for r in await db.fetchall(
         f"EXPLAIN QUERY PLAN {sql} ORDER BY p.date DESC, p.id DESC LIMIT 6", args))
