@@ -57,6 +57,13 @@ ARG APP_GID=10001
 # Non-root user whose home is the data volume. /data is created and chowned before the VOLUME
 # line, so a fresh named volume starts out owned by chanwatch (mode 0700: it holds the
 # Telegram session).
+# tesseract with Russian, Ukrainian (and its default English) data, for OCR=rus+ukr+eng; about
+# 40 MB. Off unless OCR is set (bot/media/ocr.py).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        tesseract-ocr tesseract-ocr-rus tesseract-ocr-ukr \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --gid "${APP_GID}" chanwatch \
  && useradd --uid "${APP_UID}" --gid chanwatch --home-dir /data --no-create-home --no-log-init \
         --shell /usr/sbin/nologin chanwatch \

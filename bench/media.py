@@ -8,10 +8,16 @@ queue through upload.getFile parts, hashing and storing each file once (with a p
 of each new image). Prints one JSON line: files and MB per second, bytes Telegram announced
 against bytes stored (the dedup ratio), and perceptual hashes per second on their own.
 
+OCR (when tesseract is installed): OCR_PICTURES screenshot-like pictures, each with the first
+lines of a real post of the ru-news-2024 corpus drawn in it (DejaVu Sans, 18-30 px, PNG and
+JPEG), read by chanwatch's OcrReader (rus+ukr+eng): seconds per picture, and the share of the
+drawn words it read back (word recall); then the photos above, which hold no text: the words
+it made up on them.
+
 The fake answers from memory over loopback, so these figures are chanwatch's own cost per file
 (Telethon's MTProto parts, hashing, the store), not Telegram's network.
 
-Usage: python bench/media.py [POSTS] [DISTINCT] [DOCS]   (defaults 300 100 10)
+Usage: python bench/media.py [POSTS] [DISTINCT] [DOCS] [OCR_PICTURES]   (300 100 10 40)
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from bot.clock import SystemClock
 from bot.config import settings_from_mapping
 from bot.media.downloader import MediaDownloader
 from bot.media.files import MediaFiles
+from bot.media.ocr import OcrReader
 from bot.media.phash import image_phash
 from bot.sandbox import FakeTelegram
+from bot.sandbox.pictures import text_picture, wrapped
 from bot.services.notify import AdminNotifier
 from bot.store import Database, Store, apply_migrations
 from bot.telegram.clients import make_client
@@ -49,7 +57,56 @@ def noise_jpeg(rng: random.Random) -> bytes:
     return out.getvalue()
 
 
-async def main(posts: int = 300, distinct: int = 100, docs: int = 10) -> dict[str, object]:
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ru-news-2024"
+DEMO_POSTS = Path(__file__).resolve().parents[1] / "bot" / "sandbox" / "data" / "demo_posts.jsonl"
+
+
+def corpus_texts(count: int, rng: random.Random) -> list[str]:
+    """Texts of ``count`` real posts (the shared corpus, or the demo's posts without it)."""
+    texts: list[str] = []
+    for path in sorted(CORPUS.glob("*_messages.json")):
+        texts += [m["text"] for m in json.loads(path.read_text(encoding="utf-8"))
+                  if len(m.get("text") or "") > 120]
+    if not texts:
+        texts = [json.loads(line)["text"] for line in DEMO_POSTS.read_text("utf-8").splitlines()]
+    return rng.sample(texts, min(count, len(texts)))
+
+
+def ocr_figures(pictures: int, photos: list[Path], rng: random.Random,
+                work: Path) -> dict[str, object]:
+    """OCR seconds per picture, word recall on drawn text, words made up on photos."""
+    reader = OcrReader("rus+ukr+eng")
+    try:
+        reader.check()
+    except Exception as exc:
+        return {"ocr": f"not measured: {exc}"}
+    drawn, read, seconds = 0, 0, 0.0
+    for n, text in enumerate(corpus_texts(pictures, rng)):
+        size = rng.choice((18, 22, 26, 30))
+        lines = wrapped(text, width=int(1500 / size / 0.62), lines=4)
+        path = work / f"ocr{n}.{'png' if n % 2 else 'jpg'}"
+        text_picture(lines, size=(1000, 60 + len(lines) * int(size * 1.8)), seed=n,
+                     font_size=size).save(path, quality=85)
+        started = time.perf_counter()
+        got = reader.read(path)
+        seconds += time.perf_counter() - started
+        want = [w.strip(".,:;!?«»()\"'—-") for w in " ".join(lines).split()]
+        want = [w for w in want if w]
+        seen = set(w.strip(".,:;!?«»()\"'—-") for w in got.split())
+        drawn += len(want)
+        read += sum(w in seen for w in want)
+    sample = photos[:20]
+    started = time.perf_counter()
+    made_up = sum(len(reader.read(p).split()) for p in sample)
+    photo_seconds = time.perf_counter() - started
+    return {"ocr_pictures": pictures, "ocr_s_per_picture": round(seconds / max(pictures, 1), 2),
+            "ocr_word_recall": round(read / max(drawn, 1), 3),
+            "ocr_s_per_photo_without_text": round(photo_seconds / max(len(sample), 1), 2),
+            "ocr_words_made_up_per_photo": round(made_up / max(len(sample), 1), 2)}
+
+
+async def main(posts: int = 300, distinct: int = 100, docs: int = 10,
+               ocr_pictures: int = 40) -> dict[str, object]:
     rng = random.Random(20261203)
     fake = await FakeTelegram.start()
     data_dir = Path(tempfile.mkdtemp(prefix="chanwatch-bench-media-"))
@@ -111,6 +168,7 @@ async def main(posts: int = 300, distinct: int = 100, docs: int = 10) -> dict[st
             "dedup_ratio": round(counts.bytes / announced, 3),
             "seconds": round(seconds, 2),
             "phash_per_s": round(len(photos) / phash_seconds, 1),
+            **ocr_figures(ocr_pictures, photos, rng, data_dir),
         }
     finally:
         await fake.stop()

@@ -29,6 +29,15 @@ def test_defaults_and_derived_paths() -> None:
     off = settings_from_mapping({**GOOD, "MEDIA": "off", "MEDIA_MAX_MB": "0",
                                  "MEDIA_MAX_GB": "0.5"})
     assert (off.media, off.media_max_mb, off.media_max_gb) == (False, 0, 0.5)
+    assert s.ocr is None  # OCR is opt-in
+    for raw, langs in (("on", "rus+ukr+eng"), ("RUS+eng", "rus+eng"), ("off", None),
+                       ("0", None), ("ukr", "ukr")):
+        assert settings_from_mapping({**GOOD, "OCR": raw}).ocr == langs, raw
+
+
+def test_ocr_needs_the_media_store() -> None:
+    with pytest.raises(ConfigError, match="OCR: needs MEDIA=on"):
+        settings_from_mapping({**GOOD, "MEDIA": "off", "OCR": "rus"})
 
 
 def test_secrets_never_show() -> None:
@@ -63,6 +72,10 @@ def test_secrets_never_show() -> None:
         ("MEDIA_MAX_GB", "-2", "MEDIA_MAX_GB: must be a number from 0 up"),
         ("MEDIA_MAX_GB", "nan", "MEDIA_MAX_GB: must be a number from 0 up"),
         ("WEBHOOK_ALLOW_PRIVATE", "perhaps", "WEBHOOK_ALLOW_PRIVATE: must be 1 or 0"),
+        ("OCR", "rus,ukr", "OCR: must be off or tesseract languages joined by + (rus+ukr+eng),"
+                           " got 'rus,ukr'"),
+        ("OCR", "rus+", "OCR: must be off or tesseract languages"),
+        ("OCR", "--psm 6", "OCR: must be off or tesseract languages"),
     ],
 )
 def test_each_bad_key_gives_one_line_naming_it(key: str, value: str | None, message: str) -> None:

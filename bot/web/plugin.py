@@ -62,7 +62,7 @@ def _hook_last(fn: F) -> F:
 
 def readable(table: str) -> bool:
     """Whether a visitor's SQL may read this table (the archive, FTS5, SQLite's schema)."""
-    return (table in queries.ARCHIVE_TABLES or table.startswith(queries.FTS_TABLE)
+    return (table in queries.ARCHIVE_TABLES or table.startswith(queries.FTS_TABLES)
             or table.startswith("sqlite_") or table.startswith("pragma_"))
 
 

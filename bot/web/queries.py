@@ -20,23 +20,36 @@ from bot.store.posts import FTS_POST_MASK, FTS_VERSION_SHIFT
 # URLs, saved searches, translations, bookkeeping) is the service's own and is refused by the
 # connection's authorizer, whatever SQL is typed. The FTS5 shadow tables must stay readable
 # for MATCH to work; they are only hidden.
-ARCHIVE_TABLES = ("posts", "channels", "post_versions", "post_stats", "matches", "rules")
+ARCHIVE_TABLES = ("posts", "channels", "post_versions", "post_stats", "matches", "rules",
+                  "media", "post_media", "media_text")
 FTS_TABLE = "posts_fts"
+FTS_TABLES = (FTS_TABLE, "image_fts")  # a post's text; the text OCR read in its pictures
 
 # the tables of a database, for the metadata (hidden or refused) and the schema check
 TABLE_NAMES = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
 
+
+def image_text(post: str) -> str:
+    """The text OCR read in the pictures of the post aliased ``post`` (NULL: none)."""
+    return ("(SELECT group_concat(t.text, char(10)) FROM post_media pm JOIN media_text t"
+            f" ON t.sha256 = pm.sha256 WHERE pm.post_id = {post}.id AND pm.ocr = 'done'"
+            " AND t.text != '')")
+
+
 # Posts whose *current* text the FTS5 expression finds (each edit adds a document; only the
-# one whose version is the post's text_version counts). For the table search on ``posts``.
+# one whose version is the post's text_version counts), or the text in one of whose pictures
+# it finds. For the table search on ``posts``.
 SEARCH_CANDIDATES = (
-    f"posts.id IN (SELECT f.rowid & {FTS_POST_MASK} FROM posts_fts f"
+    f"(posts.id IN (SELECT f.rowid & {FTS_POST_MASK} FROM posts_fts f"
     f" JOIN posts v ON v.id = (f.rowid & {FTS_POST_MASK})"
     f" AND v.text_version = (f.rowid >> {FTS_VERSION_SHIFT})"
     " WHERE posts_fts MATCH :chanwatch_fts)"
+    " OR posts.id IN (SELECT rowid FROM image_fts WHERE image_fts MATCH :chanwatch_fts))"
 )
+_CHANNEL = "(SELECT c.username FROM channels c WHERE c.id = posts.channel_id)"
 SEARCH_CONFIRM = (
-    "chanwatch_match(posts.text,"
-    " (SELECT c.username FROM channels c WHERE c.id = posts.channel_id), :chanwatch_q)"
+    f"(chanwatch_match(posts.text, {_CHANNEL}, :chanwatch_q)"
+    f" OR chanwatch_match({image_text('posts')}, {_CHANNEL}, :chanwatch_q))"
 )
 SEARCH_SINCE = "posts.date >= :chanwatch_since"
 SEARCH_UNTIL = "posts.date < :chanwatch_until"
@@ -50,21 +63,27 @@ def search_channels(count: int) -> str:
 
 
 # The canned query "search": the same language as /search, newest first. Candidates come from
-# FTS5 when the query names words, from every post otherwise (a constant condition: SQLite
-# evaluates it once, so only one branch runs); the matcher confirms each.
+# FTS5 when the query names words (the post's current text or its pictures' text), from every
+# post otherwise (a constant condition: SQLite evaluates it once, so only one branch runs);
+# the matcher confirms each, on the post's text or on its pictures'.
 CANNED_SEARCH = f"""
-WITH candidates (id, version) AS (
-  SELECT f.rowid & {FTS_POST_MASK}, f.rowid >> {FTS_VERSION_SHIFT} FROM posts_fts f
+WITH candidates (id) AS (
+  SELECT f.rowid & {FTS_POST_MASK} FROM posts_fts f
+  JOIN posts v ON v.id = (f.rowid & {FTS_POST_MASK})
+   AND v.text_version = (f.rowid >> {FTS_VERSION_SHIFT})
   WHERE chanwatch_fts(:q) IS NOT NULL AND posts_fts MATCH coalesce(chanwatch_fts(:q), '""')
-  UNION ALL
-  SELECT id, text_version FROM posts WHERE chanwatch_fts(:q) IS NULL
+  UNION
+  SELECT rowid FROM image_fts
+  WHERE chanwatch_fts(:q) IS NOT NULL AND image_fts MATCH coalesce(chanwatch_fts(:q), '""')
+  UNION
+  SELECT id FROM posts WHERE chanwatch_fts(:q) IS NULL
 )
 SELECT p.id, c.title AS channel, p.date, p.text, p.permalink, p.text_version AS edits,
-       p.deleted_at, p.regions, p.views, p.forwards
+       p.deleted_at, p.regions, p.views, p.forwards, p.image_text
 FROM candidates k
-JOIN posts p ON p.id = k.id AND p.text_version = k.version
+JOIN (SELECT posts.*, {image_text('posts')} AS image_text FROM posts) p ON p.id = k.id
 JOIN channels c ON c.id = p.channel_id
-WHERE chanwatch_match(p.text, c.username, :q)
+WHERE chanwatch_match(p.text, c.username, :q) OR chanwatch_match(p.image_text, c.username, :q)
 ORDER BY p.date DESC, p.id DESC
 LIMIT 500
 """.strip()

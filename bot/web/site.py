@@ -50,8 +50,8 @@ def table_names(path: Path) -> list[str]:
         raise SchemaError(f"cannot read {path} as a SQLite database: {exc}") from None
     if "posts" not in names:
         raise SchemaError(f"{path} is not a chanwatch database (no posts table)")
-    if queries.FTS_TABLE not in names:
-        raise SchemaError(f"{path} has no archive index yet: run `chanwatch migrate`"
+    if not set(queries.FTS_TABLES) <= set(names):
+        raise SchemaError(f"{path} is not migrated to this version yet: run `chanwatch migrate`"
                           " (or start the service) once")
     return names
 
@@ -62,7 +62,8 @@ def metadata(tables: list[str]) -> dict[str, Any]:
         "posts": {
             "description": "Every post chanwatch stored. The search box takes the rule"
                            " language (words in any form, \"phrases\", prefix*, AND/OR/NOT,"
-                           " NEAR/n(…), channel:@x, region:x, lang:xx) and an optional"
+                           " NEAR/n(…), channel:@x, region:x, lang:xx; a post's pictures'"
+                           " text counts too) and an optional"
                            " trailing 'since 7d' / 'until 2026-11-05'.",
             "sort_desc": "date",
             "facets": ["channel_id", {"date": "date"}, "regions"],
@@ -74,9 +75,16 @@ def metadata(tables: list[str]) -> dict[str, Any]:
         "post_stats": {"description": "Views, forwards and reactions at each re-read."},
         "matches": {"description": "Which rule matched which post."},
         "rules": {"description": "The rules of every chat (chat_id, number as /rules shows)."},
+        "media": {"description": "Each stored file once (sha256: its name under"
+                                 " $DATA_DIR/media), with size, type, dimensions, perceptual"
+                                 " hash."},
+        "post_media": {"description": "The files of each post (albums: every part), their"
+                                      " download state and sha256."},
+        "media_text": {"description": "The text OCR read in each stored picture (search"
+                                      " finds posts by it too)."},
     }
     for name in tables:
-        if name.startswith(queries.FTS_TABLE):
+        if name.startswith(queries.FTS_TABLES):
             table_meta[name] = {"hidden": True}  # terms are lemma keys: use the search box
         elif not readable(name):
             table_meta[name] = {"hidden": True, "allow": False}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
+import hashlib
 import io
 import os
 import shutil
@@ -27,12 +29,13 @@ import pytest
 
 from bot.cli_tools.archive import cache_dir
 from bot.match import CompiledRule, Lemmatizer, RuleIndex, parse_rule
-from bot.models import ChatKind, Post
+from bot.models import ChatKind, MediaFile, Post
 from bot.regions.places import PlaceMatcher
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
 from bot.store import Database, Store, apply_migrations
+from bot.store.archive import IMAGE_TEXT
 from tests.archive.conftest import CHANNEL_IDS, TITLES, sample_posts
 from tests.support.fakes import FakeClock
 
@@ -40,6 +43,8 @@ PASSWORD = "correct horse battery staple"
 START_TIMEOUT = 90.0
 OURS = "Ночью над Белгородом сбили две ракеты, сообщил губернатор."
 OURS_EDITED = "Ночью над Белгородом сбили три ракеты, сообщил губернатор."
+PHOTO_TEXT = "Фото дня"  # the post says nothing of Belgorod; its picture does
+IN_PICTURE = "Над Белгородом сбит беспилотник\nВидео очевидцев"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -49,6 +54,7 @@ class Archive:
 
     path: Path
     ours: int  # post id of the post edited once
+    photo: int  # post id of the post whose picture's text (OCR) names Belgorod
     deleted: int  # post id of a deleted post
     deleted_text: str
 
@@ -81,9 +87,26 @@ async def _fill(path: Path, lemmatizer: Lemmatizer, places: PlaceMatcher) -> Arc
         row = await db.fetchone("SELECT id FROM posts WHERE channel_id = ? AND message_id = ?",
                                 (gone.channel_id, gone.message_id))
         assert row is not None
-        return Archive(path, ours, int(row[0]), gone.text)
+        return Archive(path, ours, await _photo(store, ingest, newest), int(row[0]), gone.text)
     finally:
         await db.close()
+
+
+async def _photo(store: Store, ingest: IngestService, date: dt.datetime) -> int:
+    """A post with a picture, filed and read as the downloader and the OCR worker do."""
+    post = Post(CHANNEL_IDS["mash"], 900002, date, PHOTO_TEXT, "https://t.me/mash/900002",
+                channel_username="mash", media="photo",
+                media_file=MediaFile(file_id=4242, kind="photo", mime="image/jpeg", ref=b"tl"))
+    post_id = (await ingest.ingest(post)).post_id
+    queued = await store.media.next_due()
+    assert queued is not None and queued.message_id == post.message_id
+    sha = hashlib.sha256(IN_PICTURE.encode()).hexdigest()
+    await store.media.stored(queued, sha, "jpg", 1234)
+    item = await store.media.next_ocr()
+    assert item is not None and item.post_id == post_id
+    await store.media.save_text(sha, "rus+ukr+eng", IN_PICTURE)
+    await ingest.apply_image_text(item, IN_PICTURE)
+    return post_id
 
 
 @pytest.fixture(scope="module")
@@ -165,12 +188,14 @@ def web(servers: dict[str, Server]) -> Iterator[httpx.Client]:
 
 
 def expected_ids(db: Path, lemmatizer: Lemmatizer, places: PlaceMatcher, query: str) -> set[int]:
-    """Post ids the rule's own matcher accepts, over every post's current text."""
+    """Post ids the rule's own matcher accepts, over every post's current text and the text
+    in its pictures."""
     index = RuleIndex.build(lemmatizer, [CompiledRule(0, 0, parse_rule(query))], places)
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT p.id, p.text, c.username FROM posts p"
+        rows = conn.execute(f"SELECT p.id, p.text, c.username, {IMAGE_TEXT} FROM posts p"
                             " JOIN channels c ON c.id = p.channel_id").fetchall()
-    return {int(i) for i, text, username in rows if index.match(text, username)}
+    return {int(i) for i, text, username, pictures in rows
+            if index.match(text, username) or (pictures and index.match(pictures, username))}
 
 
 def rows(client: httpx.Client, path: str, **params: str) -> list[dict[str, object]]:
@@ -187,6 +212,7 @@ def test_search_box_takes_the_rule_language_and_word_forms(
     found = rows(web, "/archive/posts.json", _search="Белгород")
     ids = {int(str(r["id"])) for r in found}
     assert archive.ours in ids  # «над Белгородом»: a form, not the word typed
+    assert archive.photo in ids  # found by the text in its picture
     assert ids == expected_ids(archive.path, lemmatizer, places, "Белгород")
     dates = [str(r["date"]) for r in found]
     assert dates == sorted(dates, reverse=True)  # newest first
@@ -205,6 +231,11 @@ def test_canned_search_query_finds_the_same_posts(web: httpx.Client, archive: Ar
     canned = rows(web, "/archive/search.json", q="Белгород")
     assert {int(str(r["id"])) for r in canned} == table
     assert {str(r["channel"]) for r in canned} <= set(TITLES.values())
+    pictures = {int(str(r["id"])): r["image_text"] for r in canned}
+    assert pictures[archive.photo] == IN_PICTURE  # the text that made it match, shown
+    assert pictures[archive.ours] is None
+    read = rows(web, "/archive/media_text.json")
+    assert [r["text"] for r in read] == [IN_PICTURE]
 
 
 def test_a_period_after_the_query_narrows_it(web: httpx.Client) -> None:

@@ -7,6 +7,10 @@ import random
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from bot.sandbox.pictures import text_picture
+
+__all__ = ["encode", "noise_jpeg", "scene", "text_picture"]
+
 
 def scene(seed: int) -> Image.Image:
     """A photo-like picture: smooth shapes of random colours (noise would hash as noise)."""
@@ -33,3 +37,4 @@ def noise_jpeg(seed: int, side: int = 320) -> bytes:
     rng = random.Random(seed)
     img = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
     return encode(img, quality=90)
+
