@@ -83,7 +83,8 @@ def ocr_figures(pictures: int, photos: list[Path], rng: random.Random,
     drawn, read, seconds = 0, 0, 0.0
     for n, text in enumerate(corpus_texts(pictures, rng)):
         size = rng.choice((18, 22, 26, 30))
-        lines = wrapped(text, width=int(1500 / size / 0.62), lines=4)
+        # 0.59 em per character in DejaVu Sans; the lines end before the shapes at x >= 880
+        lines = wrapped(text, width=int(840 / (size * 0.62)), lines=4)
         path = work / f"ocr{n}.{'png' if n % 2 else 'jpg'}"
         text_picture(lines, size=(1000, 60 + len(lines) * int(size * 1.8)), seed=n,
                      font_size=size).save(path, quality=85)

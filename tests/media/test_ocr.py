@@ -117,6 +117,27 @@ def test_reader_keeps_nothing_of_a_photo_without_text(tmp_path: Path) -> None:
         assert OcrReader(LANGS).read(path) == ""
 
 
+def test_tesseract_runs_on_one_thread_unless_the_operator_says_otherwise(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytesseract.pytesseract as pt
+
+    seen: list[str | None] = []
+    run = pt.run_tesseract
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(pt.subprocess_args()["env"].get("OMP_THREAD_LIMIT"))
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(pt, "run_tesseract", watched)  # the real run, its environment read
+    path = tmp_path / "shot.png"
+    path.write_bytes(encode(text_picture(SHEBEKINO), "PNG"))
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    assert OcrReader(LANGS).read(path).splitlines() == SHEBEKINO
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "2")
+    assert OcrReader(LANGS).read(path).splitlines() == SHEBEKINO
+    assert seen == ["1", "2"]
+
+
 def test_check_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     OcrReader(LANGS).check()  # what .ci/run and the image install
     with pytest.raises(OcrUnavailable, match=r"no data for bel, xyz .*tesseract-ocr-bel"):
