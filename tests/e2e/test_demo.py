@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.match import Lemmatizer
 from bot.regions.places import PlaceMatcher
 from bot.sandbox.demo import DemoOptions, load_sample, run_demo, to_terminal
+from bot.sandbox.demo.stage import demo_settings, ocr_available
 
 # Read by hand from the bundled sample: among its first 80 posts these six match the demo's
 # rules (Белгород · "Белгородская область" · беспилотник -Севастополь · region Belgorod oblast).
@@ -29,14 +33,24 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
                             places=PlaceMatcher.shared(lemmatizer))
     assert result.unscripted == []
     assert result.posts_replayed == 80
+    # text in pictures is read where tesseract is installed (.ci/run and the image install it)
+    ocr = result.ocr_off is None
+    assert ocr == (shutil.which("tesseract") is not None), result.ocr_off
     sample = load_sample(80)
     alerted = [a.text for a in result.alerts]
     # the replay's alerts, the post caught up after the outage, the edit-made match, the
-    # delivery scene's story (its forward by @mash only edits that alert), then the new post of
-    # the channel read through its web preview
-    assert len(alerted) == len(EXPECTED) + 4
-    assert "⏱ 4 min late: found when catching up" in alerted[-4]
-    assert "✏️ edited: the new text matches" in alerted[-3]
+    # screenshot whose text alerts (with OCR), the delivery scene's story (its forward by @mash
+    # only edits that alert), then the new post of the channel read through its web preview
+    assert len(alerted) == len(EXPECTED) + 4 + ocr
+    assert "⏱ 4 min late: found when catching up" in alerted[-4 - ocr]
+    assert "✏️ edited: the new text matches" in alerted[-3 - ocr]
+    if ocr:
+        screenshot = alerted[-3]
+        assert "Заявление оперштаба, скриншот (демо)" in screenshot
+        assert "📷 text in image: «Оперативный штаб Белгородской области:" in screenshot
+        assert "📍 Белгородская область, Belgorod Oblast; Шебекино, Belgorod Oblast" in (
+            screenshot)
+        assert "Rules #2 \"Белгородская область\", #4 region:" in screenshot
     assert "сбит беспилотник" in alerted[-2]
     # rules #1, #3 and #4 were muted by the button, so rule #2 alone alerts on the preview post
     assert "Фронтовая сводка (web preview)" in alerted[-1]
@@ -62,6 +76,11 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     kept = result.media_kept[0]
     assert kept.name == f"{hashlib.sha256(kept.read_bytes()).hexdigest()}.jpg"
     assert f"kept after deletion: media/{kept.parent.name}/{kept.name}" in transcript
+    if ocr:  # only the picture's words are bold
+        assert "📷 text in image: «Оперативный штаб *Белгородской области*:" in transcript
+        assert "   Заявление оперштаба, скриншот (демо)\n" in transcript
+    else:
+        assert "📷 Text in pictures is not read in this demo: OCR=rus+ukr+eng:" in transcript
     assert transcript.count("📚 Backfill of") == 4  # the web-preview channel backfills too
     # delivery: buttons, "also in", quiet hours folded, a mute button, a digest
     assert "[🔕 Mute rules 1h] [🔕 24h] [Open post ↗]" in transcript
@@ -90,17 +109,19 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     db = sqlite3.connect(tmp_path / "demo" / "chanwatch.sqlite3")
     try:
         # 80 replayed, 30 backfilled history posts, 2 published during the outage, 1 photo,
-        # 3 in the delivery scene, 3 + 1 read through the web preview
-        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == 80 + 30 + 2 + 1 + 3 + 4
-        assert db.execute("SELECT p.deleted_at IS NOT NULL, pm.state FROM post_media pm"
-                          " JOIN posts p ON p.id = pm.post_id").fetchall() == [(1, "stored")]
+        # the screenshot (with OCR), 3 in the delivery scene, 3 + 1 read through the web preview
+        assert db.execute("SELECT COUNT(*) FROM posts").fetchone()[0] == (
+            80 + 30 + 2 + 1 + ocr + 3 + 4)
+        assert db.execute("SELECT p.deleted_at IS NOT NULL, pm.state, pm.ocr FROM post_media pm"
+                          " JOIN posts p ON p.id = pm.post_id ORDER BY p.id").fetchall() == [
+            (1, "stored", "done" if ocr else "pending")] + [(0, "stored", "done")] * ocr
         sources = db.execute(
             "SELECT p.source, COUNT(*) FROM posts p JOIN channels c ON c.id = p.channel_id"
             " WHERE c.username = 'frontline_preview' GROUP BY 1 ORDER BY 1").fetchall()
         assert sources == [("backfill", 3), ("preview", 1)]
         statuses = db.execute(
             "SELECT status, COUNT(*) FROM outbox WHERE kind = 'alert' GROUP BY 1").fetchall()
-        assert statuses == [("folded", 1), ("sent", len(EXPECTED) + 4)]
+        assert statuses == [("folded", 1), ("sent", len(EXPECTED) + 4 + ocr)]
         translations = db.execute("SELECT lang, provider, text FROM translations").fetchall()
         assert [(lang, provider) for lang, provider, _ in translations] == [
             ("en", "LibreTranslate")]
@@ -154,4 +175,15 @@ async def test_interactive_demo_takes_commands_and_posts_from_stdin(tmp_path: Pa
     assert "Обстрел *Шебекино* ночью" in text
     assert "usage: post @channel text" in text
     # + the outage post, the delivery scene's story and the web-preview post
-    assert "Demo finished: 2 posts replayed, 4 alerts sent." in text
+    alerts = 4 + (shutil.which("tesseract") is not None)  # the screenshot, where OCR runs
+    assert f"Demo finished: 2 posts replayed, {alerts} alerts sent." in text
+
+
+def test_the_demo_says_why_it_reads_no_text_in_pictures(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")  # no tesseract on it: the demo runs with OCR off
+    why = ocr_available()
+    assert why is not None and "tesseract is not installed" in why
+    assert "apt install tesseract-ocr tesseract-ocr-rus tesseract-ocr-ukr" in why
+    assert demo_settings(Path("d"), "http://127.0.0.1:1").ocr is None
+    assert demo_settings(Path("d"), "http://127.0.0.1:1", ocr=True).ocr == "rus+ukr+eng"

@@ -21,7 +21,7 @@ from bot.regions.places import PlaceMatcher
 from bot.sandbox.demo import scenes
 from bot.sandbox.demo.interactive import interactive
 from bot.sandbox.demo.session import DemoResult, DemoSession
-from bot.sandbox.demo.stage import build_stage, demo_settings
+from bot.sandbox.demo.stage import build_stage, demo_settings, ocr_available
 from bot.sandbox.demo.transcript import Transcript
 from bot.sandbox.server import FakeTelegram
 from bot.sandbox.web import WebStandIn
@@ -63,7 +63,9 @@ class Demo:
             stage = build_stage(fake, web, data_dir, self.options.posts)
             transcript = Transcript(fake.world, self.options.color, self._emit,
                                     lines=self.result.transcript, alerts=self.result.alerts)
-            app = App(demo_settings(data_dir, web.url), lemmatizer=self._lemmatizer,
+            self.result.ocr_off = await asyncio.to_thread(ocr_available)
+            app = App(demo_settings(data_dir, web.url, ocr=self.result.ocr_off is None),
+                      lemmatizer=self._lemmatizer,
                       places=self._places)
             await app.start()
             try:

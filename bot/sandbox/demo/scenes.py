@@ -120,7 +120,8 @@ async def _deletion(s: DemoSession) -> None:
 
 
 async def evidence(s: DemoSession) -> None:
-    """A photo post is kept (by content, in DATA_DIR/media) and outlives its deletion."""
+    """A photo post is kept (by content, in DATA_DIR/media) and outlives its deletion; a
+    screenshot's text alerts."""
     t = s.transcript
     channel = s.stage.channels["mash"]
     text = "Фото дня: закат над Москвой (демо)"
@@ -146,6 +147,37 @@ async def evidence(s: DemoSession) -> None:
         t.line(f"   kept after deletion: {path.relative_to(s.result.data_dir)}"
                f" ({item.size:,} bytes, sha256 {item.sha256[:12]}…)")
         s.result.media_kept.append(path)
+    await text_in_image(s)
+
+
+SCREENSHOT_CAPTION = "Заявление оперштаба, скриншот (демо)"
+SCREENSHOT_LINES = ["Оперативный штаб Белгородской области:",
+                    "в Шебекино после обстрела повреждены",
+                    "три частных дома, пострадавших нет (демо)"]
+
+
+async def text_in_image(s: DemoSession) -> None:
+    """A screenshot whose caption matches no rule: its text, read by OCR, does."""
+    t = s.transcript
+    if s.result.ocr_off is not None:
+        t.line(f"\n📷 Text in pictures is not read in this demo: {s.result.ocr_off}")
+        return
+    from bot.sandbox.pictures import text_picture
+
+    out = io.BytesIO()
+    text_picture(SCREENSHOT_LINES, size=(900, 220), font_size=30).save(out, "PNG")
+    t.line("\n📷 @mash posts a screenshot; only the text in the picture names Belgorod oblast"
+           " (read by tesseract: OCR=rus+ukr+eng)")
+    s.world.post(s.stage.channels["mash"], SCREENSHOT_CAPTION, media="photo",
+                 media_data=out.getvalue())
+    t.channel_post("mash", f"[photo] {SCREENSHOT_CAPTION}")
+    want = len(s.result.alerts) + 1
+
+    def alerted() -> bool:
+        t.flush()
+        return len(s.result.alerts) >= want
+
+    await wait_for(alerted, 60)  # downloaded, read (about 0.3 s), matched, sent
 
 
 def demo_photo() -> bytes:

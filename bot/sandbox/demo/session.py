@@ -32,6 +32,7 @@ class DemoResult:
     transcript: list[str] = field(default_factory=list)
     unscripted: list[Any] = field(default_factory=list)
     media_kept: list[Path] = field(default_factory=list)  # files still there after deletion
+    ocr_off: str | None = None  # why text in pictures was not read (tesseract missing)
 
 
 async def wait_for(predicate: Callable[[], bool], within: float) -> bool:

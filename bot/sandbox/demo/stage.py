@@ -28,6 +28,7 @@ HISTORY = 30  # posts from the end of the sample that the channels "had" before 
 # A public channel the account never joins: chanwatch reads it through its web preview.
 PREVIEW_CHANNEL = "frontline_preview"
 PREVIEW_TITLE = "Фронтовая сводка (web preview)"
+DEMO_OCR = "rus+ukr+eng"  # text in pictures, when tesseract is installed
 PREVIEW_HISTORY = (  # on its page before /watch: stored without alerts by the first poll
     "Утренняя сводка: обстановка на линии соприкосновения без существенных изменений (демо)",
     "В Курской области восстановлено электроснабжение после непогоды (демо)",
@@ -91,9 +92,21 @@ def build_stage(fake: FakeTelegram, web: WebStandIn, data_dir: Path, posts: int)
     return stage
 
 
-def demo_settings(data_dir: Path, web_url: str) -> Settings:
+def ocr_available() -> str | None:
+    """Why the demo cannot read text in pictures (tesseract missing), or None when it can."""
+    from bot.media.ocr import OcrReader, OcrUnavailable
+
+    try:
+        OcrReader(DEMO_OCR).check()
+    except OcrUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def demo_settings(data_dir: Path, web_url: str, ocr: bool = False) -> Settings:
     """chanwatch's settings for the demo: the admin, the data folder and the web stand-in."""
     return settings_from_mapping({
+        "OCR": DEMO_OCR if ocr else "off",
         "TG_API_ID": "1", "TG_API_HASH": "0" * 32, "TG_BOT_TOKEN": BOT_TOKEN,
         "ADMIN_IDS": str(ADMIN_ID), "DATA_DIR": str(data_dir),
         "TIMEZONE": "Europe/Moscow", "LOG_LEVEL": "WARNING",
