@@ -39,7 +39,7 @@ FORMATS = ("csv", "jsonl", "gexf")
 COLUMNS = ("post_id", "channel_id", "channel_username", "channel_title", "message_id", "date",
            "edit_date", "text", "views", "forwards", "reactions", "edits", "deleted_at",
            "forwarded_from", "reply_to", "grouped_id", "media", "matched_rules", "regions",
-           "link", "source")
+           "link", "source", "image_text")
 UPLOAD_LIMIT = 50 * 1024 * 1024  # what Telegram lets a bot upload
 GZIP_ABOVE = 1024 * 1024  # /export sends a bigger file gzipped
 BATCH = 500
@@ -168,6 +168,7 @@ def json_record(row: ExportRow) -> dict[str, Any]:
         "matched_rules": [{"chat_id": r.chat_id, "rule": r.number, "expression": r.expression}
                           for r in row.rules],
         "regions": list(p.regions), "link": post.permalink, "source": p.source,
+        "image_text": p.image_text or None,
         "versions": [{"text": v.text, "edit_date": _iso(v.edit_date),
                       "replaced_at": to_iso(v.replaced_at)} for v in row.versions],
     }

@@ -41,7 +41,7 @@ JSONL_FIELDS = frozenset({
     "post_id", "channel_id", "channel_username", "channel_title", "message_id", "date",
     "edit_date", "text", "views", "forwards", "reactions", "edits", "deleted_at",
     "forwarded_from", "reply_to", "grouped_id", "media", "matched_rules", "regions", "link",
-    "source", "versions"})
+    "source", "image_text", "versions"})
 _FIRST_KEY_RE = re.compile(r'\s*\{\s*"((?:[^"\\]|\\.)*)"')
 
 

@@ -152,7 +152,7 @@ async def test_csv_has_the_columns_in_order_oldest_first_with_every_rule(rig: Ri
         "views": "1500", "forwards": "12", "reactions": "40", "edits": "0", "deleted_at": "",
         "forwarded_from": "channel:1002/5", "reply_to": "", "grouped_id": "", "media": "photo",
         "matched_rules": f"{CHAT}#1 {CHAT}#2 {OTHER}#1", "regions": "RU-BEL",
-        "link": "https://t.me/rian_ru/1", "source": "live"}
+        "link": "https://t.me/rian_ru/1", "source": "live", "image_text": ""}
     edited, deleted = rows[1], rows[2]
     assert (edited["edits"], edited["edit_date"], edited["grouped_id"]) == (
         "1", "2026-11-20T11:30:00+00:00", "77")

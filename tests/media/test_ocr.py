@@ -4,15 +4,20 @@ alerted on, in a real database; each failure of the worker is injected where it 
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import json
 import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.archive.export import ArchiveAccess, export
 from bot.archive.search import ArchiveSearch
 from bot.match import Lemmatizer
+from bot.media.bundle import verify_bundle, write_bundle
 from bot.media.files import MediaFiles
 from bot.media.ocr import OcrReader, OcrUnavailable, OcrWorker
 from bot.models import ChatKind, MediaFile, Post, PostSource
@@ -23,6 +28,7 @@ from bot.services.rules import RulesService
 from bot.store import Database, Store
 from bot.store.event_json import parse_event
 from bot.store.media import NEXT_OCR, OcrItem
+from bot.store.records import SearchWindow
 from tests.support.fakes import FakeClock
 from tests.support.images import encode, scene, text_picture
 
@@ -213,6 +219,31 @@ async def test_old_and_backfilled_pictures_are_matched_never_alerted(
     page = await search.page(search.compile("Шебекино"))
     assert [h.post.post.message_id for h in page.hits] == [late.message_id,
                                                           backfilled.message_id]
+
+
+async def test_exports_and_bundles_carry_the_text_read_in_pictures(
+        rig: Rig, lemmatizer: Lemmatizer) -> None:
+    with_text = await rig.photo_post("Смотрите", encode(text_picture(SHEBEKINO), "PNG"),
+                                     ext="png")
+    plain = await rig.photo_post("Пейзаж", encode(scene(3)))
+    await rig.worker.drain()
+    archive = ArchiveAccess(rig.store, ArchiveSearch(rig.store, lemmatizer))
+    window = SearchWindow(None, None)
+    jsonl, csv_out = io.BytesIO(), io.BytesIO()
+    await export(archive, window, "jsonl", jsonl)
+    await export(archive, window, "csv", csv_out)
+    records = [json.loads(line) for line in jsonl.getvalue().decode().splitlines()]
+    assert [(r["message_id"], r["image_text"]) for r in records] == [
+        (with_text.message_id, "\n".join(SHEBEKINO)), (plain.message_id, None)]
+    table = list(csv.DictReader(io.StringIO(csv_out.getvalue().decode())))
+    assert [r["image_text"] for r in table] == ["\n".join(SHEBEKINO), ""]
+    # found by the picture's text, the post is exported; a bundle keeps the text too
+    found = archive.search.compile("Шебекино", None, None)
+    bundle = rig.tmp / "case"
+    await write_bundle(archive, found, rig.files, bundle, {}, rig.clock.now())
+    lines = (bundle / "posts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["image_text"] for line in lines] == ["\n".join(SHEBEKINO)]
+    assert verify_bundle(bundle).ok
 
 
 async def test_the_same_file_in_two_posts_is_read_once(rig: Rig) -> None:
