@@ -27,7 +27,7 @@ from bot.http.webhooks import HttpWebhookSender
 from bot.match import Lemmatizer
 from bot.media.downloader import MediaDownloader, MediaLimits
 from bot.media.files import MediaFiles
-from bot.media.lookup import SimilarImages
+from bot.media.lookup import AlertPictures, SimilarImages
 from bot.media.ocr import OcrReader, OcrWorker
 from bot.models import Channel, Post
 from bot.preview.poller import PreviewPoller
@@ -242,7 +242,8 @@ class App:
                             translator_name=provider.name if provider else None,
                             preview=preview_watch,
                             archive=ArchiveSearch(store, rules.lemmatizer, rules.places),
-                            indexer=self.indexer, similar=SimilarImages(store))
+                            indexer=self.indexer, similar=SimilarImages(store),
+                            media_kept=s.media)
         self.bot = BotGateway(deps.bot_client, CommandRouter(services, self.clock))
 
     async def _build_dispatcher(self, deps: Deps) -> None:
@@ -258,7 +259,8 @@ class App:
             store, self.bot, self.clock, s.admin_ids, on_chat_dead=self._chat_dead,
             budgets=SendBudgets(limits),
             webhooks=HttpWebhookSender(deps.http, allow_private=s.webhook_allow_private),
-            translator=translator, default_tz=s.timezone)
+            translator=translator, default_tz=s.timezone,
+            pictures=AlertPictures(store, self.media.files) if s.media else None)
 
     async def _connect(self, deps: Deps) -> None:
         """Connect both accounts; from now on posts and commands arrive."""

@@ -16,6 +16,12 @@ Each row arrives as the type of its kind (``bot.store.records``: alert, notice, 
 edit, webhook delivery) and ``_deliver`` matches on it. Alerts are rendered here, when they
 are sent (``bot.render``), from the event ingest stored, with what is known only now: how long
 the alert waited, whether the post is gone, "also in", the chat's time zone, the translation.
+
+A ``/media on`` chat's alert goes as the post's photo with the alert as its caption. Alerts
+never wait for downloads, but such an alert waits for its photo: while the downloader has it
+queued, the alert (and its chat's lane after it) is looked at again every ``PHOTO_POLL``
+seconds, at most ``PHOTO_WAIT`` after it was queued; then, or when the photo was not kept, it
+goes as text.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from bot.budget import SendBudgets
 from bot.clock import Clock
+from bot.media.lookup import AlertPictures
 from bot.models import ChatKind
 from bot.render import (
     alert_buttons,
@@ -70,6 +77,8 @@ MAX_BACKOFF = 300.0
 IDLE_WAIT = 5.0
 MAX_IN_FLIGHT = 8
 QUEUED_NOTE_AFTER = dt.timedelta(minutes=1)  # an alert this late in the queue says so
+PHOTO_WAIT = dt.timedelta(seconds=15)  # a /media on alert waits this long for its photo
+PHOTO_POLL = dt.timedelta(seconds=0.25)
 # Chats served per round: about two seconds of the overall budget, so a chat with a backlog
 # gets its next message about when its own budget allows, even during a large fan-out.
 BATCH = 60
@@ -85,7 +94,9 @@ class Dispatcher:
         budgets: SendBudgets | None = None, max_in_flight: int = MAX_IN_FLIGHT,
         batch: int = BATCH, webhooks: WebhookPoster | None = None,
         translator: AlertTranslator | None = None, default_tz: ZoneInfo | None = None,
+        pictures: AlertPictures | None = None,
     ) -> None:
+        self._pictures = pictures  # None: media is not kept (MEDIA=off), alerts are text
         self._default_tz = default_tz or ZoneInfo("UTC")  # TIMEZONE, for chats without /tz
         self._batch = batch
         self._webhooks = webhooks
@@ -174,6 +185,9 @@ class Dispatcher:
             if until is not None and until > self._clock.now():
                 later((until - self._clock.now()).total_seconds())
                 continue
+            if await self._photo_pending(item):  # before its budget: waiting spends none
+                later(PHOTO_POLL.total_seconds())
+                continue
             # webhooks do not spend the bot's budget
             telegram = isinstance(item, TelegramMessage)
             is_group = isinstance(item, TelegramMessage) and item.chat_kind is not ChatKind.PRIVATE
@@ -199,6 +213,19 @@ class Dispatcher:
         if busy:  # the queue is drained: let the last sends finish
             await asyncio.gather(*busy.values())
         return None if soonest is None else max(0.0, soonest - self._t())
+
+    async def _photo_pending(self, item: OutboxMessage) -> bool:
+        """Whether a /media on alert waits for its photo (and so its lane): held for
+        PHOTO_POLL while the downloader has the photo queued, up to PHOTO_WAIT."""
+        if (not isinstance(item, AlertMessage) or not item.media_alerts
+                or self._pictures is None or item.post_id is None
+                or self._clock.now() - item.created_at >= PHOTO_WAIT):
+            return False
+        if not await self._pictures.pending(item.post_id):
+            return False
+        await self._store.outbox.wait_for(item, self._clock.now() + PHOTO_POLL,
+                                          "waiting for its photo")
+        return True
 
     async def fold_due(self) -> int:
         """Quiet hours ended: fold each chat's held alerts into one message."""
@@ -244,7 +271,13 @@ class Dispatcher:
             item.alert, zone(item.tz, self._default_tz), deleted=item.post_deleted,
             queued_for=waited if waited >= QUEUED_NOTE_AFTER else None, also=item.also,
             translation=translation)
-        return Outgoing(item.chat_id, html, item.random_id, alert_buttons(item.alert))
+        buttons = alert_buttons(item.alert)
+        if item.media_alerts and self._pictures is not None and item.post_id is not None:
+            picture = await self._pictures.for_post(item.post_id)
+            if picture is not None and picture.data is not None:  # pending past PHOTO_WAIT: text
+                return Outgoing(item.chat_id, html, item.random_id, buttons,
+                                photo=picture.data, captioned=True, photo_key=picture.sha256)
+        return Outgoing(item.chat_id, html, item.random_id, buttons)
 
     async def _edit(self, item: EditMessage) -> Outgoing:
         """A sent alert rendered again as it was sent, with its longer "also in" line."""
@@ -260,7 +293,8 @@ class Dispatcher:
             queued_for=waited if waited is not None and waited >= QUEUED_NOTE_AFTER else None,
             also=item.also, translation=translation)
         return Outgoing(item.chat_id, html, item.random_id, alert_buttons(item.alert),
-                        edit_message_id=item.message_id)
+                        edit_message_id=item.message_id, captioned=item.sent_as_photo,
+                        fallback_html=render_also_notice(item.also))
 
     async def _post_webhook(self, item: WebhookDelivery) -> None:
         """POST the event, shaped for the webhook's format (payload v1 for ``json``)."""
@@ -274,12 +308,13 @@ class Dispatcher:
                 event["deleted_before_sent"] = True
         await self._webhooks.post(item.url, item.format, event)
 
-    async def _deliver(self, item: OutboxMessage) -> int | None:
-        """Send one outbox row as what its kind is; the Telegram id of the message, if any."""
+    async def _deliver(self, item: OutboxMessage) -> tuple[int | None, str | None]:
+        """Send one outbox row as what its kind is: the Telegram id of the message, if any,
+        and how it went (``'photo'``: a photo with the alert as its caption)."""
         match item:
             case WebhookDelivery():
                 await self._post_webhook(item)
-                return None
+                return None, None
             case AlertMessage():
                 message = await self._alert(item)
             case EditMessage():
@@ -290,12 +325,13 @@ class Dispatcher:
                 message = Outgoing(item.chat_id, item.html, item.random_id)
             case _:
                 assert_never(item)
-        return await self._sender.deliver(message)
+        sent_as = "photo" if message.captioned and message.edit_message_id is None else None
+        return await self._sender.deliver(message), sent_as
 
     async def _attempt(self, item: OutboxMessage) -> bool:
         """Send one message; return False if its lane can no longer receive anything."""
         try:
-            message_id = await self._deliver(item)
+            message_id, sent_as = await self._deliver(item)
         except FloodWait as exc:
             self.floodwaits += 1
             until = self._clock.now() + dt.timedelta(seconds=exc.seconds)
@@ -337,7 +373,7 @@ class Dispatcher:
                 item.id, self._clock.now() + dt.timedelta(seconds=delay), str(exc)[:500]
             )
         else:
-            await self._store.outbox.mark_sent(item.id, message_id)
+            await self._store.outbox.mark_sent(item.id, message_id, sent_as)
         return True
 
     async def _tell_admins(self, chat_id: int, reason: str, item_id: int) -> None:

@@ -171,6 +171,7 @@ class Chat:
     digest_cron: str | None = None
     digest_since: dt.datetime | None = None
     translate_lang: str | None = None
+    media_alerts: bool = False  # /media on: alerts go as the post's photo with a caption
 
 
 class RuleMode(StrEnum):

@@ -35,7 +35,7 @@ from bot.commands.rules import (
     cmd_unmute,
 )
 from bot.commands.search import cmd_search
-from bot.commands.settings import cmd_quiet, cmd_translate, cmd_tz
+from bot.commands.settings import cmd_media, cmd_quiet, cmd_translate, cmd_tz
 from bot.commands.stats import cmd_stats
 from bot.commands.top import cmd_top
 from bot.commands.webhooks import cmd_webhook
@@ -102,6 +102,8 @@ COMMANDS: tuple[Command, ...] = (
             "hold alerts during quiet hours", changes=True),
     Command("translate", cmd_translate, Role.MEMBER, False, "/translate en | off",
             "add a translation under alerts", changes=True),
+    Command("media", cmd_media, Role.MEMBER, False, "/media on | off",
+            "alerts as the post's photo with a caption", changes=True),
     Command("webhook", cmd_webhook, Role.MEMBER, False,
             "/webhook add <url> [json|slack|discord|ntfy] | list | delete <n> | test",
             "also POST alerts to a URL", changes=True),

@@ -65,6 +65,7 @@ class Services:
     archive: ArchiveSearch | None = None  # /search, /stats, /export, /top
     indexer: ArchiveIndexer | None = None  # whether the search index is still being built
     similar: SimilarImages | None = None  # /similar (bot/media/lookup.py)
+    media_kept: bool = True  # MEDIA=on: photos are downloaded, so /media on can show them
     chats: ChatSettingsService = field(init=False, repr=False, compare=False)
     webhooks: WebhookService = field(init=False, repr=False, compare=False)
 

@@ -1,4 +1,4 @@
-"""/tz, /quiet, /translate: a chat's own settings."""
+"""/tz, /quiet, /translate, /media: a chat's own settings."""
 
 from __future__ import annotations
 
@@ -76,3 +76,24 @@ async def cmd_translate(ctx: CommandContext, svc: Services) -> str:
                 " operator to set TRANSLATE_URL or DEEPL_API_KEY.")
     return (f"🌐 Alerts to this chat now carry a translation into <b>{esc(lang)}</b>"
             f" (via {esc(svc.translator_name)}).")
+
+
+async def cmd_media(ctx: CommandContext, svc: Services) -> str:
+    """Send this chat's alerts as the post's photo with the alert as its caption (or not)."""
+    arg = ctx.args.strip().lower()
+    chat = await svc.chats.get(ctx.chat_id)
+    if arg not in ("", "on", "off"):
+        return warn("Use /media on or /media off (or /media to see the setting).")
+    if not arg:
+        now = "on: alerts come as the post's photo" if chat.media_alerts else "off: text only"
+        return f"🖼 Alerts with the picture: {now}. /media on | off"
+    on = arg == "on"
+    await svc.chats.set_media_alerts(ctx.chat_id, on)
+    if not on:
+        return "🖼 Alerts to this chat are text again (a photo shows as [photo])."
+    if not svc.media_kept:
+        return ("🖼 Alerts will come as the post's photo — but this instance does not keep"
+                " media (MEDIA=off), so they stay text until the operator turns it on.")
+    return ("🖼 Alerts of posts with a photo now come as that photo (an album's first) with"
+            " the alert as its caption; a long alert continues in a message after it."
+            " An alert waits up to 15 s for its photo to be downloaded.")

@@ -1,12 +1,18 @@
-"""``/similar``: the stored posts whose picture is the one an alert showed."""
+"""An alert's picture: ``/similar`` (the stored posts with the same picture) and the photo
+a ``/media on`` chat's alert is sent as."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 
+from bot.media.files import MediaFiles
 from bot.media.phash import SAME_IMAGE_DISTANCE
 from bot.store import Store
 from bot.store.media import SimilarPost
+
+log = logging.getLogger(__name__)
 
 NOT_KEPT = {"too_large": "it is larger than MEDIA_MAX_MB",
             "quota": "the media store had reached MEDIA_MAX_GB",
@@ -55,3 +61,42 @@ class SimilarImages:
                        key=lambda s: (s.distance, -s.date.timestamp(), s.channel_id,
                                       s.message_id))
         return SimilarAnswer(None, posts[:limit])
+
+
+@dataclass(frozen=True)
+class AlertPicture:
+    """The photo an alert shows: its bytes, or ``data`` None while it is being downloaded."""
+
+    data: bytes | None
+    sha256: str = ""
+
+
+class AlertPictures:
+    """The photo to send a ``/media on`` chat's alert as: the post's, or its album's first."""
+
+    def __init__(self, store: Store, files: MediaFiles) -> None:
+        self._store = store
+        self._files = files
+
+    async def pending(self, post_id: int) -> bool:
+        """Whether the post's photo is still to be downloaded."""
+        photo = await self._store.media.alert_photo(post_id)
+        return photo is not None and photo.state == "pending"
+
+    async def for_post(self, post_id: int) -> AlertPicture | None:
+        """The photo's bytes; ``AlertPicture(None)`` while it is pending; None: no photo to
+        show (none, not kept, or its file unreadable)."""
+        photo = await self._store.media.alert_photo(post_id)
+        if photo is None:
+            return None
+        if photo.state == "pending":
+            return AlertPicture(None)
+        if photo.state != "stored" or photo.sha256 is None or photo.ext is None:
+            return None
+        path = self._files.path(photo.sha256, photo.ext)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            log.warning("photo %s of post %d cannot be read: %s", path, post_id, exc)
+            return None
+        return AlertPicture(data, photo.sha256)

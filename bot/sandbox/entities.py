@@ -195,6 +195,7 @@ class SentMessage:
     reply_to: int | None = None
     peer: Any = None  # the tl.Peer it went to (PeerUser / PeerChat / PeerChannel)
     photo: bytes | None = None  # an uploaded photo, reassembled from its parts
+    by_reference: bool = False  # the photo was sent again by its InputPhoto, not uploaded
     document: bytes | None = None  # an uploaded file sent as a document
     file_name: str | None = None  # the document's DocumentAttributeFilename
     mime_type: str | None = None  # the document's mime type

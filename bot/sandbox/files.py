@@ -110,6 +110,17 @@ class FileServing(WorldState):
                            mime_type=stored.mime_type, size=len(stored.data), dc_id=2,
                            attributes=list(attributes))
 
+    def sent_photo(self, ref: Any) -> tuple[tl.Photo, bytes]:
+        """A photo sent again by reference (InputPhoto), after Telegram's checks; ValueError:
+        its error (an expired or unknown reference)."""
+        stored = self.files.get(ref.id)
+        if stored is None or stored.kind != "photo" or ref.access_hash != access_hash(stored.id):
+            raise ValueError("MEDIA_EMPTY")
+        if ref.file_reference != stored.reference:
+            raise ValueError("FILE_REFERENCE_EXPIRED" if ref.file_reference in stored.expired
+                             else "FILE_REFERENCE_INVALID")
+        return self._photo(stored), stored.sizes["x"]
+
     def expire_file_reference(self, file_id: int) -> bytes:
         """The file's reference expires; channel messages carry the new one (returned)."""
         stored = self.files[file_id]

@@ -64,6 +64,10 @@ class ChatSettingsService:
         """Translate alerts to this chat into ``lang`` (None: stop)."""
         await self._store.chats.set_translate(chat_id, lang)
 
+    async def set_media_alerts(self, chat_id: int, on: bool) -> None:
+        """Send this chat's alerts as the post's photo with the alert as caption (or not)."""
+        await self._store.chats.set_media_alerts(chat_id, on)
+
     async def revive(self, chat_id: int) -> bool:
         """Resume a chat that had blocked the bot (it wrote /start); False if it was not dead."""
         if not await self._store.chats.revive(chat_id):

@@ -95,7 +95,13 @@ class Outgoing:
 
     ``html`` may be longer than Telegram's limit: the sender splits it into parts, the first
     part sent with ``random_id`` and part *i* with ``part_random_id(random_id, i)``, so a resend
-    after a crash repeats exactly the same ids. ``photo`` goes after the text.
+    after a crash repeats exactly the same ids. ``photo`` goes after the text (a digest's
+    chart), or, ``captioned``, first, with the text as its caption: the part that fits
+    Telegram's caption limit, the rest in messages after it (buttons under the last); the id
+    returned is the photo's. An edit of a ``captioned`` message (``photo`` None) changes the
+    photo's caption to the new text if it fits the caption, and otherwise sends
+    ``fallback_html`` as a new message. ``photo_key`` names the photo's bytes (their
+    SHA-256): the sender may reuse what it uploaded for them before.
     """
 
     chat_id: int
@@ -104,6 +110,9 @@ class Outgoing:
     buttons: Buttons = ()
     photo: bytes | None = None
     edit_message_id: int | None = None  # edit this message instead of sending a new one
+    captioned: bool = False
+    photo_key: str | None = None
+    fallback_html: str = ""
 
 
 def part_random_id(random_id: int, index: int) -> int:

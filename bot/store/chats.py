@@ -65,6 +65,10 @@ class ChatRepository(Repository):
         """Translate alerts to this chat into ``lang`` (None: off)."""
         await self._write("UPDATE chats SET translate_lang = ? WHERE id = ?", (lang, chat_id))
 
+    async def set_media_alerts(self, chat_id: int, on: bool) -> None:
+        """Send this chat's alerts as the post's photo with the alert as caption (or not)."""
+        await self._write("UPDATE chats SET media_alerts = ? WHERE id = ?", (int(on), chat_id))
+
     async def set_status(self, chat_id: int, status: ChatStatus) -> bool:
         """Pause or activate a chat's alerts; True if it changed."""
 

@@ -79,6 +79,25 @@ class PostFile:
 
 
 @dataclass(frozen=True)
+class AlertPhoto:
+    """The photo an alert of a post shows: the post's own or its album's first."""
+
+    state: str  # post_media.state: pending, stored, too_large, quota, gone, failed
+    sha256: str | None
+    ext: str | None
+
+
+# An album is up to 10 consecutive messages sharing grouped_id: looking 9 ids either way
+# keeps the lookup on the posts' (channel_id, message_id) key.
+ALERT_PHOTO = (
+    "SELECT pm.state, pm.sha256, m.ext FROM posts p JOIN posts q"
+    " ON q.channel_id = p.channel_id AND q.message_id BETWEEN p.message_id - 9"
+    " AND p.message_id + 9 AND (q.id = p.id OR q.grouped_id = p.grouped_id)"
+    " JOIN post_media pm ON pm.post_id = q.id LEFT JOIN media m ON m.sha256 = pm.sha256"
+    " WHERE p.id = ? AND pm.kind = 'photo' ORDER BY q.message_id, pm.file_id LIMIT 1")
+
+
+@dataclass(frozen=True)
 class OcrItem:
     """A stored picture of a post whose text is to be read and matched."""
 
@@ -292,6 +311,11 @@ class MediaRepository(Repository):
                 PostFile(int(r[0]), r[1], r[2], r[3], r[4], r[5],
                          int(r[6]) if r[6] is not None else None, r[7]))
         return out
+
+    async def alert_photo(self, post_id: int) -> AlertPhoto | None:
+        """The photo an alert of this post shows (its album's first), or None: no photo."""
+        row = await self._db.fetchone(ALERT_PHOTO, (post_id,))
+        return AlertPhoto(row[0], row[1], row[2]) if row is not None else None
 
     # ------------------------------------------------------------------ text in images
     async def next_ocr(self) -> OcrItem | None:

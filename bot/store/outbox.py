@@ -58,7 +58,8 @@ class OutboxRepository(Repository):
         holds back the ones after it) and lets one chat's backlog never hide the others.
         """
         rows = await self._db.fetchall(
-            "SELECT o.*, c.kind AS chat_kind, c.tz, c.translate_lang, r.payload AS ref_payload,"
+            "SELECT o.*, c.kind AS chat_kind, c.tz, c.translate_lang, c.media_alerts,"
+            " r.payload AS ref_payload, r.sent_as AS ref_sent_as,"
             " r.event AS ref_event, r.also AS ref_also, r.buttons AS ref_buttons,"
             " r.message_id AS ref_message_id, r.created_at AS ref_created_at,"
             " r.sent_at AS ref_sent_at, r.post_id AS ref_post_id, rp.text AS ref_post_text,"
@@ -92,14 +93,27 @@ class OutboxRepository(Repository):
         row = await self._db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")
         return int(row["n"]) if row else 0
 
-    async def mark_sent(self, item_id: int, message_id: int | None = None) -> None:
-        """Record that a message was accepted by Telegram (and its id, when known)."""
+    async def mark_sent(self, item_id: int, message_id: int | None = None,
+                        sent_as: str | None = None) -> None:
+        """Record that a message was accepted by Telegram (its id, when known, and whether it
+        went as a photo with a caption: ``sent_as='photo'``)."""
         now = to_iso(self._clock.now())
         await self._write(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-            " error = NULL, message_id = COALESCE(?, message_id) WHERE id = ?",
-            (now, message_id, item_id),
+            " error = NULL, message_id = COALESCE(?, message_id), sent_as = ? WHERE id = ?",
+            (now, message_id, sent_as, item_id),
         )
+
+    async def wait_for(self, item: OutboxMessage, until: dt.datetime, reason: str) -> None:
+        """Hold a message (and the rest of its lane) until ``until`` without counting an
+        attempt: it waits for something it needs (an alert for its photo), not after a
+        failure."""
+        chat_id, webhook_id = item.lane
+        await self._write(
+            "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?),"
+            " error = CASE WHEN id = ? THEN ? ELSE error END"
+            " WHERE chat_id = ? AND status = 'pending' AND COALESCE(webhook_id, 0) = ?",
+            (to_iso(until), item.id, reason, chat_id, webhook_id))
 
     async def due_held(self, now: dt.datetime) -> dict[int, list[HeldAlert]]:
         """Alerts whose chat's quiet hours have ended, by chat, oldest first."""

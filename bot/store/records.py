@@ -141,6 +141,7 @@ class AlertMessage(TelegramMessage):
     post_text: str | None = None  # the post's stored text, for translations
     post_deleted: bool = False  # the channel deleted the post before this was sent
     translate_lang: str | None = None  # the chat's /translate language
+    media_alerts: bool = False  # the chat's /media: send it as the post's photo if there is one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +158,7 @@ class EditMessage(TelegramMessage):
     post_id: int | None = None
     post_text: str | None = None  # for its translation
     translate_lang: str | None = None
+    sent_as_photo: bool = False  # the alert went as a photo with the alert as its caption
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -72,6 +72,8 @@ def to_chat(row: sqlite3.Row) -> Chat:
         quiet_end=row["quiet_end"],
         digest_cron=row["digest_cron"], digest_since=opt_dt(row["digest_since"]),
         translate_lang=row["translate_lang"],
+        # (a database migrated only part of the way, in the migration tests, lacks it)
+        media_alerts="media_alerts" in row.keys() and bool(row["media_alerts"]),
     )
 
 
@@ -123,7 +125,7 @@ def to_outbox_message(r: sqlite3.Row) -> OutboxMessage:
             alert=stored_alert(r["event"], r["payload"], r["buttons"]),
             created_at=from_iso(r["created_at"]), also=parse_also(r["also"]), tz=r["tz"],
             post_id=r["post_id"], post_text=r["post_text"], post_deleted=deleted,
-            translate_lang=r["translate_lang"])
+            translate_lang=r["translate_lang"], media_alerts=bool(r["media_alerts"]))
     if kind is OutboxKind.EDIT:  # the alert it edits supplies text, buttons and message id
         return EditMessage(
             **ids, chat_kind=chat_kind,
@@ -145,7 +147,7 @@ def _as_sent(r: sqlite3.Row) -> dict[str, Any]:
     return {"waited": sent - created if sent and created else None,
             "deleted_before_sent": bool(deleted and sent and deleted <= sent),
             "post_id": r["ref_post_id"], "post_text": r["ref_post_text"],
-            "translate_lang": r["translate_lang"]}
+            "translate_lang": r["translate_lang"], "sent_as_photo": r["ref_sent_as"] == "photo"}
 
 
 def to_webhook(r: sqlite3.Row) -> Webhook:

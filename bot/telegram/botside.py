@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from telethon import Button, TelegramClient, errors, events
@@ -25,6 +27,7 @@ from bot.telegram.split import split_html
 
 log = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024  # characters of a media caption (Telegram's limit for ordinary accounts)
+PHOTOS_KEPT = 256  # photos uploaded once and sent again by reference (an alert to many chats)
 
 # The chat can no longer be written to: dead-letter it and pause its rules.
 _PERMANENT = (
@@ -51,6 +54,10 @@ class BotGateway:
         self.client = client
         self._router = router
         router.is_group_admin = self.is_group_admin
+        # what Telegram made of photos this account sent, by their bytes' SHA-256: an alert
+        # that goes to a thousand chats uploads its photo once
+        self._photos: OrderedDict[str, types.InputPhoto] = OrderedDict()
+        self.uploads = 0  # photos uploaded (the rest went by reference)
 
     async def start(self, token: str) -> None:
         """Sign in with the token (no prompt), register commands, start handling them."""
@@ -150,15 +157,26 @@ class BotGateway:
         Long text goes out in parts cut by ``split_html`` (never inside a tag, an entity or a
         surrogate pair); part *i* carries ``part_random_id(random_id, i)``, so after a crash
         the parts already delivered are recognised by Telegram and only the rest is sent.
-        Buttons go under the last part; a photo (digest chart) follows the text.
+        Buttons go under the last part; a photo (digest chart) follows the text. A
+        ``captioned`` message is the photo first, with as much of the text as fits a caption,
+        then the rest (``_send_captioned``).
         """
         try:
             peer = await self.client.get_input_entity(message.chat_id)
         except ValueError as exc:
             raise PermanentSendError(f"chat {message.chat_id} is unknown to the bot") from exc
-        parts = split_html(message.html)
+        parts = (split_html(message.html, first_limit=CAPTION_LIMIT) if message.captioned
+                 else split_html(message.html))
         markup = _markup(self.client, message.buttons)
         try:
+            if message.captioned and message.photo is not None \
+                    and message.edit_message_id is None:
+                return await self._send_captioned(peer, message, parts, markup)
+            if message.captioned and message.edit_message_id is not None and len(parts) > 1:
+                # the photo's caption cannot hold the new text: say what changed instead
+                parts = split_html(message.fallback_html)
+                message = dataclasses.replace(message, edit_message_id=None, buttons=())
+                markup = None
             if message.edit_message_id is not None:
                 text, entities = parts[-1]
                 try:
@@ -193,6 +211,56 @@ class BotGateway:
             raise MessageRejected(str(exc)) from exc
         except (errors.RPCError, ConnectionError, OSError, TimeoutError) as exc:
             raise TransientSendError(str(exc)) from exc
+
+    async def _send_captioned(self, peer: Any, message: Outgoing,
+                              parts: list[tuple[str, list[Any]]], markup: Any) -> int | None:
+        """The photo with the first part as its caption, then the other parts; the photo's
+        message id. The photo goes by reference when this account sent it before (and is
+        uploaded again if Telegram no longer takes the reference)."""
+        assert message.photo is not None
+        caption, entities = parts[0]
+        key = message.photo_key
+        known = self._photos.get(key) if key else None
+        media: Any = (types.InputMediaPhoto(id=known) if known is not None else None)
+        while True:
+            if media is None:
+                self.uploads += 1
+                uploaded = await self.client.upload_file(message.photo, file_name="photo.jpg")
+                media = types.InputMediaUploadedPhoto(file=uploaded)
+            request = functions.messages.SendMediaRequest(
+                peer=peer, media=media, message=caption, entities=entities,
+                random_id=message.random_id,
+                reply_markup=markup if len(parts) == 1 else None)
+            try:
+                result = await self._once(request, message.chat_id)
+                break
+            except (errors.FileReferenceExpiredError, errors.MediaEmptyError,
+                    errors.FileReferenceInvalidError):
+                if known is None:
+                    raise
+                self._photos.pop(key or "", None)
+                known, media = None, None  # upload it again
+        if key:
+            self._remember_photo(key, result)
+        for index, (text, ents) in enumerate(parts[1:], start=1):
+            request = functions.messages.SendMessageRequest(
+                peer=peer, message=text, entities=ents, no_webpage=True,
+                random_id=part_random_id(message.random_id, index),
+                reply_markup=markup if index == len(parts) - 1 else None)
+            await self._once(request, message.chat_id)
+        return _sent_id(result)  # the photo's: an "also in" edit changes its caption
+
+    def _remember_photo(self, key: str, result: Any) -> None:
+        for update in getattr(result, "updates", None) or []:
+            msg = getattr(update, "message", None)
+            photo = getattr(getattr(msg, "media", None), "photo", None)
+            if isinstance(photo, types.Photo):
+                self._photos[key] = types.InputPhoto(photo.id, photo.access_hash,
+                                                     photo.file_reference)
+                self._photos.move_to_end(key)
+                while len(self._photos) > PHOTOS_KEPT:
+                    self._photos.popitem(last=False)
+                return
 
     async def _once(self, request: Any, chat_id: int) -> Any:
         try:

@@ -130,22 +130,25 @@ def _choose_cut(units: str, lo: int, hi: int, depth_short: list[int]) -> int | N
 
 
 def split_message(text: str, entities: list[TypeMessageEntity], limit: int = TELEGRAM_LIMIT,
+                  *, first_limit: int | None = None,
                   ) -> list[tuple[str, list[TypeMessageEntity]]]:
     """Split ``text`` with its ``entities`` into parts of at most ``limit`` UTF-16 units.
 
     ``text`` is an ordinary ``str`` and entity offsets/lengths are in UTF-16 code units,
     as ``telethon.extensions.html.parse`` returns them. Each returned part has its own
     entities re-based to it; the input entities are not modified. A message that fits is
-    returned as ``[(text, entities)]`` unchanged.
+    returned as ``[(text, entities)]`` unchanged. ``first_limit``: the first part's own
+    limit (a photo's caption, then messages).
     """
-    if limit < 2:
+    first_limit = limit if first_limit is None else first_limit
+    if min(limit, first_limit) < 2:
         raise ValueError("limit must be at least 2 UTF-16 units (one surrogate pair)")
     units = add_surrogate(text)
     size = len(units)
-    if size <= limit:
+    if size <= first_limit:
         return [(text, entities)]
 
-    cov, depth_short = _coverage(entities, size, limit)
+    cov, depth_short = _coverage(entities, size, min(limit, first_limit))
     slicer = _EntitySlicer(entities)
     parts: list[tuple[str, list[TypeMessageEntity]]] = []
 
@@ -154,6 +157,7 @@ def split_message(text: str, entities: list[TypeMessageEntity], limit: int = TEL
 
     start = 0
     while start < size:
+        lim = first_limit if not parts else limit
         if start > 0:  # at a cut: drop whitespace no entity covers
             while start < size and units[start].isspace() and not cov[start]:
                 start += 1
@@ -162,13 +166,13 @@ def split_message(text: str, entities: list[TypeMessageEntity], limit: int = TEL
             first += 1
         if first == size:
             break  # only whitespace left (after a cut, or the whole text)
-        if first - start >= limit:
+        if first - start >= lim:
             start = first  # a whitespace run no part could hold with any content
             continue
-        if size - start <= limit:
+        if size - start <= lim:
             emit(start, size)
             break
-        cut = _choose_cut(units, first + 1, start + limit, depth_short)
+        cut = _choose_cut(units, first + 1, start + lim, depth_short)
         if cut is None:
             start = first  # a surrogate pair right at the limit after leading whitespace
             continue
@@ -180,8 +184,8 @@ def split_message(text: str, entities: list[TypeMessageEntity], limit: int = TEL
     return parts
 
 
-def split_html(html: str, limit: int = TELEGRAM_LIMIT,
+def split_html(html: str, limit: int = TELEGRAM_LIMIT, *, first_limit: int | None = None,
                ) -> list[tuple[str, list[TypeMessageEntity]]]:
     """Parse Telegram HTML with Telethon and split the result with :func:`split_message`."""
     text, entities = tl_html.parse(html)
-    return split_message(text, entities, limit)
+    return split_message(text, entities, limit, first_limit=first_limit)

@@ -51,6 +51,9 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
         assert "📍 Белгородская область, Belgorod Oblast; Шебекино, Belgorod Oblast" in (
             screenshot)
         assert "Rules #2 \"Белгородская область\", #4 region:" in screenshot
+        # /media on: the alert is the screenshot itself, with the alert as its caption
+        assert result.alerts[-3].photo is not None
+        assert sum(a.photo is not None for a in result.alerts) == 1
     assert "сбит беспилотник" in alerted[-2]
     # rules #1, #3 and #4 were muted by the button, so rule #2 alone alerts on the preview post
     assert "Фронтовая сводка (web preview)" in alerted[-1]
@@ -79,6 +82,8 @@ async def test_demo_plays_the_script_and_alerts_on_the_expected_posts(
     if ocr:  # only the picture's words are bold
         assert "📷 text in image: «Оперативный штаб *Белгородской области*:" in transcript
         assert "   Заявление оперштаба, скриншот (демо)\n" in transcript
+        assert "[picture: the post's photo, the alert is its caption," in transcript
+        assert "Alerts to this chat are text again" in transcript
     else:
         assert "📷 Text in pictures is not read in this demo: OCR=rus+ukr+eng:" in transcript
     assert transcript.count("📚 Backfill of") == 4  # the web-preview channel backfills too

@@ -227,3 +227,31 @@ def test_split_properties(message: tuple[str, list[Any], int]) -> None:
                 expected += 1
         assert joined == covered(text, offset, length)
     assert sum(len(ents) for _, ents in parts) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages(), st.integers(4, 120))
+def test_a_caption_first_then_messages(message: tuple[str, list[Any], int],
+                                       caption: int) -> None:
+    """``first_limit``: the first part (a photo's caption) has its own, smaller limit."""
+    text, entities, limit = message
+    parts = split_message(text, entities, limit, first_limit=caption)
+    assert re.sub(r"\s", "", "".join(p for p, _ in parts)) == re.sub(r"\s", "", text)
+    check_parts(parts[:1], caption)
+    if parts[1:]:
+        check_parts(parts[1:], limit)
+    if u16(text) <= caption:
+        assert parts == [(text, entities)]
+    else:
+        assert len(parts) >= 2
+    locate(text, parts)  # in order, only whitespace dropped
+
+
+def test_a_caption_cut_falls_between_lines() -> None:
+    html = "🔔 <b>Канал</b>\n" + "\n".join(f"строка {i} про <b>дрон</b>" for i in range(80))
+    parts = split_html(html, first_limit=1024)
+    # cut after the last newline that fits: the next line and its newline would not have
+    first, following = u16(parts[0][0]), u16(parts[1][0].split("\n")[0])
+    assert first <= 1024 < first + 1 + following + 1
+    assert all(u16(p) <= 4096 for p, _ in parts[1:])
+    assert parts[1][0].startswith("строка")

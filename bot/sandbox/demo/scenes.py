@@ -167,7 +167,8 @@ async def text_in_image(s: DemoSession) -> None:
     out = io.BytesIO()
     text_picture(SCREENSHOT_LINES, size=(900, 220), font_size=30).save(out, "PNG")
     t.line("\n📷 @mash posts a screenshot; only the text in the picture names Belgorod oblast"
-           " (read by tesseract: OCR=rus+ukr+eng)")
+           " (read by tesseract: OCR=rus+ukr+eng). The admin asks for alerts with the picture")
+    await s.say("/media on")
     s.world.post(s.stage.channels["mash"], SCREENSHOT_CAPTION, media="photo",
                  media_data=out.getvalue())
     t.channel_post("mash", f"[photo] {SCREENSHOT_CAPTION}")
@@ -178,6 +179,7 @@ async def text_in_image(s: DemoSession) -> None:
         return len(s.result.alerts) >= want
 
     await wait_for(alerted, 60)  # downloaded, read (about 0.3 s), matched, sent
+    await s.say("/media off")
 
 
 def demo_photo() -> bytes:

@@ -100,6 +100,8 @@ def _extras(message: SentMessage) -> str:
     if rows:
         out += "\n   " + " ".join(f"[{b.text}]" for row in rows for b in row.buttons)
     photo = getattr(message, "photo", None)
-    if photo:
-        out += f"\n   [picture: PNG chart, {len(photo) // 1024 + 1} KB]"
+    if photo:  # an alert sent as the post's photo (/media on), or a digest's chart
+        what = "the post's photo, the alert is its caption" if message.text.startswith(
+            "🔔") else "PNG chart"
+        out += f"\n   [picture: {what}, {len(photo) // 1024 + 1} KB]"
     return out

@@ -70,6 +70,13 @@ def _sent_media(world: World, acc: Account, req: Any) -> tuple[TLObject, dict[st
             raise RpcFailure(400, "IMAGE_PROCESS_FAILED")
         photo = world.store_photo(data, file_id=media_id)
         return tl.MessageMediaPhoto(photo=photo), {"photo": data}
+    if isinstance(media, tl.InputMediaPhoto) and isinstance(media.id, tl.InputPhoto):
+        world.media_seq -= 1  # nothing new is stored
+        try:
+            photo, data = world.sent_photo(media.id)
+        except ValueError as exc:
+            raise RpcFailure(400, str(exc)) from None
+        return tl.MessageMediaPhoto(photo=photo), {"photo": data, "by_reference": True}
     if isinstance(media, tl.InputMediaUploadedDocument):
         data = _uploaded(world, acc, media.file)
         name = next((a.file_name for a in media.attributes

@@ -119,6 +119,8 @@ def _edit_message(world: World, acc: Account, req: Any) -> Result:
         raise RpcFailure(400, "MESSAGE_NOT_MODIFIED")
     if not text.strip() and last.photo is None and last.document is None:
         raise RpcFailure(400, "MESSAGE_EMPTY")
+    if (last.photo is not None or last.document is not None) and len(text) > 1024:  # caption
+        raise RpcFailure(400, "MEDIA_CAPTION_TOO_LONG")
     record = sent_message(acc, peer, req, text, req.id)
     record.entities, record.reply_to = entities, last.reply_to
     record.photo, record.document = last.photo, last.document
