@@ -216,13 +216,16 @@ class Dispatcher:
 
     async def _photo_pending(self, item: OutboxMessage) -> bool:
         """Whether a /media on alert waits for its photo (and so its lane): held for
-        PHOTO_POLL while the downloader has the photo queued, up to PHOTO_WAIT."""
+        PHOTO_POLL while the downloader has the photo queued, up to PHOTO_WAIT. True too
+        when the alert is gone meanwhile (dropped for "also in" by image): nothing to send."""
         if (not isinstance(item, AlertMessage) or not item.media_alerts
                 or self._pictures is None or item.post_id is None
                 or self._clock.now() - item.created_at >= PHOTO_WAIT):
             return False
         if not await self._pictures.pending(item.post_id):
-            return False
+            # the transaction that stored the photo may have dropped this alert: the same
+            # picture was alerted on from another channel ("also in" by image)
+            return not await self._store.outbox.is_pending(item.id)
         await self._store.outbox.wait_for(item, self._clock.now() + PHOTO_POLL,
                                           "waiting for its photo")
         return True

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.media.files import MediaFiles, extension
-from bot.media.phash import image_phash
+from bot.media.phash import SAME_IMAGE_DISTANCE, image_phash
 from bot.services.notify import AdminNotifier
 from bot.services.ports import FloodWait, MediaGone, MediaRefused, MediaSource, MediaTransient
 from bot.store import Store
@@ -184,7 +184,8 @@ class MediaDownloader:
                 stored.sha256):  # new, or stored before a crash kept its row from commit
             phash = await asyncio.to_thread(image_phash, self.files.path(stored.sha256,
                                                                          stored.ext))
-        await self._store.media.stored(item, stored.sha256, stored.ext, stored.size, phash)
+        await self._store.media.stored(item, stored.sha256, stored.ext, stored.size, phash,
+                                       same_image=SAME_IMAGE_DISTANCE)
         self.downloaded += 1
         if self.on_stored is not None:
             self.on_stored()

@@ -41,4 +41,4 @@ class Store:
         self.archive = ArchiveRepository(db, clock)
         self.engagement = EngagementRepository(db, clock)
         self.export = ExportRepository(db, clock)
-        self.media = MediaRepository(db, clock)
+        self.media = MediaRepository(db, clock, dedup_window)

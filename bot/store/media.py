@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.clock import from_iso, to_iso
+from bot.clock import Clock, from_iso, to_iso
 from bot.models import MediaFile, Post
 from bot.store.base import Repository
+from bot.store.db import Database
+from bot.store.outbox import also_by_image
+from bot.store.records import DEFAULT_DEDUP_WINDOW
 
 # What a row can end as (besides 'pending' and 'stored'); the CHECK in 0010 lists them all.
 TOO_LARGE, QUOTA, GONE, FAILED = "too_large", "quota", "gone", "failed"
@@ -160,6 +163,11 @@ def _queued(row: sqlite3.Row) -> QueuedMedia:
 class MediaRepository(Repository):
     """The download queue and the files it stored."""
 
+    def __init__(self, db: Database, clock: Clock,
+                 dedup_window: dt.timedelta = DEFAULT_DEDUP_WINDOW) -> None:
+        super().__init__(db, clock)
+        self.dedup_window = dedup_window  # "also in" by image looks this far back (DEDUP_WINDOW)
+
     async def requeue_skipped(self) -> int:
         """Put rows skipped for a limit back in the queue (at start: limits may have moved)."""
         marks = ",".join("?" * len(REQUEUED_AT_START))
@@ -180,10 +188,16 @@ class MediaRepository(Repository):
         return from_iso(row[0]) if row is not None and row[0] else None
 
     async def stored(self, item: QueuedMedia, sha256: str, ext: str, size: int,
-                     phash: str | None = None) -> None:
-        """The file is in the store: record it (once) and close the queue row."""
+                     phash: str | None = None, same_image: int | None = None) -> int:
+        """The file is in the store: record it (once) and close the queue row.
+
+        ``same_image`` (bits, bot/media/phash.py ``SAME_IMAGE_DISTANCE``): the picture's
+        alerts take part in "also in" by image (``also_by_image``), in the same transaction.
+        Returns how many of the post's alerts that dropped.
+        """
         now = to_iso(self._clock.now())
         f = item.file
+        dropped = 0
 
         async def work(conn: aiosqlite.Connection) -> None:
             await conn.execute(
@@ -197,8 +211,19 @@ class MediaRepository(Repository):
                 " last_error = NULL, ocr = CASE WHEN mime LIKE 'image/%' THEN 'pending' END"
                 " WHERE post_id = ? AND file_id = ?",
                 (sha256, now, item.post_id, f.file_id))
+            if same_image is None or not self.dedup_window or not f.mime.startswith("image/"):
+                return  # DEDUP_WINDOW=0 turns "also in" off
+            cur = await conn.execute("SELECT phash FROM media WHERE sha256 = ?", (sha256,))
+            row = await cur.fetchone()
+            await cur.close()
+            if row is not None and row[0]:
+                nonlocal dropped
+                dropped = await also_by_image(conn, item.post_id, row[0], same_image,
+                                              to_iso(self._clock.now() - self.dedup_window),
+                                              now)
 
         await self._db.transaction(work)
+        return dropped
 
     async def give_up(self, item: QueuedMedia, state: str, reason: str) -> None:
         """Close a queue row without a file (``state``: one of the module's end states).

@@ -104,6 +104,12 @@ class OutboxRepository(Repository):
             (now, message_id, sent_as, item_id),
         )
 
+    async def is_pending(self, item_id: int) -> bool:
+        """Whether the message is still queued (not sent, dropped or dead-lettered)."""
+        row = await self._db.fetchone("SELECT 1 FROM outbox WHERE id = ? AND status = 'pending'",
+                                      (item_id,))
+        return row is not None
+
     async def wait_for(self, item: OutboxMessage, until: dt.datetime, reason: str) -> None:
         """Hold a message (and the rest of its lane) until ``until`` without counting an
         attempt: it waits for something it needs (an alert for its photo), not after a
@@ -286,12 +292,61 @@ _EARLIER_ALERT = (
 )
 
 
+# A chat's alerts in the window, from other channels, whose posts carry a hashed image: the
+# candidates for "the same picture" (compared in Python: 64-bit Hamming distance).
+_EARLIER_IMAGES = (
+    "SELECT o.id, o.status, m.phash FROM outbox o JOIN posts p ON p.id = o.post_id"
+    " JOIN post_media pm ON pm.post_id = p.id JOIN media m ON m.sha256 = pm.sha256"
+    " WHERE o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ? AND o.id < ?"
+    " AND o.status != 'dead' AND p.channel_id != ? AND m.phash IS NOT NULL ORDER BY o.id")
+
+
+async def also_by_image(conn: aiosqlite.Connection, post_id: int, phash: str,
+                        max_distance: int, dedup_since: str, now: str) -> int:
+    """The post's picture is hashed: where a chat was alerted within the window on a post of
+    another channel with the same picture (at most ``max_distance`` of 64 bits apart), that
+    alert gets "also in" this post, and this post's alert to the chat, if not sent yet, is
+    dropped (as when the text was the same story). Returns how many alerts were dropped."""
+    cur = await conn.execute(
+        "SELECT o.id, o.chat_id, o.status, o.event, p.channel_id FROM outbox o"
+        " JOIN posts p ON p.id = o.post_id WHERE o.post_id = ? AND o.kind = 'alert'"
+        " AND o.status IN ('pending', 'held', 'sent') ORDER BY o.id", (post_id,))
+    mine = list(await cur.fetchall())
+    await cur.close()
+    dropped = 0
+    for row in mine:
+        event = stored_alert(row["event"], "", None)
+        also = getattr(event, "also_in", None)
+        if also is None:
+            continue  # an alert queued before 0006 names no channel to add
+        cur = await conn.execute(_EARLIER_IMAGES, (row["chat_id"], dedup_since, row["id"],
+                                                   row["channel_id"]))
+        earlier = next((r for r in await cur.fetchall()
+                        if (int(r["phash"], 16) ^ int(phash, 16)).bit_count() <= max_distance),
+                       None)
+        await cur.close()
+        if earlier is None:
+            continue
+        await _name_in(conn, row["chat_id"], also_json(also), earlier["id"], earlier["status"],
+                       now)
+        if row["status"] != OutboxStatus.SENT:
+            await conn.execute("DELETE FROM outbox WHERE id = ?", (row["id"],))
+            dropped += 1
+    return dropped
+
+
 async def _add_also(conn: aiosqlite.Connection, alert: AlertDraft, earlier_id: int,
                     earlier_status: str, now: str) -> None:
     """Name this post in the earlier alert's "also in" line; edit that alert if it was sent."""
+    await _name_in(conn, alert.chat_id, also_json(alert.event.also_in), earlier_id,
+                   earlier_status, now)
+
+
+async def _name_in(conn: aiosqlite.Connection, chat_id: int, also: str, earlier_id: int,
+                   earlier_status: str, now: str) -> None:
     await conn.execute(
         "UPDATE outbox SET also = json_insert(COALESCE(also, '[]'), '$[#]', json(?))"
-        " WHERE id = ?", (also_json(alert.event.also_in), earlier_id))
+        " WHERE id = ?", (also, earlier_id))
     if earlier_status == OutboxStatus.SENT:  # already delivered: edit it to add the line
         await conn.execute(
             "INSERT INTO outbox (chat_id, kind, payload, random_id, dedup_key, ref_id,"
@@ -299,7 +354,7 @@ async def _add_also(conn: aiosqlite.Connection, alert: AlertDraft, earlier_id: i
             " ON CONFLICT (chat_id, dedup_key) DO UPDATE SET status = 'pending',"
             " attempts = 0, error = NULL, random_id = excluded.random_id,"
             " next_attempt_at = excluded.next_attempt_at WHERE outbox.status != 'pending'",
-            (alert.chat_id, new_random_id(), f"edit:{earlier_id}", earlier_id, now, now),
+            (chat_id, new_random_id(), f"edit:{earlier_id}", earlier_id, now, now),
         )
 
 

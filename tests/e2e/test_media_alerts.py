@@ -5,18 +5,22 @@ caption and message, reuses what it uploaded, and edits the caption for "also in
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 from telethon.tl import functions, types
 
 import bot.dispatcher
 from bot.models import ButtonSpec, Role
+from bot.sandbox.entities import FakeChannel
 from bot.services.ports import Outgoing
 from bot.telegram.botside import CAPTION_LIMIT
 from bot.telegram.split import utf16_len
 from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
-from tests.support.images import noise_jpeg
+from tests.support.images import encode, noise_jpeg, scene
 
 MEMBER = 600
 
@@ -245,3 +249,72 @@ async def test_also_in_edits_the_photo_alerts_caption(env: Env) -> None:
     assert edit.msg_id == alert.msg_id and edit.photo == data  # the photo's caption changed
     assert edit.html.endswith('↪ also in <a href="https://t.me/other_news/1">@other_news</a>')
     assert len(env.alerts_to(ADMIN)) == 1
+
+
+# ---------------------------------------------------------------- "also in" by the picture
+async def two_channels(env: Env) -> FakeChannel:
+    other = env.world.add_channel(2345678, "Другой канал", "other_news")
+    await media_alert_chats(env)
+    await ask(env, env.admin, "/watch @other_news")
+    return other
+
+
+async def test_the_same_picture_under_another_text_is_also_in(env: Env) -> None:
+    other = await two_channels(env)
+    picture = scene(41)
+    env.world.post(env.news, "Дрон атаковал подстанцию", media="photo",
+                   media_data=encode(picture, quality=92))
+    await wait_for(lambda: env.alerts_to(ADMIN), within=10)
+    # another channel posts the picture re-encoded and resized, with a text of its own
+    env.world.post(other, "Кадры: обломки дрона у дороги, публикуют очевидцы", media="photo",
+                   media_data=encode(picture.resize((480, 360)), quality=60))
+    await wait_for(lambda: [e for e in env.world.edited if e.peer_id == ADMIN], within=10)
+    edit = [e for e in env.world.edited if e.peer_id == ADMIN][-1]
+    assert edit.msg_id == env.alerts_to(ADMIN)[0].msg_id
+    assert edit.html.endswith('↪ also in <a href="https://t.me/other_news/1">@other_news</a>')
+    await asyncio.sleep(0.5)
+    assert len(env.alerts_to(ADMIN)) == 1  # its own alert was dropped before it was sent
+    assert await env.count("SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND kind = 'alert'",
+                           ADMIN) == 1
+    # the member's text alert went out before the picture was hashed, or was dropped too;
+    # either way the first alert names the other channel
+    await wait_for(lambda: [e for e in env.world.edited if e.peer_id == MEMBER], within=10)
+    assert 1 <= len(env.alerts_to(MEMBER)) <= 2
+    # the match is kept for digests and search
+    assert await env.count("SELECT COUNT(*) FROM matches m JOIN posts p ON p.id = m.post_id"
+                           " WHERE p.channel_id = ?", other.id) == 2
+
+
+async def test_another_picture_or_the_same_channel_alerts_again(env: Env) -> None:
+    other = await two_channels(env)
+    env.world.post(env.news, "Дрон над городом", media="photo",
+                   media_data=encode(scene(42)))
+    await wait_for(lambda: env.alerts_to(ADMIN), within=10)
+    env.world.post(other, "Ещё один дрон", media="photo", media_data=encode(scene(43)))
+    await wait_for(lambda: len(env.alerts_to(ADMIN)) == 2, within=10)
+    env.world.post(env.news, "И снова дрон", media="photo", media_data=encode(scene(42)))
+    await wait_for(lambda: len(env.alerts_to(ADMIN)) == 3, within=10)
+    assert [e for e in env.world.edited if e.peer_id == ADMIN] == []
+
+
+async def test_held_alerts_with_the_same_picture_fold_into_one(env: Env) -> None:
+    other = await two_channels(env)
+    await ask(env, env.admin, "/media off")
+    kyiv = dt.datetime.now(ZoneInfo("Europe/Kyiv"))  # the harness's TIMEZONE
+    await ask(env, env.admin, f"/quiet {kyiv - dt.timedelta(hours=1):%H:%M}-"
+                              f"{kyiv + dt.timedelta(hours=1):%H:%M}")
+    picture = scene(44)
+    env.world.post(env.news, "Дрон атаковал подстанцию", media="photo",
+                   media_data=encode(picture))
+    env.world.post(other, "Другими словами: беспилотный дрон, видео очевидцев", media="photo",
+                   media_data=encode(picture, quality=55))
+
+    async def one_held() -> bool:
+        stored = await env.count("SELECT COUNT(*) FROM post_media WHERE state = 'stored'")
+        held = await env.count("SELECT COUNT(*) FROM outbox WHERE chat_id = ? AND"
+                               " status = 'held'", ADMIN)
+        return stored == 2 and held == 1
+    await wait_until(one_held, within=10)
+    row = await env.running.database.fetchone(
+        "SELECT also FROM outbox WHERE chat_id = ? AND status = 'held'", (ADMIN,))
+    assert row is not None and "@other_news" in row[0]
