@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.media.files import MediaFiles, extension
 from bot.media.phash import SAME_IMAGE_DISTANCE, image_phash
+from bot.models import Channel
 from bot.services.notify import AdminNotifier
 from bot.services.ports import FloodWait, MediaGone, MediaRefused, MediaSource, MediaTransient
 from bot.store import Store
@@ -180,10 +181,11 @@ class MediaDownloader:
             with contextlib.suppress(OSError):  # a failing disk may refuse this too
                 tmp.unlink(missing_ok=True)
         phash = None
-        if f.mime.startswith("image/") and not await self._store.media.has_phash(
+        if f.mime.startswith(("image/", "video/")) and not await self._store.media.has_phash(
                 stored.sha256):  # new, or stored before a crash kept its row from commit
-            phash = await asyncio.to_thread(image_phash, self.files.path(stored.sha256,
-                                                                         stored.ext))
+            phash = (await asyncio.to_thread(image_phash, self.files.path(stored.sha256,
+                                                                          stored.ext))
+                     if f.mime.startswith("image/") else await self._frame_phash(channel, item))
         await self._store.media.stored(item, stored.sha256, stored.ext, stored.size, phash,
                                        same_image=SAME_IMAGE_DISTANCE)
         self.downloaded += 1
@@ -191,6 +193,23 @@ class MediaDownloader:
             self.on_stored()
         if stored.new:
             self._used += stored.size
+
+    async def _frame_phash(self, channel: Channel, item: QueuedMedia) -> str | None:
+        """The perceptual hash of a video's first frame: Telegram's thumbnail of it (a few
+        kB; decoding the video would need ffmpeg). None when it has none or it cannot be had:
+        the video is kept either way."""
+        tmp = self.files.tmp / f"{item.post_id}-{item.file.file_id}.thumb"
+        try:
+            if not await self._source.download_thumb(channel, item.message_id, item.file, tmp):
+                return None
+            return await asyncio.to_thread(image_phash, tmp)
+        except Exception as exc:  # a flood wait, a refusal, an unreadable picture: no hash
+            log.info("no first-frame hash for post %d/%d: %s: %s", item.channel_id,
+                     item.message_id, type(exc).__name__, exc)
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     async def _retry(self, item: QueuedMedia, reason: str) -> None:
         attempts = item.attempts + 1

@@ -34,7 +34,8 @@ class StoredFile:
     id: int
     kind: str  # photo | document
     mime_type: str
-    sizes: dict[str, bytes]  # photo size type ("s", "x") -> bytes; a document has "" only
+    sizes: dict[str, bytes]  # photo size type ("s", "x") -> bytes; a document "" (and "m":
+    # its thumbnail, a video's first frame)
     dims: dict[str, tuple[int, int]]
     reference: bytes
     expired: set[bytes] = field(default_factory=set)
@@ -43,6 +44,8 @@ class StoredFile:
     @property
     def data(self) -> bytes:
         """The full file (a photo's largest size)."""
+        if "" in self.sizes:
+            return self.sizes[""]
         return self.sizes[max(self.sizes, key=lambda t: len(self.sizes[t]))]
 
 
@@ -89,11 +92,14 @@ class FileServing(WorldState):
         return self._photo(stored)
 
     def store_document(self, data: bytes, mime_type: str, attributes: list[Any], *,
-                       file_id: int | None = None) -> tl.Document:
-        """Keep a document's bytes and return the Document a message carries."""
+                       file_id: int | None = None, thumb: bytes | None = None) -> tl.Document:
+        """Keep a document's bytes (and its thumbnail: a video's first frame, as Telegram's
+        apps make it) and return the Document a message carries."""
         doc_id = file_id if file_id is not None else next(self._file_ids)
-        stored = StoredFile(doc_id, "document", mime_type, {"": data}, {},
-                            self._new_reference())
+        sizes, dims = {"": data}, {}
+        if thumb is not None:
+            sizes["m"], dims["m"] = thumb, _read_image(thumb)[0]
+        stored = StoredFile(doc_id, "document", mime_type, sizes, dims, self._new_reference())
         self.files[doc_id] = stored
         return self._document(stored, attributes)
 
@@ -105,10 +111,12 @@ class FileServing(WorldState):
                         file_reference=stored.reference, date=now(), sizes=sizes, dc_id=2)
 
     def _document(self, stored: StoredFile, attributes: list[Any]) -> tl.Document:
+        thumbs = [tl.PhotoSize(type="m", w=stored.dims["m"][0], h=stored.dims["m"][1],
+                               size=len(stored.sizes["m"]))] if "m" in stored.sizes else None
         return tl.Document(id=stored.id, access_hash=access_hash(stored.id),
                            file_reference=stored.reference, date=now(),
                            mime_type=stored.mime_type, size=len(stored.data), dc_id=2,
-                           attributes=list(attributes))
+                           attributes=list(attributes), thumbs=thumbs)
 
     def sent_photo(self, ref: Any) -> tuple[tl.Photo, bytes]:
         """A photo sent again by reference (InputPhoto), after Telegram's checks; ValueError:
@@ -151,8 +159,8 @@ class FileServing(WorldState):
                 raise ValueError("LOCATION_INVALID")
         elif isinstance(location, tl.InputDocumentFileLocation):
             stored = self.files.get(location.id)
-            size_type = ""
-            if stored is None or stored.kind != "document":
+            size_type = location.thumb_size or ""
+            if stored is None or stored.kind != "document" or size_type not in stored.sizes:
                 raise ValueError("LOCATION_INVALID")
         else:
             raise ValueError("LOCATION_INVALID")

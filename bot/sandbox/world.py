@@ -80,11 +80,12 @@ class World(GroupScripting, FaultInjection, FileServing):
              grouped_id: int | None = None, media: str | None = None,
              date: dt.datetime | None = None, from_user: tl.User | None = None,
              media_data: bytes | None = None, mime_type: str = "application/pdf",
-             file_name: str = "file.pdf") -> tl.Message:
+             file_name: str = "file.pdf", thumb_data: bytes | None = None) -> tl.Message:
         """Publish a message in `ch`; pushed live to members' connections unless deliver=False.
 
         ``media_data``: the bytes of the photo or document (served by upload.getFile);
-        without them the media is a placeholder that cannot be downloaded.
+        without them the media is a placeholder that cannot be downloaded. ``thumb_data``: a
+        document's thumbnail (a video's first frame), served as its size "m".
         """
         fwd = reply = None
         if fwd_from_channel is not None:
@@ -104,12 +105,12 @@ class World(GroupScripting, FaultInjection, FileServing):
                          views=views, forwards=forwards, fwd_from=fwd, reply_to=reply,
                          grouped_id=grouped_id,
                          media=self._post_media(media, ch.id * 1_000_000 + msg_id, media_data,
-                                                mime_type, file_name))
+                                                mime_type, file_name, thumb_data))
         self.append_channel_message(ch, msg, deliver=deliver)
         return msg
 
     def _post_media(self, kind: str | None, seed: int, data: bytes | None, mime_type: str,
-                    file_name: str) -> TLObject | None:
+                    file_name: str, thumb: bytes | None = None) -> TLObject | None:
         if data is None:
             return _media(kind, seed)
         if kind == "photo":
@@ -122,7 +123,7 @@ class World(GroupScripting, FaultInjection, FileServing):
         elif kind != "document":
             raise ValueError(f"media_data for media kind {kind!r}")
         return tl.MessageMediaDocument(document=self.store_document(
-            data, mime_type, attributes, file_id=seed))
+            data, mime_type, attributes, file_id=seed, thumb=thumb))
 
     def edit(self, ch: FakeChannel, msg_id: int, text: str, *,
              photo: bytes | None = None) -> tl.Message:

@@ -80,6 +80,12 @@ class MediaSource(Protocol):
         """
         ...
 
+    async def download_thumb(self, channel: Channel, message_id: int, file: MediaFile,
+                             dest: Path) -> bool:
+        """Write a document's largest thumbnail (a video's first frame) to ``dest``; False if
+        it has none. Raises as ``download``."""
+        ...
+
 
 class PermanentSendError(Exception):
     """The chat cannot receive messages any more (blocked, kicked, deleted, no rights)."""

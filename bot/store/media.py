@@ -211,7 +211,8 @@ class MediaRepository(Repository):
                 " last_error = NULL, ocr = CASE WHEN mime LIKE 'image/%' THEN 'pending' END"
                 " WHERE post_id = ? AND file_id = ?",
                 (sha256, now, item.post_id, f.file_id))
-            if same_image is None or not self.dedup_window or not f.mime.startswith("image/"):
+            if same_image is None or not self.dedup_window or not f.mime.startswith(
+                    ("image/", "video/")):
                 return  # DEDUP_WINDOW=0 turns "also in" off
             cur = await conn.execute("SELECT phash FROM media WHERE sha256 = ?", (sha256,))
             row = await cur.fetchone()

@@ -56,6 +56,23 @@ class TelegramMedia:
             raise MediaRefused(f"a fresh file reference was refused: {exc}") from None
         return fresh
 
+    async def download_thumb(self, channel: Channel, message_id: int, file: MediaFile,
+                             dest: Path) -> bool:
+        """A video's first frame, as Telegram keeps it: the document's largest thumbnail."""
+        media = read_media(file.ref)
+        document = getattr(media, "document", None)
+        if not isinstance(document, types.Document) or not document.thumbs:
+            return False
+        try:
+            await self._fetch(media, dest, thumb=-1)
+        except _STALE_REFERENCE:
+            fresh = await self._read_again(channel, message_id, file.file_id)
+            try:
+                await self._fetch(read_media(fresh.ref), dest, thumb=-1)
+            except _STALE_REFERENCE as exc:
+                raise MediaRefused(f"a fresh file reference was refused: {exc}") from None
+        return True
+
     async def _read_again(self, channel: Channel, message_id: int, file_id: int) -> MediaFile:
         peer = types.InputPeerChannel(channel.id, channel.access_hash or 0)
         try:
@@ -68,9 +85,9 @@ class TelegramMedia:
             raise MediaGone(f"the file reference expired and the message is {what}")
         return fresh
 
-    async def _fetch(self, media: Any, dest: Path) -> None:
+    async def _fetch(self, media: Any, dest: Path, thumb: int | None = None) -> None:
         with dest.open("wb") as out:
-            await self._guard(self.client.download_media(media, file=out))
+            await self._guard(self.client.download_media(media, file=out, thumb=thumb))
 
     async def _guard(self, call: Any) -> Any:
         """Await a Telethon call, translating its failures into the port's exceptions."""

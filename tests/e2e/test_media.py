@@ -545,3 +545,41 @@ async def test_a_row_that_cannot_be_read_ends_failed_not_stuck(env: Env) -> None
         " WHERE p.message_id = ?", (bad.id,))
     assert row is not None and row[0] == "failed"
     assert row[1] == "the kept media cannot be read: TypeNotFoundError"
+
+
+async def test_a_videos_first_frame_is_hashed_from_its_telegram_thumbnail(
+        env: Env, tmp_path: Path) -> None:
+    other = env.world.add_channel(2222222, "Другой канал", "other_test")
+    await ask(env, env.admin, "/watch @news_test")
+    await ask(env, env.admin, "/watch @other_test")
+    frame = scene(9)
+    clip = b"\x00\x00\x00\x18ftypmp42" + random.Random(9).randbytes(20_000)
+    video = env.world.post(env.news, "Видео с места", media="video", media_data=clip,
+                           mime_type="video/mp4", file_name="clip.mp4",
+                           thumb_data=encode(frame.resize((320, 240)), quality=70))
+    # the same scene as a photo in another channel; a video without a thumbnail; a video
+    # whose thumbnail is no picture
+    photo = env.world.post(other, "Кадр из видео", media="photo", media_data=encode(frame))
+    env.world.post(env.news, "Без превью", media="video", media_data=clip[:5000] + b"x",
+                   mime_type="video/mp4", file_name="bare.mp4")
+    env.world.post(env.news, "Битое превью", media="video", media_data=clip[:6000] + b"y",
+                   mime_type="video/mp4", file_name="broken.mp4", thumb_data=b"not a jpeg")
+    await settled(env, 4)
+    rows = await env.running.database.fetchall(
+        "SELECT p.message_id, pm.state, m.phash IS NOT NULL FROM post_media pm"
+        " JOIN posts p ON p.id = pm.post_id JOIN media m ON m.sha256 = pm.sha256"
+        " ORDER BY p.channel_id, p.message_id")
+    assert [tuple(r[1:]) for r in rows] == [("stored", 1), ("stored", 0), ("stored", 0),
+                                            ("stored", 1)]
+    # the video is stored as it was sent; only its hash comes from the thumbnail
+    assert hashlib.sha256(clip).hexdigest() in {
+        p.stem for p in stored_files(env.data_dir)}
+    await env.stop_app()
+    query = tmp_path / "frame.png"
+    frame.save(query, "PNG")
+    code, out, err = await run_cli(["similar", str(query), "--json"],
+                                   child_env(env.data_dir), tmp_path)
+    assert code == 0, err
+    assert sorted(json.loads(line)["message_id"] for line in out.splitlines()) == sorted(
+        [video.id, photo.id])
+    await env.start_app()
