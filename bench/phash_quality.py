@@ -13,9 +13,11 @@ Every photo given is a different picture. Each is also put through what repostin
 Telegram: JPEG re-encoding (quality 40, 60, 80), resizing (to 1280 px, 50 %, 25 %), border
 crops (5 %, 10 %), brightness and contrast (±20 %), a caption band along the bottom (a
 channel's name in white on black, 8 % of the height), a logo in a corner, a mirror image (not
-expected to match: phash is not flip-invariant). ``--mods DIR``: a folder whose ``aaa-orig.*``
-is a photo and every other file an edit of it (blur, sharpen, shrink, squares: PDQ's
-bridge-mods), added as same-picture pairs.
+expected to match: phash is not flip-invariant); and, reported apart as held out, edits of
+sizes and places the hash's variants were not chosen for (3, 7 and 15 % crops, one side
+cropped, a 12 % band, a band along the top, a band then re-encoding, a crop then resizing).
+``--mods DIR``: a folder whose ``aaa-orig.*`` is a photo and every other file an edit of it
+(blur, sharpen, shrink, squares: PDQ's bridge-mods), added as same-picture pairs.
 
 Prints one JSON line: per transform the largest distance to its original, the share of copies
 at or under the threshold (recall), and over all pairs of different photos the smallest
@@ -64,14 +66,22 @@ def _crop(share: float) -> Transform:
     return apply
 
 
-def _caption_band(img: Image.Image) -> Image.Image:
-    out = img.convert("RGB").copy()
-    band = max(12, int(out.height * 0.08))
-    draw = ImageDraw.Draw(out)
-    draw.rectangle((0, out.height - band, out.width, out.height), fill=(0, 0, 0))
-    draw.text((10, out.height - band + band // 4), "@some_channel | подписаться",
-              fill=(255, 255, 255))
-    return out
+def _band(share: float = 0.08, top: bool = False) -> Transform:
+    def apply(img: Image.Image) -> Image.Image:
+        out = img.convert("RGB").copy()
+        band = max(12, int(out.height * share))
+        y = 0 if top else out.height - band
+        draw = ImageDraw.Draw(out)
+        draw.rectangle((0, y, out.width, y + band), fill=(0, 0, 0))
+        draw.text((10, y + band // 4), "@some_channel | подписаться", fill=(255, 255, 255))
+        return out
+    return apply
+
+
+def _crop_side(share: float) -> Transform:
+    def apply(img: Image.Image) -> Image.Image:
+        return img.crop((int(img.width * share), 0, img.width, img.height))
+    return apply
 
 
 def _logo(img: Image.Image) -> Image.Image:
@@ -89,8 +99,17 @@ TRANSFORMS: dict[str, Transform] = {
     "brighter_20pct": lambda i: ImageEnhance.Brightness(i.convert("RGB")).enhance(1.2),
     "darker_20pct": lambda i: ImageEnhance.Brightness(i.convert("RGB")).enhance(0.8),
     "contrast_20pct": lambda i: ImageEnhance.Contrast(i.convert("RGB")).enhance(1.2),
-    "caption_band": _caption_band, "corner_logo": _logo,
+    "caption_band": _band(), "corner_logo": _logo,
     "mirrored (not expected)": ImageOps.mirror,
+}
+# Held out: edits of sizes and places the hash variants (bot/media/phash.py VARIANTS) were not
+# chosen for, reported apart.
+HELD_OUT: dict[str, Transform] = {
+    "crop_3pct": _crop(0.03), "crop_7pct": _crop(0.07), "crop_15pct": _crop(0.15),
+    "crop_left_8pct": _crop_side(0.08), "caption_band_12pct": _band(0.12),
+    "caption_band_top_6pct": _band(0.06, top=True),
+    "band_and_jpeg_q60": lambda i: _jpeg(60)(_band(0.10)(i)),
+    "crop_5pct_and_resize_50pct": lambda i: _scale(0.5)(_crop(0.05)(i)),
 }
 
 
@@ -108,12 +127,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="chanwatch-phash-"))
     originals: dict[str, str] = {}
     per_transform: dict[str, list[int]] = {name: [] for name in TRANSFORMS}
+    held_out: dict[str, list[int]] = {}
     for path in sorted(args.photos):
         with Image.open(path) as opened:
             img = ImageOps.exif_transpose(opened).convert("RGB")
         originals[path.name] = base = phash_of(img, work)
         for name, transform in TRANSFORMS.items():
             per_transform[name].append(distance(base, phash_of(transform(img), work)))
+        for name, transform in HELD_OUT.items():
+            held_out.setdefault(name, []).append(distance(base, phash_of(transform(img), work)))
     if args.mods is not None:
         orig = next(args.mods.glob("aaa-orig.*"))
         base = image_phash(orig)
@@ -132,6 +154,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "by_transform": {name: {"max_bits": max(ds), "recall": round(
             sum(d <= limit for d in ds) / len(ds), 3)} for name, ds in per_transform.items()
             if ds},
+        "held_out_copies": sum(len(ds) for ds in held_out.values()),
+        "held_out_recall": round(sum(d <= limit for ds in held_out.values() for d in ds)
+                                 / max(sum(len(ds) for ds in held_out.values()), 1), 3),
+        "held_out_by_transform": {name: {"max_bits": max(ds), "recall": round(
+            sum(d <= limit for d in ds) / len(ds), 3)} for name, ds in held_out.items()},
         "different_pairs": len(different),
         "different_min_bits": min(different, default=None),
         "false_match_rate": round(sum(d <= limit for d in different) / max(len(different), 1),

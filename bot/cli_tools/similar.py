@@ -72,7 +72,8 @@ async def similar(args: argparse.Namespace, out: TextIO) -> int:
             deleted = "  🗑 deleted" if hit.deleted_at else ""
             out.write(f"{hit.distance:>2}  {format_time(hit.date, tz)}  {hit.channel_title}"
                       f"{deleted}\n    {hit.permalink}\n    {path}\n")
-    print(f"chanwatch: {len(found)} posts with a similar image (perceptual hash {phash},"
+    print(f"chanwatch: {len(found)} posts with a similar image (perceptual hash"
+          f" {phash.split()[0]},"
           f" at most {args.max_distance} bits apart)", file=sys.stderr)
     return 0
 

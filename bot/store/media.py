@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.clock import Clock, from_iso, to_iso
+from bot.media.phash import distance as phash_distance  # a pure function: no imaging loaded
 from bot.models import MediaFile, Post
 from bot.store.base import Repository
 from bot.store.db import Database
@@ -298,12 +299,10 @@ class MediaRepository(Repository):
     async def similar(self, phash: str, max_distance: int, limit: int) -> list[SimilarPost]:
         """Posts carrying an image within ``max_distance`` bits of ``phash``: the nearest
         first, then the newest; at most ``limit``."""
-        from bot.media.phash import distance
-
         near = {}
         for row in await self._db.fetchall(
                 "SELECT sha256, phash FROM media WHERE phash IS NOT NULL"):
-            bits = distance(phash, row[1])
+            bits = phash_distance(phash, row[1])
             if bits <= max_distance:
                 near[row[0]] = bits
         if not near:

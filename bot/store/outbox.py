@@ -10,6 +10,7 @@ import aiosqlite
 
 from bot.clock import to_iso
 from bot.match.dedup import BANDS, SIMILAR, bands
+from bot.media.phash import distance as phash_distance  # a pure function: no imaging loaded
 from bot.models import OutboxStatus, Post
 from bot.store.base import Repository
 from bot.store.event_json import also_json, event_json, parse_also
@@ -293,7 +294,7 @@ _EARLIER_ALERT = (
 
 
 # A chat's alerts in the window, from other channels, whose posts carry a hashed image: the
-# candidates for "the same picture" (compared in Python: 64-bit Hamming distance).
+# candidates for "the same picture" (compared in Python: bot/media/phash.py ``distance``).
 _EARLIER_IMAGES = (
     "SELECT o.id, o.status, m.phash FROM outbox o JOIN posts p ON p.id = o.post_id"
     " JOIN post_media pm ON pm.post_id = p.id JOIN media m ON m.sha256 = pm.sha256"
@@ -322,7 +323,7 @@ async def also_by_image(conn: aiosqlite.Connection, post_id: int, phash: str,
         cur = await conn.execute(_EARLIER_IMAGES, (row["chat_id"], dedup_since, row["id"],
                                                    row["channel_id"]))
         earlier = next((r for r in await cur.fetchall()
-                        if (int(r["phash"], 16) ^ int(phash, 16)).bit_count() <= max_distance),
+                        if phash_distance(r["phash"], phash) <= max_distance),
                        None)
         await cur.close()
         if earlier is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from telethon.tl import functions, types
 
 from bot.media.downloader import MediaLimits
+from bot.media.phash import image_phash
 from tests.support.fakes import child_env, run_cli
 from tests.support.harness import ADMIN, Env, ask, wait_for, wait_until
 from tests.support.images import encode, noise_jpeg, scene
@@ -523,7 +524,9 @@ async def test_a_file_renamed_into_place_before_a_crash_still_gets_its_hash(env:
     await restart(env, MEDIA="on")
     await wait_until(lambda: _state(env, msg.id, "stored"), within=30)
     row = await env.running.database.fetchone("SELECT phash FROM media")
-    assert row is not None and row[0] is not None and len(row[0]) == 16
+    assert row is not None and row[0] is not None
+    assert row[0] == image_phash(env.running.media.files.path(hashlib.sha256(data).hexdigest(),
+                                                              "jpg"))
 
 
 async def test_a_row_that_cannot_be_read_ends_failed_not_stuck(env: Env) -> None:
