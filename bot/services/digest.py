@@ -126,8 +126,11 @@ class DigestService:
         posts: dict[tuple[int, int], tuple[Post, str]] = {}
         per_rule: Counter[int] = Counter()
         rules: dict[int, Rule] = {}
-        for rule, post, title in found:
+        by_text: set[tuple[int, int]] = set()  # posts a rule matched by their own text
+        for rule, post, title, in_image in found:
             posts.setdefault((post.channel_id, post.message_id), (post, title))
+            if not in_image:
+                by_text.add((post.channel_id, post.message_id))
             per_rule[rule.number] += 1
             rules[rule.number] = rule
         lines = [f"🗞 <b>Digest</b> · {esc(format_time(since, tz))} – "
@@ -161,6 +164,8 @@ class DigestService:
             views = f" · 👁 {_views(post.views)}" if post.views else ""
             snippet = highlight(post.text, [], limit=160) if post.text else (
                 f"<i>[{esc(post.media or 'no text')}]</i>")
+            if (post.channel_id, post.message_id) not in by_text:
+                snippet += " · 📷 text in image"  # what matched is in its picture
             lines.append(f"• <b>{esc(title)}</b>{views} · {esc(format_time(post.date, tz))}\n"
                          f'  {snippet} <a href="{esc(post.permalink)}">open</a>')
         from bot.chart import bucket_counts, render_activity_chart  # matplotlib: ~1 s to import

@@ -130,14 +130,15 @@ class RuleRepository(Repository):
 
     async def digest_matches(
         self, chat_id: int, since: dt.datetime, until: dt.datetime,
-    ) -> list[tuple[Rule, Post, str]]:
-        """Matches of the chat's digest rules learned in [since, until), with channel titles.
+    ) -> list[tuple[Rule, Post, str, bool]]:
+        """Matches of the chat's digest rules learned in [since, until), with channel titles
+        and whether the match was in the text of the post's picture (OCR).
 
         Backfilled posts are left out: they are history, not news since the last digest.
         """
         rows = await self._db.fetchall(
             "SELECT r.id AS rid, r.chat_id, r.number, r.expression, r.mode, r.created_at AS rc,"
-            " r.notify_deleted, r.muted_until, p.*, c.username, c.title"
+            " r.notify_deleted, r.muted_until, m.in_image, p.*, c.username, c.title"
             " FROM matches m JOIN rules r ON r.id = m.rule_id JOIN posts p ON p.id = m.post_id"
             " JOIN channels c ON c.id = p.channel_id"
             " WHERE r.chat_id = ? AND r.deleted_at IS NULL AND r.mode IN ('digest', 'both')"
@@ -151,5 +152,5 @@ class RuleRepository(Repository):
                         expression=r["expression"], mode=RuleMode(r["mode"]),
                         created_at=from_iso(r["rc"]), notify_deleted=bool(r["notify_deleted"]),
                         muted_until=opt_dt(r["muted_until"]))
-            out.append((rule, to_post(r), r["title"]))
+            out.append((rule, to_post(r), r["title"], bool(r["in_image"])))
         return out

@@ -22,6 +22,7 @@ from bot.media.files import MediaFiles
 from bot.media.ocr import OcrReader, OcrUnavailable, OcrWorker
 from bot.models import ChatKind, MediaFile, Post, PostSource
 from bot.render import render_alert, render_summary
+from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.rules import RulesService
@@ -190,6 +191,24 @@ async def test_text_in_a_picture_alerts_once_says_so_and_is_searchable(
     item = dataclasses.replace(await _item_of(rig, post), sha256="x")
     assert await rig.ingest.apply_image_text(item, event.image_text) is None
     assert len(await rig.alerts()) == 1
+
+
+async def test_the_digest_says_a_post_matched_by_its_pictures_text(rig: Rig) -> None:
+    await rig.rules.add(CHAT, "Шебекино", CHAT)
+    await rig.rules.add(CHAT, "подписчики", CHAT)
+    since = rig.clock.now()
+    by_picture = await rig.photo_post("Смотрите, что прислали", encode(text_picture(SHEBEKINO)))
+    by_text = await rig.photo_post("Пишут подписчики", encode(scene(4)))
+    await rig.worker.drain()
+    rig.clock.advance(minutes=5)
+    chat = await rig.store.chats.get(CHAT)
+    assert chat is not None
+    html, _ = await DigestService(rig.store, rig.clock, UTC, None).build(
+        chat, since, rig.clock.now())
+    lines = {line.split("\n")[1].strip() for line in html.split("• ")[1:]}
+    assert any(line.startswith(by_picture.text) and "📷 text in image" in line
+               for line in lines), lines
+    assert any(line.startswith(by_text.text) and "📷" not in line for line in lines), lines
 
 
 async def test_a_chat_alerted_by_the_text_gets_no_second_alert(rig: Rig) -> None:
