@@ -260,7 +260,8 @@ class App:
             budgets=SendBudgets(limits),
             webhooks=HttpWebhookSender(deps.http, allow_private=s.webhook_allow_private),
             translator=translator, default_tz=s.timezone,
-            pictures=AlertPictures(store, self.media.files) if s.media else None)
+            pictures=AlertPictures(store, self.media.files) if s.media else None,
+            image_wait=s.dedup_image_wait)
 
     async def _connect(self, deps: Deps) -> None:
         """Connect both accounts; from now on posts and commands arrive."""

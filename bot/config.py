@@ -61,6 +61,8 @@ class Settings:
     deletion_check_interval: dt.timedelta = dt.timedelta(minutes=30)
     deletion_check_window: dt.timedelta = dt.timedelta(hours=48)
     dedup_window: dt.timedelta = dt.timedelta(hours=6)
+    # alerts of photo posts wait this long for the photo's hash ("also in" by the picture)
+    dedup_image_wait: dt.timedelta = dt.timedelta(0)
     send_rate_chat: float = 0.9  # messages per second
     send_rate_group: float = 19 / 60
     send_rate_total: float = 28.0
@@ -175,6 +177,13 @@ def parse_duration(raw: str) -> dt.timedelta:
     if not match:
         raise ValueError(f"{raw!r} is not a duration such as 30s, 5m, 2h or 1d")
     return dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _image_wait(env: Mapping[str, str]) -> dt.timedelta:
+    value = _duration(env, "DEDUP_IMAGE_WAIT", "0", dt.timedelta(0))
+    if value > dt.timedelta(minutes=1):
+        raise ConfigError("DEDUP_IMAGE_WAIT", "must be at most 60s: alerts wait that long")
+    return value
 
 
 def _duration(
@@ -310,6 +319,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         ),
         deletion_check_window=_duration(env, "DELETION_CHECK_WINDOW", "48h", dt.timedelta(0)),
         dedup_window=_duration(env, "DEDUP_WINDOW", "6h", dt.timedelta(0)),
+        dedup_image_wait=_image_wait(env),
         send_rate_chat=_rate(env, "SEND_RATE_CHAT", "0.9/s"),
         send_rate_group=_rate(env, "SEND_RATE_GROUP", "19/min"),
         send_rate_total=_rate(env, "SEND_RATE_TOTAL", "28/s"),

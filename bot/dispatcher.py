@@ -94,9 +94,10 @@ class Dispatcher:
         budgets: SendBudgets | None = None, max_in_flight: int = MAX_IN_FLIGHT,
         batch: int = BATCH, webhooks: WebhookPoster | None = None,
         translator: AlertTranslator | None = None, default_tz: ZoneInfo | None = None,
-        pictures: AlertPictures | None = None,
+        pictures: AlertPictures | None = None, image_wait: dt.timedelta = dt.timedelta(0),
     ) -> None:
         self._pictures = pictures  # None: media is not kept (MEDIA=off), alerts are text
+        self._image_wait = image_wait  # DEDUP_IMAGE_WAIT: text alerts wait for the photo too
         self._default_tz = default_tz or ZoneInfo("UTC")  # TIMEZONE, for chats without /tz
         self._batch = batch
         self._webhooks = webhooks
@@ -215,12 +216,15 @@ class Dispatcher:
         return None if soonest is None else max(0.0, soonest - self._t())
 
     async def _photo_pending(self, item: OutboxMessage) -> bool:
-        """Whether a /media on alert waits for its photo (and so its lane): held for
-        PHOTO_POLL while the downloader has the photo queued, up to PHOTO_WAIT. True too
-        when the alert is gone meanwhile (dropped for "also in" by image): nothing to send."""
-        if (not isinstance(item, AlertMessage) or not item.media_alerts
-                or self._pictures is None or item.post_id is None
-                or self._clock.now() - item.created_at >= PHOTO_WAIT):
+        """Whether an alert waits for its photo (and so its lane): held for PHOTO_POLL while
+        the downloader has the photo queued, up to PHOTO_WAIT in a /media on chat (it is sent
+        as the photo) and up to DEDUP_IMAGE_WAIT in any chat (so that "also in" by the
+        picture can drop it). True too when the alert is gone meanwhile (dropped for "also
+        in"): nothing to send."""
+        if not isinstance(item, AlertMessage) or self._pictures is None or item.post_id is None:
+            return False
+        limit = max(PHOTO_WAIT if item.media_alerts else dt.timedelta(0), self._image_wait)
+        if self._clock.now() - item.created_at >= limit:
             return False
         if not await self._pictures.pending(item.post_id):
             # the transaction that stored the photo may have dropped this alert: the same

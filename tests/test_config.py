@@ -130,3 +130,12 @@ def test_send_rates() -> None:
         1.0, 20 / 60, 0.5)
     defaults = settings_from_mapping(GOOD)
     assert defaults.send_rate_chat == 0.9 and defaults.send_rate_total == 28.0
+
+
+def test_dedup_image_wait() -> None:
+    assert settings_from_mapping(GOOD).dedup_image_wait.total_seconds() == 0
+    assert settings_from_mapping({**GOOD, "DEDUP_IMAGE_WAIT": "3s"}
+                                 ).dedup_image_wait.total_seconds() == 3
+    for bad in ("2m", "-1", "soon"):
+        with pytest.raises(ConfigError, match="DEDUP_IMAGE_WAIT"):
+            settings_from_mapping({**GOOD, "DEDUP_IMAGE_WAIT": bad})

@@ -318,3 +318,29 @@ async def test_held_alerts_with_the_same_picture_fold_into_one(env: Env) -> None
     row = await env.running.database.fetchone(
         "SELECT also FROM outbox WHERE chat_id = ? AND status = 'held'", (ADMIN,))
     assert row is not None and "@other_news" in row[0]
+
+
+async def test_dedup_image_wait_holds_text_alerts_for_the_picture(env: Env) -> None:
+    """DEDUP_IMAGE_WAIT: a text chat's alert of a photo post waits for the photo's hash, so
+    the same picture from another channel is "also in" instead of a second alert."""
+    await env.stop_app()
+    env.settings["DEDUP_IMAGE_WAIT"] = "5s"
+    await env.start_app()
+    other = await two_channels(env)
+    picture = scene(45)
+    env.world.post(env.news, "Дрон атаковал подстанцию", media="photo",
+                   media_data=encode(picture, quality=92))
+    await wait_for(lambda: env.alerts_to(MEMBER), within=10)
+    assert env.alerts_to(MEMBER)[0].photo is None  # a text chat: text, after the hash
+    env.world.post(other, "Кадры очевидцев: обломки дрона у дороги", media="photo",
+                   media_data=encode(picture.resize((500, 375)), quality=60))
+    await wait_for(lambda: [e for e in env.world.edited if e.peer_id == MEMBER], within=10)
+    await asyncio.sleep(0.5)
+    assert len(env.alerts_to(MEMBER)) == 1
+    edit = [e for e in env.world.edited if e.peer_id == MEMBER][-1]
+    assert edit.html.endswith('↪ also in <a href="https://t.me/other_news/1">@other_news</a>')
+    # a post without a photo does not wait
+    started = time.monotonic()
+    env.world.post(env.news, "дрон, только текст")
+    await wait_for(lambda: len(env.alerts_to(MEMBER)) == 2, within=5)
+    assert time.monotonic() - started < 1.0
