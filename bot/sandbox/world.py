@@ -80,12 +80,14 @@ class World(GroupScripting, FaultInjection, FileServing):
              grouped_id: int | None = None, media: str | None = None,
              date: dt.datetime | None = None, from_user: tl.User | None = None,
              media_data: bytes | None = None, mime_type: str = "application/pdf",
-             file_name: str = "file.pdf", thumb_data: bytes | None = None) -> tl.Message:
+             file_name: str = "file.pdf", thumb_data: bytes | None = None,
+             media_from: tl.Message | None = None) -> tl.Message:
         """Publish a message in `ch`; pushed live to members' connections unless deliver=False.
 
         ``media_data``: the bytes of the photo or document (served by upload.getFile);
         without them the media is a placeholder that cannot be downloaded. ``thumb_data``: a
-        document's thumbnail (a video's first frame), served as its size "m".
+        document's thumbnail (a video's first frame), served as its size "m". ``media_from``:
+        carry that message's very photo or document (a copy-repost: Telegram keeps the file).
         """
         fwd = reply = None
         if fwd_from_channel is not None:
@@ -104,8 +106,9 @@ class World(GroupScripting, FaultInjection, FileServing):
                          message=text, post=not ch.megagroup or None, from_id=sender,
                          views=views, forwards=forwards, fwd_from=fwd, reply_to=reply,
                          grouped_id=grouped_id,
-                         media=self._post_media(media, ch.id * 1_000_000 + msg_id, media_data,
-                                                mime_type, file_name, thumb_data))
+                         media=media_from.media if media_from is not None else self._post_media(
+                             media, ch.id * 1_000_000 + msg_id, media_data, mime_type, file_name,
+                             thumb_data))
         self.append_channel_message(ch, msg, deliver=deliver)
         return msg
 

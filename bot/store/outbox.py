@@ -237,7 +237,8 @@ async def enqueue_alerts(
     now: str, dedup_since: str,
 ) -> int:
     """Queue each chat's alert, or, when the chat was alerted on the same story from another
-    channel within the window, add "also in" to that alert instead (editing it if sent)."""
+    channel within the window (a forward, near-identical text, or the very same Telegram file:
+    a copy-repost), add "also in" to that alert instead (editing it if sent)."""
     if not alerts:
         return 0
     cur = await conn.execute("SELECT story, fingerprint FROM posts WHERE id = ?", (post_id,))
@@ -250,6 +251,11 @@ async def enqueue_alerts(
         if same is not None:
             cur = await conn.execute(_EARLIER_ALERT, {
                 "chat": alert.chat_id, "since": dedup_since, "channel": post.channel_id, **same})
+            earlier = await cur.fetchone()
+            await cur.close()
+        if earlier is None and post.media_file is not None:  # a copy-repost: the same file
+            cur = await conn.execute(_EARLIER_FILE, (post.media_file.file_id, alert.chat_id,
+                                                     dedup_since, post.channel_id))
             earlier = await cur.fetchone()
             await cur.close()
         if earlier is not None:
@@ -291,6 +297,18 @@ _EARLIER_ALERT = (
     " AND (p.story = :story OR similarity(p.fingerprint, :fingerprint) >= :similar)"
     " ORDER BY o.id LIMIT 1"
 )
+
+
+# The chat's earliest alert in the window on a post of another channel that carries the very
+# same Telegram file (photo or document id): a copy-repost, known before any download. From
+# the few posts with that file to their alert to this chat (the planner would rather range
+# over the chat's alerts of the window for each: thousands in a busy chat).
+_EARLIER_FILE = (
+    "SELECT o.id, o.status FROM post_media pm"
+    " CROSS JOIN outbox o INDEXED BY outbox_alert_post CROSS JOIN posts p"
+    " WHERE pm.file_id = ? AND o.post_id = pm.post_id AND p.id = o.post_id"
+    " AND o.chat_id = ? AND o.kind = 'alert' AND o.created_at >= ? AND o.status != 'dead'"
+    " AND p.channel_id != ? ORDER BY o.id LIMIT 1")
 
 
 # A chat's alerts in the window, from other channels, whose posts carry a hashed image: the

@@ -344,3 +344,21 @@ async def test_dedup_image_wait_holds_text_alerts_for_the_picture(env: Env) -> N
     env.world.post(env.news, "дрон, только текст")
     await wait_for(lambda: len(env.alerts_to(MEMBER)) == 2, within=5)
     assert time.monotonic() - started < 1.0
+
+
+async def test_a_copy_repost_of_the_same_file_is_also_in_at_once(env: Env) -> None:
+    """A channel that reposts a photo as its own post (not a forward) sends Telegram's very
+    file: found when the post arrives, before any download, in a text chat too."""
+    other = await two_channels(env)
+    original = env.world.post(env.news, "Дрон атаковал подстанцию", media="photo",
+                              media_data=noise_jpeg(46))
+    await wait_for(lambda: env.alerts_to(MEMBER), within=10)
+    # every download is held up: the match cannot come from the picture's hash
+    env.world.rpc_errors[functions.upload.GetFileRequest] = types.RpcError(420, "FLOOD_WAIT_30")
+    env.world.post(other, "Наш корреспондент: дрон у подстанции", media_from=original)
+    await wait_for(lambda: [e for e in env.world.edited if e.peer_id == MEMBER], within=5)
+    edit = [e for e in env.world.edited if e.peer_id == MEMBER][-1]
+    assert edit.html.endswith('↪ also in <a href="https://t.me/other_news/1">@other_news</a>')
+    assert len(env.alerts_to(MEMBER)) == 1
+    assert await env.count("SELECT COUNT(*) FROM outbox WHERE kind = 'alert' AND chat_id = ?",
+                           MEMBER) == 1

@@ -171,3 +171,14 @@ async def test_a_failure_inside_the_transaction_leaves_everything_as_it_was(rig:
         assert [a[1:] for a in await rig.alerts()] == [("sent", None), ("pending", None)]
         assert await rig.edits() == 0
     assert await rig.store_photo(second) == 1  # tried again, it goes through
+
+
+async def test_the_copy_repost_lookup_reads_indexes_only(rig: Rig) -> None:
+    """The same-file lookup runs for every alert of a post with media: never a scan."""
+    from bot.store.outbox import _EARLIER_FILE
+
+    plan = [r["detail"] for r in await rig.db.fetchall(
+        "EXPLAIN QUERY PLAN " + _EARLIER_FILE, (5001, CHAT, "2026-01-01T00:00:00+00:00", A))]
+    assert not [d for d in plan if d.startswith("SCAN")], plan
+    assert any("INDEX post_media_file (file_id=?)" in d for d in plan), plan
+    assert any("INDEX outbox_alert_post (post_id=? AND chat_id=?)" in d for d in plan), plan
