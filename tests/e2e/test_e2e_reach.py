@@ -57,7 +57,9 @@ async def test_webhook_delivery_retries_and_dead_letter(env: Env) -> None:
                                    for t in env.notices_to(ADMIN)), within=15)
         assert "stopped: HTTP 404" in await ask(env, env.admin, "/webhook list")
         assert len(receiver.to("/hook/secret-token")) == 5  # nothing more after the 404
-        assert len(env.alerts_to(ADMIN)) == 4  # Telegram alerts unaffected throughout
+        # Telegram alerts unaffected throughout (the last may still wait out a flood wait the
+        # fake answered: replies to commands share the chat's limit)
+        await wait_for(lambda: len(env.alerts_to(ADMIN)) == 4, within=10)
         assert len([t for t in env.notices_to(ADMIN) if "webhook" in t.lower()]) == 1
 
 
