@@ -34,6 +34,7 @@ from bot.preview.poller import PreviewPoller
 from bot.preview.watch import PreviewWatch
 from bot.regions.places import PlaceMatcher
 from bot.services.access import AccessService
+from bot.services.backups import BackupJob
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
@@ -41,6 +42,7 @@ from bot.services.reconcile import Backfiller, ChannelHealth, DeletionChecker, R
 from bot.services.rules import RulesService
 from bot.services.watch import WatchedChannels, WatchService
 from bot.store import Database, Store, apply_migrations
+from bot.store.backup import ServiceLock
 from bot.tasks import TaskOwner
 from bot.telegram.botside import BotGateway
 from bot.telegram.clients import (
@@ -129,6 +131,10 @@ class App:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if not session_has_key(s.user_session_path):
             raise NotLoggedIn(f"no user session at {s.user_session_path}")
+        s.database_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = ServiceLock(s.database_path)  # `chanwatch restore` refuses while it is held
+        lock.hold()
+        self._stack.callback(lock.release)
         if s.ocr is not None:  # before anything starts: say what to install
             await asyncio.to_thread(OcrReader(s.ocr).check)
         self.store = store = await self._open_store()
@@ -137,6 +143,9 @@ class App:
         await watched.refresh()
         user_client, bot_client = self._make_telegram_clients()
         self.http = http = self._make_http_client()
+        self.backups = BackupJob(s.database_path, s.backup_dir, s.backup_interval, s.backup_keep,
+                                 self.clock, AdminNotifier(store, s.admin_ids),
+                                 s.db_busy_timeout.total_seconds())
         deps = Deps(store, rules, watched, AdminNotifier(store, s.admin_ids), user_client,
                     bot_client, http, self._make_translation_provider(http))
         self._build_sources(deps)
@@ -290,6 +299,8 @@ class App:
             (self.run_scheduled_reconcile, "reconcile", s.reconcile_interval, None),
             (self.run_deletion_check, "deletion-check", s.deletion_check_interval, None),
             (self.run_preview, "preview", s.preview_interval, self.clock.now()),
+            *([(self.backups.run, "backup", self.backups.check_every, self.clock.now())]
+              if s.backup_interval > dt.timedelta(0) else []),
         )
         for func, job_id, every, first in jobs:
             # preview polls are jittered so that many instances do not hit t.me in step

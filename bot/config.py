@@ -61,6 +61,8 @@ class Settings:
     deletion_check_interval: dt.timedelta = dt.timedelta(minutes=30)
     deletion_check_window: dt.timedelta = dt.timedelta(hours=48)
     dedup_window: dt.timedelta = dt.timedelta(hours=6)
+    backup_interval: dt.timedelta = dt.timedelta(days=1)  # 0: no backups by the service
+    backup_keep: int = 7
     # alerts of photo posts wait this long for the photo's hash ("also in" by the picture)
     dedup_image_wait: dt.timedelta = dt.timedelta(0)
     send_rate_chat: float = 0.9  # messages per second
@@ -98,6 +100,11 @@ class Settings:
     def media_dir(self) -> Path:
         """The content-addressed media store (bot/media/files.py)."""
         return self.data_dir / "media"
+
+    @property
+    def backup_dir(self) -> Path:
+        """Where the service's online backups go (bot/store/backup.py)."""
+        return self.data_dir / "backups"
 
     @property
     def heartbeat_path(self) -> Path:
@@ -177,6 +184,13 @@ def parse_duration(raw: str) -> dt.timedelta:
     if not match:
         raise ValueError(f"{raw!r} is not a duration such as 30s, 5m, 2h or 1d")
     return dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _backup_keep(env: Mapping[str, str]) -> int:
+    keep = _count(env, "BACKUP_KEEP", 7, 1000)
+    if keep < 1:
+        raise ConfigError("BACKUP_KEEP", "must be at least 1 (BACKUP_INTERVAL=0 turns backups off)")
+    return keep
 
 
 def _image_wait(env: Mapping[str, str]) -> dt.timedelta:
@@ -340,6 +354,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         media_max_mb=_count(env, "MEDIA_MAX_MB", 50, 4000),  # Telegram's largest file: 4 GB
         media_max_gb=_amount(env, "MEDIA_MAX_GB", 20.0),
         ocr=_ocr(env, media),
+        backup_interval=_duration(env, "BACKUP_INTERVAL", "1d", dt.timedelta(0)),
+        backup_keep=_backup_keep(env),
     )
 
 

@@ -139,3 +139,14 @@ def test_dedup_image_wait() -> None:
     for bad in ("2m", "-1", "soon"):
         with pytest.raises(ConfigError, match="DEDUP_IMAGE_WAIT"):
             settings_from_mapping({**GOOD, "DEDUP_IMAGE_WAIT": bad})
+
+
+def test_backup_settings() -> None:
+    s = settings_from_mapping(GOOD)
+    assert (s.backup_interval.total_seconds(), s.backup_keep) == (86400, 7)
+    assert s.backup_dir == s.data_dir / "backups"
+    s = settings_from_mapping({**GOOD, "BACKUP_INTERVAL": "0", "BACKUP_KEEP": "30"})
+    assert (s.backup_interval.total_seconds(), s.backup_keep) == (0, 30)
+    for key, bad in (("BACKUP_INTERVAL", "daily"), ("BACKUP_KEEP", "0"), ("BACKUP_KEEP", "-2")):
+        with pytest.raises(ConfigError, match=key):
+            settings_from_mapping({**GOOD, key: bad})

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # module names under bot.cli_tools, each defining TOOL
-TOOL_MODULES = ("search", "export", "importer", "stats", "web", "similar", "verify")
+TOOL_MODULES = ("search", "export", "importer", "stats", "web", "similar", "verify", "backup",
+                "restore")
 
 
 @dataclass(frozen=True)

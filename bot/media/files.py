@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.store.backup import fsync_dir
+
 CHUNK = 1 << 20
 _EXTENSIONS = {
     "image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
@@ -49,14 +51,6 @@ def sha256_of(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -112,5 +106,5 @@ class MediaFiles:
             return StoredFile(sha, size, existing[0].suffix[1:], False)
         folder.mkdir(parents=True, exist_ok=True)
         os.replace(downloaded, self.path(sha, ext))
-        _fsync_dir(folder)  # the rename survives a power loss before the row is committed
+        fsync_dir(folder)  # the rename survives a power loss before the row is committed
         return StoredFile(sha, size, ext, True)
