@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, configure_logging, load_settings
+from bot.config import ConfigError, Settings, load_settings, secrets_of
+from bot.logs import configure_logging
 
 if TYPE_CHECKING:
     from bot.telegram.login import Prompts
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chanwatch: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, secrets_of(settings))
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
     if args.command == "login":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from bot.models import WebhookFormat
 from bot.webhook_urls import FORMATS, WebhookURLError, check_url_syntax
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 _API_HASH_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 _BOT_TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{5,}$")
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
@@ -61,6 +61,7 @@ class Settings:
     deletion_check_interval: dt.timedelta = dt.timedelta(minutes=30)
     deletion_check_window: dt.timedelta = dt.timedelta(hours=48)
     dedup_window: dt.timedelta = dt.timedelta(hours=6)
+    log_format: str = "text"  # text | json (bot/logs.py)
     backup_interval: dt.timedelta = dt.timedelta(days=1)  # 0: no backups by the service
     backup_keep: int = 7
     # alerts of photo posts wait this long for the photo's hash ("also in" by the picture)
@@ -325,6 +326,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         data_dir=data_dir,
         database_path=database_path,
         log_level=_parse_log_level(env),
+        log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
         timezone=_parse_timezone(env),
         reconcile_interval=_duration(env, "RECONCILE_INTERVAL", "5m", dt.timedelta(seconds=10)),
         backfill_posts=_count(env, "BACKFILL_POSTS", 200, 10_000),
@@ -370,15 +372,10 @@ def load_settings(
     return settings_from_mapping(merged)
 
 
-def configure_logging(level: str) -> None:
-    """Set up plain stderr logging once, at start-up (never at import)."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
-    # Telethon logs every reconnect attempt at INFO; keep it to warnings unless debugging.
-    if level != "DEBUG":
-        logging.getLogger("telethon").setLevel(logging.WARNING)
-    # httpx logs every request with its full URL, and webhook and translation URLs carry
-    # secrets: never below WARNING, even when debugging
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+def secrets_of(settings: Settings) -> list[str]:
+    """The configured values no log line may show (bot/logs.py masks them)."""
+    values = [settings.api_hash, settings.bot_token, settings.webhook_url,
+              settings.translate_api_key, settings.deepl_api_key]
+    out = [v.value for v in values if v is not None]
+    out += [v.split(":", 1)[1] for v in out if v == settings.bot_token.value and ":" in v]
+    return out
