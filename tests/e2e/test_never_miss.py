@@ -75,6 +75,12 @@ async def test_channels_are_caught_up_at_start(env: Env) -> None:
     assert env.running.reconciler.reports[0].reason == "start"
 
 
+def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The live handler's errors (the suite records INFO from every logger too)."""
+    return [r for r in caplog.records
+            if r.name == "bot.telegram.user" and r.levelno >= logging.ERROR]
+
+
 async def test_a_live_post_whose_processing_fails_is_stored_by_the_next_reconcile(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -87,11 +93,11 @@ async def test_a_live_post_whose_processing_fails_is_stored_by_the_next_reconcil
         lock.execute("BEGIN IMMEDIATE")  # another process holds the database
         with caplog.at_level(logging.ERROR, logger="bot.telegram.user"):
             failed = env.world.post(env.news, "Белгород: пост, который не записался")
-            await wait_for(lambda: caplog.records, within=10)
+            await wait_for(lambda: _errors(caplog), within=10)
     finally:
         lock.execute("ROLLBACK")
         lock.close()
-    [record] = caplog.records
+    [record] = _errors(caplog)
     assert f"failed to process post {failed.id} of channel {env.news.id}" in record.getMessage()
     after = env.world.post(env.news, "обычный пост после сбоя")
     await wait_until(lambda: _has(env, after.id))
