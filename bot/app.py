@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from bot.media.downloader import MediaDownloader, MediaLimits
 from bot.media.files import MediaFiles
 from bot.media.lookup import AlertPictures, SimilarImages
 from bot.media.ocr import OcrReader, OcrWorker
+from bot.metrics import REFRESH as METRICS_REFRESH
+from bot.metrics import Metrics, Readings
 from bot.models import Channel, Post
 from bot.preview.poller import PreviewPoller
 from bot.preview.watch import PreviewWatch
@@ -98,6 +101,9 @@ class App:
         self._places = places
         self._stack = AsyncExitStack()
         self.tasks = TaskOwner()
+        self.metrics: Metrics | None = None  # METRICS_PORT set: bot/metrics.py
+        self.metrics_port = 0
+        self._behind_since: dict[int, dt.datetime] = {}  # channels behind Telegram, since
         # built by start(), in this order
         self.database: Database
         self.store: Store
@@ -279,9 +285,44 @@ class App:
         deps.user_client.on_reconnect = self._on_reconnect
 
     # ---------------------------------------------------------------- jobs
+    def _start_metrics(self) -> None:
+        """METRICS_PORT: Prometheus metrics over HTTP, read from the parts' own counts."""
+        s = self.settings
+        if not s.metrics_port:
+            return
+        self.metrics = metrics = Metrics(Readings(
+            stored=lambda: self.ingest.stored, alerts_queued=lambda: self.ingest.alerts_queued,
+            sent=lambda: self.dispatcher.sent,
+            floodwaits=lambda: {"bot": self.dispatcher.floodwaits,
+                                "user": self.user.flood_waits + self.media.flood_waits}))
+        self.dispatcher.on_alert_sent = lambda date: metrics.sent_alert(date, self.clock.now())
+        self.metrics_port = metrics.serve(s.metrics_host, s.metrics_port)
+        self._stack.callback(metrics.stop)
+        log.info("metrics on http://%s:%d/metrics", s.metrics_host, self.metrics_port)
+
+    async def refresh_metrics(self) -> None:
+        """The database's gauges: the outbox, and how long each channel has been behind."""
+        if self.metrics is None:
+            return
+        now, readings = self.clock.now(), self.metrics.readings
+        readings.outbox_pending = await self.store.outbox.pending_count()
+        oldest = await self.store.outbox.oldest_pending()
+        readings.outbox_oldest_seconds = (now - oldest).total_seconds() if oldest else 0.0
+        lag = {}
+        for channel in await self.store.channels.active():
+            name = f"@{channel.username}" if channel.username else str(channel.id)
+            if self.reconciler.tops.get(channel.id, 0) > channel.cursor:
+                since = self._behind_since.setdefault(channel.id, now)
+                lag[name] = (now - since).total_seconds()
+            else:
+                self._behind_since.pop(channel.id, None)
+                lag[name] = 0.0
+        readings.lag = lag
+
     async def _start_jobs(self) -> None:
         """The dispatcher, the first reconcile, and the scheduler with every periodic job."""
         s = self.settings
+        self._start_metrics()
         self._stack.push_async_callback(self.tasks.close)
         self.tasks.spawn("dispatcher", self.dispatcher.run())
         self.tasks.spawn("reconcile:start", self.run_reconcile("start"))
@@ -301,6 +342,8 @@ class App:
             (self.run_preview, "preview", s.preview_interval, self.clock.now()),
             *([(self.backups.run, "backup", self.backups.check_every, self.clock.now())]
               if s.backup_interval > dt.timedelta(0) else []),
+            *([(self.refresh_metrics, "metrics", dt.timedelta(seconds=METRICS_REFRESH),
+                self.clock.now())] if s.metrics_port else []),
         )
         for func, job_id, every, first in jobs:
             # preview polls are jittered so that many instances do not hit t.me in step
@@ -356,11 +399,14 @@ class App:
     # ---------------------------------------------------------------- jobs' bodies
     async def run_reconcile(self, reason: str) -> None:
         """Catch up every channel (at start, after reconnects, on the schedule)."""
+        started = time.monotonic()
         try:
             await self.reconciler.run(reason)
         except Exception:
             # A failed run is retried by the next trigger; the cursor never moved past a gap.
             log.exception("reconcile (%s) failed", reason)
+        if self.metrics is not None:
+            self.metrics.reconcile_seconds.observe(time.monotonic() - started)
 
     async def run_scheduled_reconcile(self) -> None:
         """The periodic reconcile job."""

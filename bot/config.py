@@ -62,6 +62,8 @@ class Settings:
     deletion_check_window: dt.timedelta = dt.timedelta(hours=48)
     dedup_window: dt.timedelta = dt.timedelta(hours=6)
     log_format: str = "text"  # text | json (bot/logs.py)
+    metrics_port: int = 0  # 0: no /metrics (bot/metrics.py)
+    metrics_host: str = "127.0.0.1"
     backup_interval: dt.timedelta = dt.timedelta(days=1)  # 0: no backups by the service
     backup_keep: int = 7
     # alerts of photo posts wait this long for the photo's hash ("also in" by the picture)
@@ -358,6 +360,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         ocr=_ocr(env, media),
         backup_interval=_duration(env, "BACKUP_INTERVAL", "1d", dt.timedelta(0)),
         backup_keep=_backup_keep(env),
+        metrics_port=_count(env, "METRICS_PORT", 0, 65535),
+        metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
     )
 
 

@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import assert_never
 from zoneinfo import ZoneInfo
@@ -117,6 +118,9 @@ class Dispatcher:
         self._origin = clock.now()
         self._listening = False
         self.floodwaits = 0  # FloodWaits Telegram answered (the budgets aim to keep this 0)
+        self.sent: Counter[str] = Counter()  # messages sent, by kind (bot/metrics.py)
+        # told an alert's post date when the alert is sent (the latency histogram)
+        self.on_alert_sent: Callable[[dt.datetime], None] | None = None
 
     def wake(self) -> None:
         """Tell the dispatcher that something new is due."""
@@ -381,7 +385,16 @@ class Dispatcher:
             )
         else:
             await self._store.outbox.mark_sent(item.id, message_id, sent_as)
+            self._count_sent(item)
         return True
+
+    def _count_sent(self, item: OutboxMessage) -> None:
+        kind = {AlertMessage: "alert", EditMessage: "edit", DigestMessage: "digest",
+                FoldMessage: "fold", NoticeMessage: "notice", WebhookDelivery: "webhook"}
+        self.sent[kind.get(type(item), "other")] += 1
+        post = getattr(getattr(item, "alert", None), "post", None)
+        if isinstance(item, AlertMessage) and post is not None and self.on_alert_sent:
+            self.on_alert_sent(post.date)
 
     async def _tell_admins(self, chat_id: int, reason: str, item_id: int) -> None:
         text = (f"⚠️ Chat <code>{chat_id}</code> can no longer receive alerts ({esc(reason)})."

@@ -74,3 +74,5 @@ def configure_logging(level: str, fmt: str = "text", secrets: Iterable[str] = ()
     # secrets: never below WARNING, even when debugging
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # APScheduler logs every run of every job at INFO (the heartbeat, every few seconds)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

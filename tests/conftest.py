@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Every log line of the run is audited for secrets (tests/support/log_audit.py): this
     process's directly, and every Python process a test starts through sitecustomize."""
     _AUDIT.install()
-    for name in ("telethon", "httpx", "httpcore"):  # as the service sets them
+    for name in ("telethon", "httpx", "httpcore", "apscheduler"):  # as the service sets them
         logging.getLogger(name).setLevel(logging.WARNING)
     root = Path(__file__).resolve().parent.parent
     os.environ["CHANWATCH_LOG_AUDIT"] = str(_AUDIT_DIR)

@@ -150,3 +150,13 @@ def test_backup_settings() -> None:
     for key, bad in (("BACKUP_INTERVAL", "daily"), ("BACKUP_KEEP", "0"), ("BACKUP_KEEP", "-2")):
         with pytest.raises(ConfigError, match=key):
             settings_from_mapping({**GOOD, key: bad})
+
+
+def test_metrics_settings() -> None:
+    s = settings_from_mapping(GOOD)
+    assert (s.metrics_port, s.metrics_host) == (0, "127.0.0.1")
+    s = settings_from_mapping({**GOOD, "METRICS_PORT": "9464", "METRICS_HOST": "0.0.0.0"})
+    assert (s.metrics_port, s.metrics_host) == (9464, "0.0.0.0")
+    for bad in ("70000", "-1", "http"):
+        with pytest.raises(ConfigError, match="METRICS_PORT"):
+            settings_from_mapping({**GOOD, "METRICS_PORT": bad})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -46,6 +46,8 @@ class IngestService:
         self._default_tz = default_tz
         self._clock = clock
         self._notifier = notifier
+        self.stored: Counter[str] = Counter()  # new posts by source (bot/metrics.py)
+        self.alerts_queued = 0
 
     async def ingest(self, post: Post, *, source: str = "live") -> SaveResult:
         """Store one post; alert each chat whose rules match it, once per chat.
@@ -60,6 +62,7 @@ class IngestService:
                                                               tokens=analysis.tokens),
                                               terms=self.terms.of(post.text, analysis))
         self._media_queued([post])
+        self._count(source, [result])
         return result
 
     async def ingest_many(self, posts: Sequence[Post], *, source: str) -> list[SaveResult]:
@@ -73,7 +76,12 @@ class IngestService:
         results = await self._store.posts.save_many(items, source=source, keys=keys,
                                                     terms=terms)
         self._media_queued(posts)
+        self._count(source, results)
         return results
+
+    def _count(self, source: str, results: Sequence[SaveResult]) -> None:
+        self.stored[source] += sum(r.created for r in results)
+        self.alerts_queued += sum(r.alerts_enqueued for r in results)
 
     def _media_queued(self, posts: Sequence[Post]) -> None:
         if self._on_media is not None and any(p.media_file is not None for p in posts):

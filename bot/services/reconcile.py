@@ -132,6 +132,7 @@ class Reconciler:
         self._on_change = on_change  # channels renamed or no longer readable
         self._lock = asyncio.Lock()
         self.reports: list[ReconcileReport] = []  # recent runs, newest last (for tests, /health)
+        self.tops: dict[int, int] = {}  # each channel's newest id Telegram reported last
 
     async def run(self, reason: str) -> ReconcileReport:
         """Fetch every post above every active channel's cursor and store it (late alerts)."""
@@ -142,6 +143,7 @@ class Reconciler:
             if not channels:
                 return report
             tops, troubles = await self._source.tops(channels)
+            self.tops.update({t.channel_id: t.top_id for t in tops})
             by_id = await self._identities(channels, tops)
             for trouble in troubles:
                 await self._trouble(trouble, report)

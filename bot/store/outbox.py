@@ -89,6 +89,12 @@ class OutboxRepository(Repository):
         )
         return opt_dt(row["t"]) if row else None
 
+    async def oldest_pending(self) -> dt.datetime | None:
+        """When the oldest message still waiting to be sent was queued (None: none waits)."""
+        row = await self._db.fetchone(
+            "SELECT MIN(created_at) AS t FROM outbox WHERE status = 'pending'")
+        return opt_dt(row["t"]) if row else None
+
     async def pending_count(self) -> int:
         """How many messages wait to be sent (held ones not counted)."""
         row = await self._db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")
