@@ -39,6 +39,7 @@ from bot.regions.places import PlaceMatcher
 from bot.services.access import AccessService
 from bot.services.backups import BackupJob
 from bot.services.digest import DigestService
+from bot.services.health import LiveState, gather, lag_seconds, render
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.reconcile import Backfiller, ChannelHealth, DeletionChecker, Reconciler
@@ -103,7 +104,10 @@ class App:
         self.tasks = TaskOwner()
         self.metrics: Metrics | None = None  # METRICS_PORT set: bot/metrics.py
         self.metrics_port = 0
-        self._behind_since: dict[int, dt.datetime] = {}  # channels behind Telegram, since
+        self._behind_since: dict[str, str] = {}  # channels behind Telegram, since (ISO)
+        self.started_at = self.clock.now()
+        self.last_update_at: dt.datetime | None = None  # the last push from Telegram
+        self.last_reconcile_at: dt.datetime | None = None  # the last catch-up that worked
         # built by start(), in this order
         self.database: Database
         self.store: Store
@@ -258,7 +262,7 @@ class App:
                             preview=preview_watch,
                             archive=ArchiveSearch(store, rules.lemmatizer, rules.places),
                             indexer=self.indexer, similar=SimilarImages(store),
-                            media_kept=s.media)
+                            media_kept=s.media, health=self.health_lines)
         self.bot = BotGateway(deps.bot_client, CommandRouter(services, self.clock))
 
     async def _build_dispatcher(self, deps: Deps) -> None:
@@ -308,16 +312,32 @@ class App:
         readings.outbox_pending = await self.store.outbox.pending_count()
         oldest = await self.store.outbox.oldest_pending()
         readings.outbox_oldest_seconds = (now - oldest).total_seconds() if oldest else 0.0
-        lag = {}
-        for channel in await self.store.channels.active():
-            name = f"@{channel.username}" if channel.username else str(channel.id)
-            if self.reconciler.tops.get(channel.id, 0) > channel.cursor:
-                since = self._behind_since.setdefault(channel.id, now)
-                lag[name] = (now - since).total_seconds()
-            else:
-                self._behind_since.pop(channel.id, None)
-                lag[name] = 0.0
-        readings.lag = lag
+        tops = {str(k): v for k, v in self.reconciler.tops.items()}
+        readings.lag = {
+            f"@{c.username}" if c.username else str(c.id): lag_seconds(
+                c, tops, self._behind_since, now)
+            for c in await self.store.channels.active()}
+
+    def live_state(self) -> LiveState:
+        """What only the running service knows, for /health and status.json."""
+        def iso(t: dt.datetime | None) -> str | None:
+            return to_iso(t) if t is not None else None
+
+        return LiveState(
+            at=to_iso(self.clock.now()), started_at=to_iso(self.started_at),
+            user_connected=self.user.client.is_connected(),
+            bot_connected=self.bot.client.is_connected(),
+            last_update_at=iso(self.last_update_at), last_reconcile_at=iso(self.last_reconcile_at),
+            tops={str(k): v for k, v in sorted(self.reconciler.tops.items())},
+            behind_since=dict(self._behind_since))
+
+    async def health_lines(self) -> list[str]:
+        """The /health report."""
+        s = self.settings
+        report = await gather(self.store, s.database_path, s.data_dir, self.live_state(),
+                              self.clock.now())
+        self._behind_since = dict(report.live.behind_since) if report.live else {}
+        return render(report)
 
     async def _start_jobs(self) -> None:
         """The dispatcher, the first reconcile, and the scheduler with every periodic job."""
@@ -374,12 +394,15 @@ class App:
         await self._rules.rebuild()
 
     async def _on_post(self, post: Post) -> None:
+        self.last_update_at = self.clock.now()
         await self.ingest.ingest(post)
 
     async def _on_edit(self, post: Post) -> None:
+        self.last_update_at = self.clock.now()
         await self.ingest.apply_edit(post)
 
     async def _on_delete(self, channel_id: int, message_ids: list[int]) -> None:
+        self.last_update_at = self.clock.now()
         await self.ingest.apply_deletions(channel_id, message_ids)
 
     async def _on_reconnect(self) -> None:
@@ -402,6 +425,7 @@ class App:
         started = time.monotonic()
         try:
             await self.reconciler.run(reason)
+            self.last_reconcile_at = self.clock.now()
         except Exception:
             # A failed run is retried by the next trigger; the cursor never moved past a gap.
             log.exception("reconcile (%s) failed", reason)
@@ -432,10 +456,15 @@ class App:
         self.tasks.spawn_once("job:preview", self.run_preview)
 
     async def run_heartbeat(self) -> None:
-        """Touch the heartbeat file while both clients are connected (read by the health check)."""
+        """Touch the heartbeat file while both clients are connected (read by the health check);
+        write status.json either way (read by ``chanwatch health --verbose``)."""
         if self.user.client.is_connected() and self.bot.client.is_connected():
             # A few bytes: written inline, so shutdown never has a thread to wait for.
             self.settings.heartbeat_path.write_text(to_iso(self.clock.now()) + "\n")
+        try:
+            self.live_state().write(self.settings.data_dir)
+        except OSError as exc:  # a full disk: the heartbeat above says more
+            log.warning("status.json not written: %s", exc)
 
     async def stop(self) -> None:
         """Stop tasks, disconnect clients, let the current write finish, close the database."""

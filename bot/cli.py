@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the service (needs a logged-in user session)")
     sub.add_parser("login", help="log the user account in interactively, once")
     sub.add_parser("migrate", help="apply database migrations and exit")
-    sub.add_parser("health", help="exit 0 if the running service wrote a fresh heartbeat")
+    health = sub.add_parser("health",
+                            help="exit 0 if the running service wrote a fresh heartbeat")
+    health.add_argument("--verbose", action="store_true",
+                        help="and print the whole report (clients, channels, outbox, media,"
+                             " sizes), as /health does")
     match = sub.add_parser(
         "match", help="filter JSON lines {\"id\", \"text\"} from stdin through a rule"
     )
@@ -89,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     if args.command == "health":
-        return cmd_health(args.env_file)
+        return cmd_health(args.env_file, verbose=args.verbose)
     if args.command == "tag-regions":
         return cmd_tag_regions(sys.stdin, sys.stdout)
     if args.command == "match":
@@ -211,25 +215,51 @@ async def run_service(settings: Settings) -> int:
     return EXIT_FAILURE if app.tasks.failed.is_set() else EXIT_OK
 
 
-def cmd_health(env_file: str) -> int:
-    """Healthy when the heartbeat file is younger than HEALTH_MAX_AGE seconds."""
+def cmd_health(env_file: str, *, verbose: bool = False) -> int:
+    """Healthy when the heartbeat file is younger than HEALTH_MAX_AGE seconds; ``verbose``
+    also prints the report /health shows, from the database and status.json."""
     from dotenv import dotenv_values
 
     env: dict[str, str] = {}
     if Path(env_file).is_file():
         env = {k: v for k, v in dotenv_values(env_file).items() if v}
     env.update(os.environ)
-    path = Path(env.get("DATA_DIR") or "./data") / "heartbeat"
+    data_dir = Path(env.get("DATA_DIR") or "./data")
+    path = data_dir / "heartbeat"
     try:
-        age = dt.datetime.now(dt.UTC).timestamp() - path.stat().st_mtime
+        age: float | None = dt.datetime.now(dt.UTC).timestamp() - path.stat().st_mtime
     except FileNotFoundError:
+        age = None
+    if age is None:
         print(f"unhealthy: no heartbeat at {path}")
-        return EXIT_FAILURE
-    if age > HEALTH_MAX_AGE:
+        code = EXIT_FAILURE
+    elif age > HEALTH_MAX_AGE:
         print(f"unhealthy: last heartbeat {age:.0f}s ago")
-        return EXIT_FAILURE
-    print(f"healthy: last heartbeat {age:.0f}s ago")
-    return EXIT_OK
+        code = EXIT_FAILURE
+    else:
+        print(f"healthy: last heartbeat {age:.0f}s ago")
+        code = EXIT_OK
+    if verbose:
+        db_raw = env.get("DATABASE_PATH", "").strip()
+        db_path = Path(db_raw) if db_raw else data_dir / "chanwatch.sqlite3"
+        lines = (asyncio.run(_health_report(db_path, data_dir)) if db_path.is_file()
+                 else [f"no database at {db_path}"])
+        for line in lines:
+            print(line)
+    return code
+
+
+async def _health_report(db_path: Path, data_dir: Path) -> list[str]:
+    from bot.services.health import LiveState, gather, render
+    from bot.store import Database, Store
+
+    db = await Database.open(db_path)
+    try:
+        report = await gather(Store(db, SystemClock()), db_path, data_dir,
+                              LiveState.read(data_dir), dt.datetime.now(dt.UTC))
+    finally:
+        await db.close()
+    return render(report)
 
 
 def cmd_match(rule: str, lines: TextIO, out: TextIO) -> int:

@@ -160,3 +160,12 @@ def test_metrics_settings() -> None:
     for bad in ("70000", "-1", "http"):
         with pytest.raises(ConfigError, match="METRICS_PORT"):
             settings_from_mapping({**GOOD, "METRICS_PORT": bad})
+
+
+def test_readme_lists_every_bot_command() -> None:
+    from bot.commands import COMMANDS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("## Bot commands", 1)[1].split("\n## ", 1)[0]
+    for command in COMMANDS:
+        assert f"`/{command.name}" in table, command.name

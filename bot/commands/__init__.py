@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.commands.access import cmd_allow, cmd_deny, cmd_help, cmd_start
 from bot.commands.buttons import BUTTONS, READ_ONLY_BUTTONS, mute_button, region_button
-from bot.commands.channels import cmd_channels, cmd_unwatch, cmd_watch
+from bot.commands.channels import cmd_channels, cmd_health, cmd_unwatch, cmd_watch
 from bot.commands.context import (
     ButtonHandler,
     Command,
@@ -113,6 +113,8 @@ COMMANDS: tuple[Command, ...] = (
             "watch a channel (preview: through its web preview, no join)"),
     Command("unwatch", cmd_unwatch, Role.ADMIN, True, "/unwatch @name", "stop watching"),
     Command("channels", cmd_channels, Role.ADMIN, True, "/channels", "watched channels"),
+    Command("health", cmd_health, Role.ADMIN, True, "/health",
+            "reading, catching up, delivering: is it all working"),
     Command("allow", cmd_allow, Role.ADMIN, True, "/allow <user id>", "grant access"),
     Command("deny", cmd_deny, Role.ADMIN, True, "/deny <user id>", "withdraw access"),
 )

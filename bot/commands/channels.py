@@ -96,3 +96,11 @@ async def cmd_channels(ctx: CommandContext, svc: Services) -> str:
         lines.append(f"• <b>{esc(ch.title)}</b>{name} — {s.post_count} posts, last {last}"
                      f"{via}{status}")
     return "\n".join(lines)
+
+
+async def cmd_health(ctx: CommandContext, svc: Services) -> str:
+    """Whether chanwatch is reading, matching and delivering (bot/services/health.py)."""
+    if svc.health is None:
+        return "Health is not available here."
+    first, *rest = await svc.health()
+    return f"🩺 <b>{esc(first)}</b>\n" + "\n".join(esc(line) for line in rest)

@@ -66,6 +66,7 @@ class Services:
     indexer: ArchiveIndexer | None = None  # whether the search index is still being built
     similar: SimilarImages | None = None  # /similar (bot/media/lookup.py)
     media_kept: bool = True  # MEDIA=on: photos are downloaded, so /media on can show them
+    health: Callable[[], Awaitable[list[str]]] | None = None  # /health (bot/services/health.py)
     chats: ChatSettingsService = field(init=False, repr=False, compare=False)
     webhooks: WebhookService = field(init=False, repr=False, compare=False)
 

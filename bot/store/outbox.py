@@ -95,6 +95,11 @@ class OutboxRepository(Repository):
             "SELECT MIN(created_at) AS t FROM outbox WHERE status = 'pending'")
         return opt_dt(row["t"]) if row else None
 
+    async def dead_count(self) -> int:
+        """How many messages were given up on (dead letters)."""
+        row = await self._db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'dead'")
+        return int(row["n"]) if row else 0
+
     async def pending_count(self) -> int:
         """How many messages wait to be sent (held ones not counted)."""
         row = await self._db.fetchone("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")
