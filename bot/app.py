@@ -44,6 +44,7 @@ from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.reconcile import Backfiller, ChannelHealth, DeletionChecker, Reconciler
 from bot.services.rules import RulesService
+from bot.services.warnings import Warnings
 from bot.services.watch import WatchedChannels, WatchService
 from bot.store import Database, Store, apply_migrations
 from bot.store.backup import ServiceLock
@@ -156,6 +157,10 @@ class App:
         self.backups = BackupJob(s.database_path, s.backup_dir, s.backup_interval, s.backup_keep,
                                  self.clock, AdminNotifier(store, s.admin_ids),
                                  s.db_busy_timeout.total_seconds())
+        self.warnings = Warnings(store, AdminNotifier(store, s.admin_ids), self.clock,
+                                 s.data_dir, disk_free_min=int(s.disk_free_min_gb * 1e9),
+                                 last_update=lambda: self.last_update_at,
+                                 started_at=self.started_at)
         deps = Deps(store, rules, watched, AdminNotifier(store, s.admin_ids), user_client,
                     bot_client, http, self._make_translation_provider(http))
         self._build_sources(deps)
@@ -318,6 +323,13 @@ class App:
                 c, tops, self._behind_since, now)
             for c in await self.store.channels.active()}
 
+    async def run_warnings(self) -> None:
+        """Tell the admins when something goes wrong, and when it clears (never raises)."""
+        try:
+            await self.warnings.check()
+        except Exception:
+            log.exception("warning check failed")
+
     def live_state(self) -> LiveState:
         """What only the running service knows, for /health and status.json."""
         def iso(t: dt.datetime | None) -> str | None:
@@ -362,6 +374,7 @@ class App:
             (self.run_preview, "preview", s.preview_interval, self.clock.now()),
             *([(self.backups.run, "backup", self.backups.check_every, self.clock.now())]
               if s.backup_interval > dt.timedelta(0) else []),
+            (self.run_warnings, "warnings", dt.timedelta(minutes=1), None),
             *([(self.refresh_metrics, "metrics", dt.timedelta(seconds=METRICS_REFRESH),
                 self.clock.now())] if s.metrics_port else []),
         )
@@ -426,9 +439,11 @@ class App:
         try:
             await self.reconciler.run(reason)
             self.last_reconcile_at = self.clock.now()
+            self.warnings.reconcile_succeeded()
         except Exception:
             # A failed run is retried by the next trigger; the cursor never moved past a gap.
             log.exception("reconcile (%s) failed", reason)
+            self.warnings.reconcile_failed()
         if self.metrics is not None:
             self.metrics.reconcile_seconds.observe(time.monotonic() - started)
 

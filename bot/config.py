@@ -63,6 +63,7 @@ class Settings:
     dedup_window: dt.timedelta = dt.timedelta(hours=6)
     log_format: str = "text"  # text | json (bot/logs.py)
     metrics_port: int = 0  # 0: no /metrics (bot/metrics.py)
+    disk_free_min_gb: float = 1.0  # warn the admins under this much free disk; 0: never
     metrics_host: str = "127.0.0.1"
     backup_interval: dt.timedelta = dt.timedelta(days=1)  # 0: no backups by the service
     backup_keep: int = 7
@@ -361,6 +362,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         backup_interval=_duration(env, "BACKUP_INTERVAL", "1d", dt.timedelta(0)),
         backup_keep=_backup_keep(env),
         metrics_port=_count(env, "METRICS_PORT", 0, 65535),
+        disk_free_min_gb=_amount(env, "DISK_FREE_MIN_GB", 1.0),
         metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
     )
 

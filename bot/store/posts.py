@@ -222,6 +222,14 @@ class PostRepository(Repository):
             (channel_id, message_id))
         return bool(row[0]) if row is not None else False
 
+    async def count_between(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Posts published in [start, end) that reached the archive from the user account
+        (live or caught up: what Telegram pushes), by the posts' date index."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) FROM posts WHERE date >= ? AND date < ?"
+            " AND source IN ('live', 'reconcile')", (to_iso(start), to_iso(end)))
+        return int(row[0]) if row else 0
+
     async def count(self) -> int:
         """How many posts are stored (deleted ones included)."""
         row = await self._db.fetchone("SELECT COUNT(*) AS n FROM posts")

@@ -70,3 +70,18 @@ async def test_the_command_line_prints_the_same_report(env: Env, tmp_path: Path)
     assert "service: no status (not running, or not started yet)" in out
     assert "channels: 1 watched" in out
     await env.start_app()
+
+
+async def test_the_service_warns_the_admins_once_and_once_when_it_clears(env: Env) -> None:
+    await ask(env, env.admin, "/start")
+    await env.stop_app()
+    env.settings["DISK_FREE_MIN_GB"] = "1000000000"  # more than any disk: the floor is crossed
+    await env.start_app()
+    await env.running.run_warnings()
+    await env.running.run_warnings()
+    await wait_for(lambda: any("GB free on the data volume" in t
+                               for t in env.notices_to(env.admin.id)))
+    assert sum("GB free on the data volume" in t for t in env.notices_to(env.admin.id)) == 1
+    env.running.warnings.disk_free_min = 0  # the operator lowered the floor
+    await env.running.run_warnings()
+    await wait_for(lambda: any("has room again" in t for t in env.notices_to(env.admin.id)))
