@@ -43,6 +43,7 @@ from bot.services.health import LiveState, gather, lag_seconds, render
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
 from bot.services.reconcile import Backfiller, ChannelHealth, DeletionChecker, Reconciler
+from bot.services.retention import RetentionJob
 from bot.services.rules import RulesService
 from bot.services.warnings import Warnings
 from bot.services.watch import WatchedChannels, WatchService
@@ -157,6 +158,8 @@ class App:
         self.backups = BackupJob(s.database_path, s.backup_dir, s.backup_interval, s.backup_keep,
                                  self.clock, AdminNotifier(store, s.admin_ids),
                                  s.db_busy_timeout.total_seconds())
+        self.retention = RetentionJob(store, MediaFiles(s.media_dir), s.retention_days,
+                                      self.clock)
         self.warnings = Warnings(store, AdminNotifier(store, s.admin_ids), self.clock,
                                  s.data_dir, disk_free_min=int(s.disk_free_min_gb * 1e9),
                                  last_update=lambda: self.last_update_at,
@@ -323,6 +326,13 @@ class App:
                 c, tops, self._behind_since, now)
             for c in await self.store.channels.active()}
 
+    async def run_retention(self) -> None:
+        """RETENTION_DAYS: drop what is older (never raises)."""
+        try:
+            await self.retention.run()
+        except Exception:
+            log.exception("retention failed; tried again in an hour")
+
     async def run_warnings(self) -> None:
         """Tell the admins when something goes wrong, and when it clears (never raises)."""
         try:
@@ -375,6 +385,8 @@ class App:
             *([(self.backups.run, "backup", self.backups.check_every, self.clock.now())]
               if s.backup_interval > dt.timedelta(0) else []),
             (self.run_warnings, "warnings", dt.timedelta(minutes=1), None),
+            *([(self.run_retention, "retention", dt.timedelta(hours=1), self.clock.now())]
+              if s.retention_days else []),
             *([(self.refresh_metrics, "metrics", dt.timedelta(seconds=METRICS_REFRESH),
                 self.clock.now())] if s.metrics_port else []),
         )

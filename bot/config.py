@@ -64,6 +64,7 @@ class Settings:
     log_format: str = "text"  # text | json (bot/logs.py)
     metrics_port: int = 0  # 0: no /metrics (bot/metrics.py)
     disk_free_min_gb: float = 1.0  # warn the admins under this much free disk; 0: never
+    retention_days: int = 0  # drop text, versions and media of older posts; 0: keep all
     metrics_host: str = "127.0.0.1"
     backup_interval: dt.timedelta = dt.timedelta(days=1)  # 0: no backups by the service
     backup_keep: int = 7
@@ -363,6 +364,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         backup_keep=_backup_keep(env),
         metrics_port=_count(env, "METRICS_PORT", 0, 65535),
         disk_free_min_gb=_amount(env, "DISK_FREE_MIN_GB", 1.0),
+        retention_days=_count(env, "RETENTION_DAYS", 0, 36500),
         metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
     )
 

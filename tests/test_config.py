@@ -169,3 +169,10 @@ def test_readme_lists_every_bot_command() -> None:
     table = readme.split("## Bot commands", 1)[1].split("\n## ", 1)[0]
     for command in COMMANDS:
         assert f"`/{command.name}" in table, command.name
+
+
+def test_retention_days() -> None:
+    assert settings_from_mapping(GOOD).retention_days == 0
+    assert settings_from_mapping({**GOOD, "RETENTION_DAYS": "365"}).retention_days == 365
+    with pytest.raises(ConfigError, match="RETENTION_DAYS"):
+        settings_from_mapping({**GOOD, "RETENTION_DAYS": "a year"})

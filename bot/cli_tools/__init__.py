@@ -14,7 +14,7 @@ from typing import Any
 
 # module names under bot.cli_tools, each defining TOOL
 TOOL_MODULES = ("search", "export", "importer", "stats", "web", "similar", "verify", "backup",
-                "restore")
+                "restore", "vacuum")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 NOT_KEPT = {"too_large": "it is larger than MEDIA_MAX_MB",
             "quota": "the media store had reached MEDIA_MAX_GB",
-            "gone": "Telegram no longer had it", "failed": "downloading it failed"}
+            "gone": "Telegram no longer had it", "failed": "downloading it failed",
+            "expired": "it was deleted after RETENTION_DAYS"}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from bot.store.media import MediaRepository
 from bot.store.outbox import OutboxRepository
 from bot.store.posts import PostRepository
 from bot.store.records import DEFAULT_DEDUP_WINDOW
+from bot.store.retention import RetentionRepository
 from bot.store.rules import RuleRepository
 from bot.store.translations import TranslationRepository
 from bot.store.users import UserRepository
@@ -42,3 +43,4 @@ class Store:
         self.engagement = EngagementRepository(db, clock)
         self.export = ExportRepository(db, clock)
         self.media = MediaRepository(db, clock, dedup_window)
+        self.retention = RetentionRepository(db, clock)

@@ -114,3 +114,14 @@ async def test_a_failing_backup_tells_the_admins_once_then_that_it_works(env: En
     job.folder.unlink()
     assert await job.run() is not None
     await wait_for(lambda: any("backups work again" in t for t in env.notices_to(ADMIN)))
+
+
+async def test_vacuum_refuses_while_the_service_runs_and_works_after(env: Env,
+                                                                     tmp_path: Path) -> None:
+    cli_env = child_env(env.data_dir)
+    code, _, err = await run_cli(["vacuum"], cli_env, tmp_path)
+    assert code == 1 and "the service is running" in err
+    await env.stop_app()
+    code, _, err = await run_cli(["vacuum"], cli_env, tmp_path)
+    assert code == 0 and "vacuumed:" in err, err
+    await env.start_app()
