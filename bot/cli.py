@@ -212,7 +212,18 @@ async def run_service(settings: Settings) -> int:
     except TimeoutError:
         log.error("shutdown took longer than %.0fs", STOP_TIMEOUT)
         return EXIT_FAILURE
+    finally:
+        _ignore_signals_from_now_on(loop)
     return EXIT_FAILURE if app.tasks.failed.is_set() else EXIT_OK
+
+
+def _ignore_signals_from_now_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Stopped: a further SIGTERM (an impatient operator, a supervisor repeating it) must not
+    kill the exiting process with -15. Closing the loop would put the default action back;
+    the loop's handlers are removed here and the signals ignored instead."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def cmd_health(env_file: str, *, verbose: bool = False) -> int:

@@ -128,3 +128,83 @@ async def test_random_kills_lose_nothing_and_alert_once(tmp_path: Path) -> None:
             proc.kill()
             await proc.wait()
         await fake.stop()
+
+
+async def test_sigterm_under_load_stops_within_5s_twice_harmless_nothing_lost(
+        tmp_path: Path) -> None:
+    """SIGTERM while a channel posts and alerts go out: exit 0 within 5 s, a second SIGTERM
+    during the stop changes nothing, and after each restart every post is there."""
+    rng = random.Random(20261204)
+    fake = await FakeTelegram.start()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    db_path = data_dir / "chanwatch.sqlite3"
+    proc = None
+    stops: list[float] = []
+    try:
+        world, accounts = build_world(fake, data_dir)
+        admin = world.add_user(ADMIN, "Админ")
+        news = world.add_channel(1234567, "Новости", "news_test")
+        proc = await spawn(data_dir)
+        await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
+        for command in ("/watch @news_test", "/alert Белгород"):
+            before = len(world.sent_to(ADMIN))
+            world.private_message(accounts["bot"], admin, command)
+            await wait_for(lambda b=before: len(world.sent_to(ADMIN)) > b, within=30)
+        posted = 0
+
+        async def keep_posting() -> None:
+            nonlocal posted
+            while True:
+                world.post(news, f"#{posted} Белгород" if posted % 2 else f"#{posted} погода")
+                posted += 1
+                await asyncio.sleep(0.01)  # ~100 posts/s
+
+        poster = asyncio.create_task(keep_posting())
+        try:
+            for _ in range(3):
+                # up (its heartbeat) and working through the posts that came meanwhile
+                await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
+                await asyncio.sleep(rng.uniform(0.5, 1.5))
+                started = asyncio.get_running_loop().time()
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.sleep(0.1)
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGTERM)  # impatient operator: harmless
+                code = await asyncio.wait_for(proc.wait(), 10)
+                stops.append(asyncio.get_running_loop().time() - started)
+                assert code == 0, stops
+                integrity, _, _ = await asyncio.to_thread(db_state, db_path)
+                assert integrity == "ok"
+                (data_dir / "heartbeat").unlink(missing_ok=True)
+                proc = await spawn(data_dir)
+        finally:
+            poster.cancel()
+            await asyncio.gather(poster, return_exceptions=True)
+        expected = sorted(news.messages)
+        await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
+
+        async def settled() -> bool:
+            _, ids, pending = await asyncio.to_thread(db_state, db_path)
+            return ids == expected and pending == 0
+
+        for _ in range(600):
+            if await settled():
+                break
+            await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+        _, ids, pending = db_state(db_path)
+        assert ids == expected and pending == 0
+        assert max(stops) < 5.0, stops
+        alerts = [m.text for m in world.sent_to(ADMIN) if m.text.startswith("🔔")]
+        links = collections.Counter(line for a in alerts for line in a.splitlines()
+                                    if line.startswith("https://t.me/"))
+        assert set(links.values()) == {1}  # each alerted once
+        print(f"\nsigterm test: {posted} posts, 3 stops under load in"
+              f" {', '.join(f'{s:.2f}' for s in stops)} s, {len(alerts)} alerts once each")
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await fake.stop()
