@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
@@ -42,6 +43,7 @@ from bot.services.digest import DigestService
 from bot.services.health import LiveState, gather, lag_seconds, render
 from bot.services.ingest import IngestService
 from bot.services.notify import AdminNotifier
+from bot.services.ports import Outgoing
 from bot.services.reconcile import Backfiller, ChannelHealth, DeletionChecker, Reconciler
 from bot.services.retention import RetentionJob
 from bot.services.rules import RulesService
@@ -164,6 +166,7 @@ class App:
                                  s.data_dir, disk_free_min=int(s.disk_free_min_gb * 1e9),
                                  last_update=lambda: self.last_update_at,
                                  started_at=self.started_at)
+        self.admins = AdminNotifier(store, s.admin_ids)
         deps = Deps(store, rules, watched, AdminNotifier(store, s.admin_ids), user_client,
                     bot_client, http, self._make_translation_provider(http))
         self._build_sources(deps)
@@ -183,7 +186,38 @@ class App:
         self._stack.push_async_callback(db.close)
         await apply_migrations(db, self.clock)
         self.database = db  # for diagnostics and tests; the service reaches it only via the store
+        db.on_full = self._storage_full
         return Store(db, self.clock, dedup_window=s.dedup_window)
+
+    def _storage_full(self, full: bool) -> None:
+        """The disk filled up (no write commits), or has room again (a write committed)."""
+        if not hasattr(self, "bot"):
+            return  # still starting: start-up fails on its own and says why
+        if full:
+            self.tasks.spawn_once("disk-full", self._tell_admins_disk_full)
+        else:
+            self.tasks.spawn_once("disk-room", self._disk_has_room)
+
+    async def _tell_admins_disk_full(self) -> None:
+        """Told straight through the bot: the outbox, being in the database, cannot be
+        written either."""
+        html = ("⚠️ The disk is full: the database cannot grow, so new posts are not being"
+                " stored and nothing can be queued. What is stored is safe. Everything missed"
+                " is caught up as soon as there is room again.")
+        for admin in sorted(self.settings.admin_ids):
+            try:
+                await self.bot.deliver(Outgoing(admin, html, secrets.randbits(63)))
+            except Exception as exc:  # a chat the bot cannot reach: the log says it all
+                log.warning("could not tell admin %d that the disk is full: %s", admin, exc)
+
+    async def _disk_has_room(self) -> None:
+        try:
+            await self.admins.tell("✅ The database can be written again; catching up what"
+                                   " was missed while the disk was full.",
+                                   f"disk-room:{to_iso(self.clock.now())}")
+        except Exception:  # full again at once: it says so itself
+            log.exception("telling the admins the disk has room failed")
+        await self.run_reconcile("disk room")
 
     async def _load_rules(self, store: Store) -> RulesService:
         """Every alerting rule, compiled against the dictionaries and the gazetteer."""

@@ -1,6 +1,6 @@
 """Persistence: one SQLite database behind one repository per aggregate."""
 
-from bot.store.db import Database, StoreBusy
+from bot.store.db import Database, StoreBusy, StoreFull
 from bot.store.facade import Store
 from bot.store.migrate import MigrationError, apply_migrations
 from bot.store.records import (
@@ -24,6 +24,7 @@ __all__ = [
     "SaveResult",
     "Store",
     "StoreBusy",
+    "StoreFull",
     "alert_key",
     "apply_migrations",
 ]

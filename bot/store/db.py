@@ -22,6 +22,10 @@ class StoreBusy(RuntimeError):
     """The database stayed locked by another process for longer than the busy timeout."""
 
 
+class StoreFull(RuntimeError):
+    """The database cannot grow: the disk is full (SQLITE_FULL). Nothing was written."""
+
+
 class Database:
     """Owns the one aiosqlite connection; every statement runs under one lock.
 
@@ -40,6 +44,9 @@ class Database:
         # current transaction; their listeners run once it has committed.
         self._announced: set[str] = set()
         self._listeners: dict[str, list[Callable[[], None]]] = {}
+        # told True when a write fails for a full disk, False at the next write that commits
+        self.on_full: Callable[[bool], None] | None = None
+        self.full = False
 
     @classmethod
     async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> Database:
@@ -113,7 +120,24 @@ class Database:
         task = asyncio.ensure_future(run)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
-        return await asyncio.shield(task)
+        try:
+            result = await asyncio.shield(task)
+        except StoreFull:
+            self._set_full(True)
+            raise
+        self._set_full(False)
+        return result
+
+    def _set_full(self, full: bool) -> None:
+        if full != self.full:
+            self.full = full
+            if full:
+                log.error("the database cannot grow: the disk is full; writes fail until"
+                          " space returns")
+            else:
+                log.warning("the database can be written again")
+            if self.on_full is not None:
+                self.on_full(full)
 
     async def _run_transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         async with self._lock:
@@ -179,11 +203,16 @@ class Database:
 
 
 def _busy(exc: sqlite3.OperationalError) -> Exception:
-    """StoreBusy (caused by ``exc``) for a locked database, else the error itself."""
+    """StoreBusy (caused by ``exc``) for a locked database, StoreFull for a full disk, else
+    the error itself."""
     if "locked" in str(exc) or "busy" in str(exc):
         busy = StoreBusy(f"database is locked: {exc}")
         busy.__cause__ = exc
         return busy
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in str(exc):
+        full = StoreFull(f"the disk is full: {exc}")
+        full.__cause__ = exc
+        return full
     return exc
 
 
