@@ -354,6 +354,7 @@ class App:
         readings.outbox_pending = await self.store.outbox.pending_count()
         oldest = await self.store.outbox.oldest_pending()
         readings.outbox_oldest_seconds = (now - oldest).total_seconds() if oldest else 0.0
+        readings.tasks = len(asyncio.all_tasks())
         tops = {str(k): v for k, v in self.reconciler.tops.items()}
         readings.lag = {
             f"@{c.username}" if c.username else str(c.id): lag_seconds(

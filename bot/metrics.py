@@ -20,6 +20,7 @@ every ``REFRESH`` seconds by the service (``MetricsRefresher``).
 - ``chanwatch_reconcile_seconds``: histogram of catch-up runs
 - ``chanwatch_alert_latency_seconds``: histogram, post (its Telegram date) to alert sent
 - ``chanwatch_floodwaits_total{client}``: flood waits Telegram answered, ``bot`` or ``user``
+- ``chanwatch_tasks``: the service's asyncio tasks (a leak shows as a climb)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Readings:
     floodwaits: Callable[[], dict[str, int]] = dict
     outbox_pending: int = 0
     outbox_oldest_seconds: float = 0.0
+    tasks: int = 0  # asyncio tasks of the service (counted on its loop at each refresh)
     lag: dict[str, float] = field(default_factory=dict)
 
 
@@ -75,6 +77,8 @@ class _Collector:
         yield GaugeMetricFamily("chanwatch_outbox_oldest_seconds",
                                 "Age of the oldest pending message (0: none)",
                                 value=r.outbox_oldest_seconds)
+        yield GaugeMetricFamily("chanwatch_tasks", "asyncio tasks of the service",
+                                value=r.tasks)
         lag = GaugeMetricFamily("chanwatch_channel_lag_seconds",
                                 "How long a channel has been behind Telegram (0: caught up)",
                                 labels=["channel"])
