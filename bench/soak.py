@@ -12,6 +12,7 @@ the tasks' high-water mark and last value, the outbox's high-water mark, the WAL
 and last size, posts missing and alerts sent twice.
 
 Usage: python bench/soak.py [--minutes 30] [--base 5] [--burst 50] [--disconnect 180]
+                           [--distinct N]   (N texts over and over: no new words after them)
 (`tests/e2e/test_soak.py` runs it for 45 s with a disconnect every 15 s.)
 """
 
@@ -87,7 +88,8 @@ def stored_ids(db: Path) -> dict[int, set[int]]:
         conn.close()
 
 
-async def run(minutes: float, base: float, burst: float, disconnect: float) -> dict[str, object]:
+async def run(minutes: float, base: float, burst: float, disconnect: float,
+              distinct: int = 0) -> dict[str, object]:
     fake = await FakeTelegram.start()
     with tempfile.TemporaryDirectory(prefix="chanwatch-soak-") as tmp:
         data_dir = Path(tmp)
@@ -125,7 +127,7 @@ async def run(minutes: float, base: float, burst: float, disconnect: float) -> d
                 await command(0, f"/watch @{ch.username}")
             for i in range(SUBSCRIBERS):
                 await command(i, f"/alert {CITIES[i]}")
-            texts = dataset_texts(100_000)
+            texts = dataset_texts(distinct or 100_000)  # distinct: the same texts again
             started = time.monotonic()
             end = started + minutes * 60
             next_drop = started + disconnect
@@ -186,6 +188,7 @@ async def run(minutes: float, base: float, burst: float, disconnect: float) -> d
     half = [s for s in samples if s["t"] >= samples[-1]["t"] / 2] if samples else []
     return {
         "bench": "soak", "minutes": minutes, "channels": CHANNELS, "posts": posted,
+        "distinct_texts": distinct or None,
         "posts_per_s": round(posted / (minutes * 60), 1), "alerts": len(marks),
         "disconnects": disconnects, "samples": len(samples),
         "rss_mb_mid": round(half[0]["rss"], 1) if half else None,
@@ -208,8 +211,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--burst", type=float, default=50.0, help="posts/s in a burst")
     parser.add_argument("--disconnect", type=float, default=180.0,
                         help="seconds between dropped connections")
+    parser.add_argument("--distinct", type=int, default=0,
+                        help="repeat this many texts (0: every post a new text of the corpus)")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.minutes, args.base, args.burst, args.disconnect))
+    result = asyncio.run(run(args.minutes, args.base, args.burst, args.disconnect,
+                             args.distinct))
     print(json.dumps(result), flush=True)
     return result
 
