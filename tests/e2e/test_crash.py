@@ -17,7 +17,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from telethon.tl import types
+
 from bot.sandbox import FakeTelegram
+from bot.sandbox.world import Account, World
 from tests.support.harness import ADMIN, build_world, settings_env, wait_for
 
 KILLS = 20
@@ -51,6 +54,27 @@ def db_state(path: Path) -> tuple[str, list[int], int]:
         db.close()
 
 
+async def subscribe(world: World, bot: Account, admin: types.User) -> None:
+    """The admin watches the channel and alerts on «Белгород» (each reply awaited)."""
+    for command in ("/watch @news_test", "/alert Белгород"):
+        before = len(world.sent_to(ADMIN))
+        world.private_message(bot, admin, command)
+
+        def answered(b: int = before) -> bool:
+            return len(world.sent_to(ADMIN)) > b
+
+        await wait_for(answered, within=30)
+
+
+async def settle(db_path: Path, expected: list[int]) -> None:
+    """Wait (at most a minute) until every expected post is stored and nothing is pending."""
+    for _ in range(600):
+        _, ids, pending = await asyncio.to_thread(db_state, db_path)
+        if ids == expected and pending == 0:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def test_random_kills_lose_nothing_and_alert_once(tmp_path: Path) -> None:
     rng = random.Random(20261125)
     fake = await FakeTelegram.start()
@@ -64,10 +88,7 @@ async def test_random_kills_lose_nothing_and_alert_once(tmp_path: Path) -> None:
         news = world.add_channel(1234567, "Новости", "news_test")
         proc = await spawn(data_dir)
         await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)  # it is up
-        for command in ("/watch @news_test", "/alert Белгород"):
-            before = len(world.sent_to(ADMIN))
-            world.private_message(accounts["bot"], admin, command)
-            await wait_for(lambda b=before: len(world.sent_to(ADMIN)) > b, within=30)
+        await subscribe(world, accounts["bot"], admin)
 
         posted = 0
 
@@ -99,14 +120,7 @@ async def test_random_kills_lose_nothing_and_alert_once(tmp_path: Path) -> None:
         # was spawned) before it is judged and stopped with SIGTERM
         await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
 
-        async def settled() -> bool:
-            _, ids, pending = await asyncio.to_thread(db_state, db_path)
-            return ids == expected and pending == 0
-
-        for _ in range(600):
-            if await settled():
-                break
-            await asyncio.sleep(0.1)
+        await settle(db_path, expected)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
 
@@ -147,10 +161,7 @@ async def test_sigterm_under_load_stops_within_5s_twice_harmless_nothing_lost(
         news = world.add_channel(1234567, "Новости", "news_test")
         proc = await spawn(data_dir)
         await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
-        for command in ("/watch @news_test", "/alert Белгород"):
-            before = len(world.sent_to(ADMIN))
-            world.private_message(accounts["bot"], admin, command)
-            await wait_for(lambda b=before: len(world.sent_to(ADMIN)) > b, within=30)
+        await subscribe(world, accounts["bot"], admin)
         posted = 0
 
         async def keep_posting() -> None:
@@ -184,14 +195,7 @@ async def test_sigterm_under_load_stops_within_5s_twice_harmless_nothing_lost(
         expected = sorted(news.messages)
         await wait_for(lambda: (data_dir / "heartbeat").exists(), within=30)
 
-        async def settled() -> bool:
-            _, ids, pending = await asyncio.to_thread(db_state, db_path)
-            return ids == expected and pending == 0
-
-        for _ in range(600):
-            if await settled():
-                break
-            await asyncio.sleep(0.1)
+        await settle(db_path, expected)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
         _, ids, pending = db_state(db_path)
